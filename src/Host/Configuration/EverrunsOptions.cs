@@ -1,0 +1,68 @@
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace Everruns.Host.Configuration;
+
+/// <summary>
+/// Server settings, bound once from environment variables (see the README's configuration table).
+/// </summary>
+public sealed record EverrunsOptions
+{
+    public required string DatabaseUrl { get; init; }
+    public string Host { get; init; } = "0.0.0.0";
+    public int Port { get; init; } = 9000;
+    public int DatabasePoolMax { get; init; } = 20;
+    public int ExpectedInstances { get; init; } = 1;
+    public int PgMaxConnections { get; init; } = 100;
+    public required string InstanceId { get; init; }
+
+    /// <summary>Npgsql connection string for the shared pool, tagged with this instance's application name.</summary>
+    public string ConnectionString
+    {
+        get
+        {
+            var builder = Configuration.DatabaseUrl.Parse(DatabaseUrl);
+            builder.MaxPoolSize = DatabasePoolMax;
+            builder.ApplicationName = ApplicationName;
+            return builder.ConnectionString;
+        }
+    }
+
+    public string ApplicationName => $"everruns-{InstanceId}";
+
+    public static EverrunsOptions From(IConfiguration configuration)
+    {
+        var databaseUrl = configuration["DATABASE_URL"];
+        if (string.IsNullOrWhiteSpace(databaseUrl))
+            throw new InvalidOperationException(
+                "DATABASE_URL is not set. Point it at PostgreSQL (postgres://user:pass@host:5432/db) " +
+                "or start the server with ops/run, which starts a local PostgreSQL for you.");
+
+        var options = new EverrunsOptions
+        {
+            DatabaseUrl = databaseUrl,
+            Host = configuration["HOST"] is { Length: > 0 } host ? host : "0.0.0.0",
+            Port = PositiveInt(configuration, "PORT", 9000, max: 65535),
+            DatabasePoolMax = PositiveInt(configuration, "DATABASE_POOL_MAX", 20),
+            ExpectedInstances = PositiveInt(configuration, "EXPECTED_INSTANCES", 1),
+            PgMaxConnections = PositiveInt(configuration, "PG_MAX_CONNECTIONS", 100),
+            InstanceId = configuration["INSTANCE_ID"] is { Length: > 0 } id ? id : NewInstanceId(),
+        };
+
+        // Fail at start, not on first query, when the URL cannot be understood.
+        Configuration.DatabaseUrl.Parse(databaseUrl);
+        return options;
+    }
+
+    private static string NewInstanceId() =>
+        $"{Environment.MachineName.ToLowerInvariant()}-{Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant()}";
+
+    private static int PositiveInt(IConfiguration configuration, string key, int fallback, int max = int.MaxValue)
+    {
+        var raw = configuration[key];
+        if (string.IsNullOrWhiteSpace(raw)) return fallback;
+        if (!int.TryParse(raw, out var value) || value < 1 || value > max)
+            throw new InvalidOperationException($"{key} must be a whole number from 1 to {max}, got '{raw}'");
+        return value;
+    }
+}

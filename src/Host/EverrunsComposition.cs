@@ -1,0 +1,93 @@
+using System.Text.Json;
+using Everruns.Host.Configuration;
+using Everruns.Host.Health;
+using Everruns.Host.Schema;
+using JasperFx;
+using JasperFx.Events;
+using Marten;
+using Npgsql;
+using Weasel.Core;
+using Wolverine;
+using Wolverine.Http;
+using Wolverine.Marten;
+
+namespace Everruns.Host;
+
+/// <summary>The composition root: configuration, Marten + Wolverine wiring, modules, health.</summary>
+public static class EverrunsComposition
+{
+    public static readonly JsonNamingPolicy Naming = JsonNamingPolicy.SnakeCaseLower;
+
+    public static WebApplicationBuilder AddEverruns(this WebApplicationBuilder builder, StartupFlags flags)
+    {
+        var options = EverrunsOptions.From(builder.Configuration);
+        builder.Services.AddSingleton(options);
+        builder.Services.AddSingleton(flags);
+        builder.WebHost.UseUrls($"http://{(options.Host == "0.0.0.0" ? "*" : options.Host)}:{options.Port}");
+
+        builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));
+        builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddSingleton<SchemaMigrator>();
+        // Registered before Marten and Wolverine so that it runs (and finishes) before they touch their tables.
+        builder.Services.AddHostedService<SchemaMigrationService>();
+
+        builder.Services.AddProblemDetails();
+        builder.Services.ConfigureHttpJsonOptions(json =>
+        {
+            json.SerializerOptions.PropertyNamingPolicy = Naming;
+            json.SerializerOptions.DictionaryKeyPolicy = null;
+        });
+
+        foreach (var module in Modules.All)
+            module.AddServices(builder.Services, builder.Configuration);
+
+        // SchemaMigrator applies Wolverine's tables under the advisory lock before Wolverine starts, so its
+        // own start-up check finds nothing left to do; with --no-migrations nothing may touch the schema.
+        var messageStorage = flags.SkipMigrations ? AutoCreate.None : AutoCreate.CreateOrUpdate;
+        builder.Services.AddMarten(marten =>
+            {
+                marten.DatabaseSchemaName = "everruns";
+                // The schema is applied by SchemaMigrator under an advisory lock, never lazily.
+                marten.AutoCreateSchemaObjects = AutoCreate.None;
+                marten.Events.StreamIdentity = StreamIdentity.AsString;
+                marten.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.SnakeCase);
+            })
+            .UseNpgsqlDataSource()
+            .UseLightweightSessions()
+            .IntegrateWithWolverine(w =>
+            {
+                w.MessageStorageSchemaName = SchemaMigrator.WolverineSchema;
+                w.AutoCreate = messageStorage;
+            });
+
+        builder.Host.UseWolverine(wolverine =>
+        {
+            wolverine.ServiceName = "everruns";
+            wolverine.AutoBuildMessageStorageOnStartup = messageStorage;
+            wolverine.Durability.Mode = DurabilityMode.Balanced;
+            wolverine.Policies.AutoApplyTransactions();
+            wolverine.Policies.UseDurableLocalQueues();
+            foreach (var module in Modules.All)
+                wolverine.Discovery.IncludeAssembly(module.Assembly);
+        });
+        builder.Services.AddWolverineHttp();
+        return builder;
+    }
+
+    public static WebApplication MapEverruns(this WebApplication app)
+    {
+        var options = app.Services.GetRequiredService<EverrunsOptions>();
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Everruns.Host");
+        logger.LogInformation("Everruns {Version} instance {Instance} (application name {ApplicationName})",
+            BuildInfo.Version, options.InstanceId, options.ApplicationName);
+        if (PoolSizing.Warning(options) is { } warning)
+            logger.LogWarning("{PoolWarning}", warning);
+
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.MapHealth();
+        // Wolverine.Http serializes with the ASP.NET Core JSON options configured above (snake_case).
+        app.MapWolverineEndpoints();
+        return app;
+    }
+}

@@ -1,0 +1,92 @@
+using Everruns.Host.Configuration;
+using Marten;
+using Npgsql;
+using Weasel.Core;
+using Wolverine;
+using Wolverine.Runtime;
+
+namespace Everruns.Host.Schema;
+
+/// <summary>
+/// Applies the Marten and Wolverine schema under one PostgreSQL advisory lock, so that instances
+/// starting together apply it exactly once; every run that changed anything leaves a ledger row.
+/// </summary>
+public sealed class SchemaMigrator(
+    NpgsqlDataSource dataSource,
+    IDocumentStore store,
+    IWolverineRuntime wolverine,
+    EverrunsOptions options,
+    ILogger<SchemaMigrator> logger)
+{
+    // Arbitrary, fixed key: every Everruns instance (and version) contends on the same lock.
+    public const long AdvisoryLockKey = 0x45766572_72756e73; // "Everruns"
+    public const string LedgerTable = "everruns_ops.schema_migrations";
+
+    public async Task<bool> MigrateAsync(CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await Execute(connection, "select pg_advisory_lock(@key)", ct, AdvisoryLockKey);
+        try
+        {
+            await Execute(connection, """
+                create schema if not exists everruns_ops;
+                create table if not exists everruns_ops.schema_migrations (
+                    id bigint generated always as identity primary key,
+                    applied_at timestamptz not null default now(),
+                    instance_id text not null,
+                    version text not null,
+                    changes text not null
+                );
+                """, ct);
+
+            var migration = await store.Storage.Database.CreateMigrationAsync(ct);
+            var martenChanged = migration.Difference != SchemaPatchDifference.None;
+            var wolverineMissing = !await WolverineTablesExist(connection, ct);
+
+            if (!martenChanged && !wolverineMissing)
+            {
+                logger.LogInformation("Schema is current; nothing to migrate");
+                return false;
+            }
+
+            var changes = new List<string>();
+            if (martenChanged)
+            {
+                await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+                changes.Add("marten");
+            }
+
+            await wolverine.Storage.Admin.MigrateAsync();
+            if (wolverineMissing) changes.Add("wolverine");
+
+            await Execute(connection,
+                $"insert into {LedgerTable} (instance_id, version, changes) values (@instance, @version, @changes)",
+                ct, null, ("instance", options.InstanceId), ("version", BuildInfo.Version), ("changes", string.Join(",", changes)));
+            logger.LogInformation("Schema migrated ({Changes}) by {Instance}", string.Join(", ", changes), options.InstanceId);
+            return true;
+        }
+        finally
+        {
+            // The lock is session-level: release it explicitly before the connection goes back to the pool.
+            await Execute(connection, "select pg_advisory_unlock(@key)", CancellationToken.None, AdvisoryLockKey);
+        }
+    }
+
+    private static async Task<bool> WolverineTablesExist(NpgsqlConnection connection, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand(
+            $"select to_regclass('{WolverineSchema}.wolverine_incoming_envelopes') is not null", connection);
+        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    public const string WolverineSchema = "wolverine";
+
+    private static async Task Execute(NpgsqlConnection connection, string sql, CancellationToken ct, long? key = null,
+        params (string Name, object Value)[] parameters)
+    {
+        await using var cmd = new NpgsqlCommand(sql, connection);
+        if (key is { } k) cmd.Parameters.AddWithValue("key", k);
+        foreach (var (name, value) in parameters) cmd.Parameters.AddWithValue(name, value);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
