@@ -1,0 +1,103 @@
+using Everruns.Host.Configuration;
+using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+namespace Everruns.Tests.Foundation;
+
+public sealed class ConfigurationTests
+{
+    private static EverrunsOptions Options(params (string Key, string Value)[] values) =>
+        EverrunsOptions.From(new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
+            .Build());
+
+    [Fact]
+    public void a_postgres_url_becomes_an_npgsql_connection_string()
+    {
+        var builder = DatabaseUrl.Parse("postgres://app:s%40cret@db.internal:6543/everruns?sslmode=require");
+        builder.Host.ShouldBe("db.internal");
+        builder.Port.ShouldBe(6543);
+        builder.Username.ShouldBe("app");
+        builder.Password.ShouldBe("s@cret");
+        builder.Database.ShouldBe("everruns");
+        builder.SslMode.ShouldBe(Npgsql.SslMode.Require);
+    }
+
+    [Fact]
+    public void an_npgsql_connection_string_is_accepted_as_is()
+    {
+        var builder = DatabaseUrl.Parse("Host=localhost;Port=5433;Username=u;Database=d");
+        builder.Port.ShouldBe(5433);
+        builder.Database.ShouldBe("d");
+    }
+
+    [Fact]
+    public void defaults_apply_when_variables_are_unset()
+    {
+        var options = Options(("DATABASE_URL", "postgres://u@localhost/db"));
+        options.Host.ShouldBe("0.0.0.0");
+        options.Port.ShouldBe(9000);
+        options.ExpectedInstances.ShouldBe(1);
+        options.PgMaxConnections.ShouldBe(100);
+        options.DatabasePoolMax.ShouldBe(20);
+        options.ConnectionString.ShouldContain("Application Name=everruns-" + options.InstanceId);
+        options.ConnectionString.ShouldContain("Maximum Pool Size=20");
+    }
+
+    [Fact]
+    public void a_missing_database_url_is_a_clear_start_up_error()
+    {
+        Should.Throw<InvalidOperationException>(() => Options()).Message.ShouldContain("DATABASE_URL is not set");
+    }
+
+    [Theory]
+    [InlineData("PORT", "abc")]
+    [InlineData("PORT", "70000")]
+    [InlineData("EXPECTED_INSTANCES", "0")]
+    [InlineData("DATABASE_POOL_MAX", "-5")]
+    public void a_malformed_number_is_a_clear_start_up_error(string key, string value)
+    {
+        Should.Throw<InvalidOperationException>(() => Options(("DATABASE_URL", "postgres://u@localhost/db"), (key, value)))
+            .Message.ShouldContain(key);
+    }
+
+    [Fact]
+    public void pool_sizing_warns_past_80_percent_of_max_connections()
+    {
+        PoolSizing.Warning(Options(("DATABASE_URL", "postgres://u@h/d"), ("DATABASE_POOL_MAX", "50"),
+            ("EXPECTED_INSTANCES", "3"), ("PG_MAX_CONNECTIONS", "200"))).ShouldBeNull(); // 150 <= 160
+        PoolSizing.Warning(Options(("DATABASE_URL", "postgres://u@h/d"), ("DATABASE_POOL_MAX", "50"),
+            ("EXPECTED_INSTANCES", "3"), ("PG_MAX_CONNECTIONS", "100")))!.ShouldContain("150 exceeds 80%");
+    }
+}
+
+public sealed class PoolWarningTests
+{
+    [Fact]
+    public async Task the_host_logs_a_warning_at_start_when_the_pools_oversubscribe_postgres()
+    {
+        var url = await PostgresServer.CreateDatabaseAsync("everruns_pool");
+        try
+        {
+            var logs = new LogCapture();
+            await using (await TestHost.StartAsync(url, logs, new Dictionary<string, string>
+                         {
+                             ["DATABASE_POOL_MAX"] = "50", ["EXPECTED_INSTANCES"] = "3", ["PG_MAX_CONNECTIONS"] = "100",
+                         }))
+            {
+                logs.Entries.ShouldContain(e => e.Level == LogLevel.Warning && e.Message.Contains("oversubscribed"));
+            }
+
+            var quiet = new LogCapture();
+            await using (await TestHost.StartAsync(url, quiet))
+            {
+                quiet.Entries.ShouldNotContain(e => e.Message.Contains("oversubscribed"));
+            }
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(url);
+        }
+    }
+}

@@ -1,0 +1,81 @@
+using Everruns.Tests.Infrastructure;
+
+namespace Everruns.Tests.Foundation;
+
+/// <summary>Schema migrations run under an advisory lock: once, whoever starts first.</summary>
+public sealed class MigrationTests
+{
+    [Fact]
+    public async Task three_hosts_starting_together_on_an_empty_database_create_the_schema_once()
+    {
+        var url = await PostgresServer.CreateDatabaseAsync("everruns_mig");
+        var hosts = Enumerable.Range(0, 3).Select(_ => HostProcess.Start(url)).ToList();
+        try
+        {
+            await Task.WhenAll(hosts.Select(h => h.WaitUntilReadyAsync(TimeSpan.FromSeconds(90))));
+
+            var migrations = await PostgresServer.ScalarAsync<long>(url, "select count(*) from everruns_ops.schema_migrations");
+            migrations.ShouldBe(1L);
+            (await PostgresServer.ScalarAsync<bool>(url,
+                "select to_regclass('wolverine.wolverine_incoming_envelopes') is not null and to_regclass('wolverine.wolverine_nodes') is not null"))
+                .ShouldBeTrue();
+
+            foreach (var host in hosts)
+            {
+                host.HasExited.ShouldBeFalse();
+                host.Output.ShouldNotContain("fail:");
+            }
+
+            hosts.Count(h => h.Output.Contains("Schema migrated")).ShouldBe(1);
+            hosts.Count(h => h.Output.Contains("Schema is current")).ShouldBe(2);
+        }
+        finally
+        {
+            foreach (var host in hosts) await host.DisposeAsync();
+            await PostgresServer.DropDatabaseAsync(url);
+        }
+    }
+
+    [Fact]
+    public async Task the_migrate_verb_applies_the_schema_and_exits_and_is_idempotent()
+    {
+        var url = await PostgresServer.CreateDatabaseAsync("everruns_verb");
+        try
+        {
+            var first = await HostProcess.RunVerbAsync(url, "migrate");
+            first.ExitCode.ShouldBe(0, first.Output);
+            first.Output.ShouldContain("Schema migrated.");
+
+            var second = await HostProcess.RunVerbAsync(url, "migrate");
+            second.ExitCode.ShouldBe(0, second.Output);
+            second.Output.ShouldContain("Schema is current.");
+
+            (await PostgresServer.ScalarAsync<long>(url, "select count(*) from everruns_ops.schema_migrations")).ShouldBe(1L);
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(url);
+        }
+    }
+
+    [Fact]
+    public async Task no_migrations_leaves_an_empty_database_untouched_and_the_host_unready()
+    {
+        var url = await PostgresServer.CreateDatabaseAsync("everruns_nomig");
+        try
+        {
+            await using var host = HostProcess.Start(url, null, "--no-migrations");
+            // Without the schema Wolverine cannot start: the process must fail loudly, not migrate.
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            while (!host.HasExited && !timeout.IsCancellationRequested) await Task.Delay(200);
+            host.HasExited.ShouldBeTrue(host.Output);
+            host.ExitCode.ShouldNotBe(0);
+            (await PostgresServer.ScalarAsync<bool>(url, "select to_regclass('everruns_ops.schema_migrations') is null and to_regnamespace('wolverine') is null"))
+                .ShouldBeTrue();
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(url);
+        }
+    }
+}

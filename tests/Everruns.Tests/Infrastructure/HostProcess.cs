@@ -1,0 +1,135 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Everruns.Tests.Infrastructure;
+
+/// <summary>A real Everruns.Host process on a loopback port, as a load balancer would see it.</summary>
+public sealed class HostProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    public int Port { get; }
+    public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
+    public HttpClient Http { get; }
+
+    private HostProcess(Process process, int port)
+    {
+        _process = process;
+        Port = port;
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    /// <summary>
+    /// The host's own build output (same configuration as the tests): run from the test folder, its
+    /// assembly scanning would find the test framework's assemblies.
+    /// </summary>
+    private static string HostDirectory { get; } = TestBuildOutput() is var (configuration, framework)
+        ? Path.Combine(PostgresServer.RepositoryRoot, "src", "Host", "bin", configuration, framework)
+        : throw new InvalidOperationException("unexpected test output folder");
+
+    private static (string Configuration, string Framework) TestBuildOutput()
+    {
+        var output = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar));
+        return (output.Parent!.Name, output.Name);
+    }
+
+    public string Output
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    public bool HasExited => _process.HasExited;
+    public int ExitCode => _process.ExitCode;
+
+    public static HostProcess Start(string databaseUrl, IDictionary<string, string>? environment = null, params string[] args)
+    {
+        var port = FreePort();
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = HostDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add(Path.Combine(HostDirectory, "Everruns.Host.dll"));
+        foreach (var arg in args) start.ArgumentList.Add(arg);
+        start.Environment["DATABASE_URL"] = databaseUrl;
+        start.Environment["HOST"] = "127.0.0.1";
+        start.Environment["PORT"] = port.ToString();
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__Console__FormatterName"] = "simple";
+        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[key] = value;
+
+        var process = new Process { StartInfo = start, EnableRaisingEvents = true };
+        var host = new HostProcess(process, port);
+        process.OutputDataReceived += (_, e) => host.Append(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Append(e.Data);
+        process.Start();
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return host;
+    }
+
+    /// <summary>Runs a verb (such as <c>migrate</c>) to completion and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Output)> RunVerbAsync(string databaseUrl, params string[] args)
+    {
+        await using var host = Start(databaseUrl, null, args);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        await host._process.WaitForExitAsync(timeout.Token);
+        host._process.WaitForExit(); // flushes the redirected streams
+        return (host.ExitCode, host.Output);
+    }
+
+    public async Task WaitUntilReadyAsync(TimeSpan? within = null)
+    {
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(60));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"host exited with {_process.ExitCode}:\n{Output}");
+            try
+            {
+                using var response = await Http.GetAsync("/health/ready");
+                if (response.StatusCode == HttpStatusCode.OK) return;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+
+            await Task.Delay(200);
+        }
+
+        throw new TimeoutException($"host on port {Port} was not ready in time:\n{Output}");
+    }
+
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Kill();
+        await _process.WaitForExitAsync();
+        Http.Dispose();
+        _process.Dispose();
+    }
+
+    private void Append(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}

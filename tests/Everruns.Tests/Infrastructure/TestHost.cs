@@ -1,0 +1,27 @@
+using Alba;
+using JasperFx.CommandLine;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Everruns.Tests.Infrastructure;
+
+/// <summary>Starts the real Everruns host in-process (Alba) with the given environment settings.</summary>
+public static class TestHost
+{
+    public static Task<IAlbaHost> StartAsync(string databaseUrl, LogCapture? logs = null,
+        IDictionary<string, string>? settings = null)
+    {
+        // Program hands the command line to JasperFx; under test the host must still start.
+        JasperFxEnvironment.AutoStartHost = true;
+        return AlbaHost.For<Program>(builder =>
+        {
+            builder.UseSetting("DATABASE_URL", databaseUrl);
+            builder.UseSetting("INSTANCE_ID", "test-" + Guid.NewGuid().ToString("N")[..6]);
+            foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+                builder.UseSetting(key, value);
+            if (logs is not null)
+                builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(logs));
+        });
+    }
+}
