@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -16,4 +17,15 @@ public interface IEverrunsModule
     Assembly Assembly => GetType().Assembly;
 
     void AddServices(IServiceCollection services, IConfiguration configuration);
+
+    /// <summary>
+    /// Idempotent SQL the schema migrator runs (under its advisory lock) after Marten's and Wolverine's
+    /// tables exist: triggers, functions and tables Marten does not manage.
+    /// </summary>
+    IEnumerable<string> SchemaSql => [];
+
+    /// <summary>Endpoints that are not Wolverine HTTP endpoints (long-lived streams such as SSE).</summary>
+    void MapEndpoints(IEndpointRouteBuilder endpoints)
+    {
+    }
 }

@@ -5,9 +5,11 @@ using Everruns.Host.Schema;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
+using Marten.Exceptions;
 using Npgsql;
 using Weasel.Core;
 using Wolverine;
+using Wolverine.ErrorHandling;
 using Wolverine.Http;
 using Wolverine.Marten;
 
@@ -36,6 +38,8 @@ public static class EverrunsComposition
         {
             json.SerializerOptions.PropertyNamingPolicy = Naming;
             json.SerializerOptions.DictionaryKeyPolicy = null;
+            // Optional fields are absent rather than null (e.g. next_url on the last page).
+            json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
         });
 
         foreach (var module in Modules.All)
@@ -67,6 +71,13 @@ public static class EverrunsComposition
             wolverine.Durability.Mode = DurabilityMode.Balanced;
             wolverine.Policies.AutoApplyTransactions();
             wolverine.Policies.UseDurableLocalQueues();
+            // A module's handler of a published message runs on its own, in its own transaction: Execution
+            // starting a turn and Sessions updating its preview never fail or retry together.
+            wolverine.MultipleHandlerBehavior = MultipleHandlerBehavior.Separated;
+            // Optimistic concurrency (turn state) and racing stream appends: retry with fresh state.
+            wolverine.OnException<ConcurrencyException>().Or<EventStreamUnexpectedMaxEventIdException>()
+                .RetryWithCooldown(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100),
+                    TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
             foreach (var module in Modules.All)
                 wolverine.Discovery.IncludeAssembly(module.Assembly);
         });
@@ -88,6 +99,8 @@ public static class EverrunsComposition
         app.MapHealth();
         // Wolverine.Http serializes with the ASP.NET Core JSON options configured above (snake_case).
         app.MapWolverineEndpoints();
+        foreach (var module in Modules.All)
+            module.MapEndpoints(app);
         return app;
     }
 }

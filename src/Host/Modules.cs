@@ -8,5 +8,9 @@ public static class Modules
     public static IReadOnlyList<IEverrunsModule> All { get; } =
     [
         new Everruns.Modules.Agents.AgentsModule(),
+        new Everruns.Modules.Sessions.SessionsModule(),
+        new Everruns.Modules.Messages.MessagesModule(),
+        new Everruns.Modules.Events.EventsModule(),
+        new Everruns.Modules.Execution.ExecutionModule(),
     ];
 }

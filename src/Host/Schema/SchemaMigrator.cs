@@ -45,6 +45,8 @@ public sealed class SchemaMigrator(
 
             if (!martenChanged && !wolverineMissing)
             {
+                // Module SQL is idempotent and cheap: re-applied so that a new build's triggers replace old ones.
+                await ApplyModuleSql(connection, ct);
                 logger.LogInformation("Schema is current; nothing to migrate");
                 return false;
             }
@@ -58,6 +60,7 @@ public sealed class SchemaMigrator(
 
             await wolverine.Storage.Admin.MigrateAsync();
             if (wolverineMissing) changes.Add("wolverine");
+            await ApplyModuleSql(connection, ct);
 
             await Execute(connection,
                 $"insert into {LedgerTable} (instance_id, version, changes) values (@instance, @version, @changes)",
@@ -70,6 +73,12 @@ public sealed class SchemaMigrator(
             // The lock is session-level: release it explicitly before the connection goes back to the pool.
             await Execute(connection, "select pg_advisory_unlock(@key)", CancellationToken.None, AdvisoryLockKey);
         }
+    }
+
+    private static async Task ApplyModuleSql(NpgsqlConnection connection, CancellationToken ct)
+    {
+        foreach (var sql in Modules.All.SelectMany(m => m.SchemaSql))
+            await Execute(connection, sql, ct);
     }
 
     private static async Task<bool> WolverineTablesExist(NpgsqlConnection connection, CancellationToken ct)

@@ -1,6 +1,8 @@
 using Everruns.Contracts;
+using Marten;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Marten.Schema;
 
 namespace Everruns.Modules.Agents;
 
@@ -10,5 +12,12 @@ public sealed class AgentsModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.ConfigureMarten(marten =>
+        {
+            marten.Schema.For<Agent>()
+                // Names are unique per org, whatever the status (an archived name can be revived by upsert).
+                .UniqueIndex(UniqueIndexType.Computed, "uq_agent_org_name", x => x.OrgId, x => x.Name)
+                .Index(x => x.UpdatedAt);
+        });
     }
 }

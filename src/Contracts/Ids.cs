@@ -1,0 +1,33 @@
+using System.Security.Cryptography;
+
+namespace Everruns.Contracts;
+
+/// <summary>Public ids: a type prefix, an underscore and 32 lowercase hex digits (agent_..., session_..., event_...).</summary>
+public static class Ids
+{
+    public const string Agent = "agent";
+    public const string Session = "session";
+    public const string Event = "event";
+    public const string Message = "message";
+    public const string Harness = "harness";
+    public const string Turn = "turn";
+
+    public static string New(string prefix) =>
+        $"{prefix}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant()}";
+
+    /// <summary>Event ids are UUIDv7 (time-ordered) in the public prefix format.</summary>
+    public static string NewEventId() => $"{Event}_{Guid.CreateVersion7():N}";
+
+    public static bool IsValid(string? id, string prefix)
+    {
+        if (id is null || id.Length != prefix.Length + 33 || !id.StartsWith(prefix, StringComparison.Ordinal) || id[prefix.Length] != '_')
+            return false;
+        for (var i = prefix.Length + 1; i < id.Length; i++)
+        {
+            var c = id[i];
+            if (!(c is >= '0' and <= '9' or >= 'a' and <= 'f')) return false;
+        }
+
+        return true;
+    }
+}

@@ -1,0 +1,51 @@
+using Microsoft.AspNetCore.Mvc;
+
+namespace Everruns.Contracts;
+
+/// <summary>Input rules agents and sessions share; each answers with the problem to return, or null.</summary>
+public static class InputRules
+{
+    public static ProblemDetails? Capabilities(IEnumerable<CapabilityRef?>? capabilities)
+    {
+        foreach (var capability in capabilities ?? [])
+        {
+            if (capability is null || string.IsNullOrEmpty(capability.Ref))
+                return Problems.BadRequest("invalid_capability", "each capability needs a ref");
+            if (!BuiltInCapabilities.IsKnown(capability.Ref))
+                return Problems.BadRequest("unknown_capability", $"unknown capability '{capability.Ref}'");
+        }
+
+        return null;
+    }
+
+    public static ProblemDetails? Harness(string? harnessId, string? harnessName)
+    {
+        if (harnessId is not null && harnessId != BuiltInHarness.Id)
+            return Problems.BadRequest("unknown_harness", $"unknown harness '{harnessId}'");
+        if (harnessName is not null && harnessName != BuiltInHarness.Name)
+            return Problems.BadRequest("unknown_harness", $"unknown harness '{harnessName}'");
+        return null;
+    }
+
+    public static ProblemDetails? MaxIterations(int? maxIterations) =>
+        maxIterations is < 1 or > 1000
+            ? Problems.BadRequest("invalid_max_iterations", "max_iterations must be from 1 to 1000")
+            : null;
+
+    public static ProblemDetails? Tags(IEnumerable<string?>? tags) =>
+        tags?.Any(t => string.IsNullOrWhiteSpace(t) || t.Length > 64) == true
+            ? Problems.BadRequest("invalid_tags", "tags must be non-empty strings of at most 64 characters")
+            : null;
+
+    /// <summary>A model named in a request must be one this server runs (asked of Execution): 404 otherwise.</summary>
+    public static async Task<ProblemDetails?> Model(Wolverine.IMessageBus bus, string? modelId, CancellationToken ct = default)
+    {
+        if (modelId is null) return null;
+        var found = await bus.InvokeAsync<ModelFound>(new FindModel(modelId), ct);
+        return found.ModelId is null
+            ? Problems.NotFound("model_not_found", $"model '{modelId}' is not available on this server (GET /v1/models lists them)")
+            : null;
+    }
+
+    public static ProblemDetails? First(params ProblemDetails?[] problems) => problems.FirstOrDefault(p => p is not null);
+}

@@ -1,0 +1,66 @@
+using System.Text.Json.Nodes;
+
+namespace Everruns.Contracts;
+
+// Messages between modules. A module never references another module's project; it sends these.
+
+/// <summary>Ask the Agents module for an agent (by id or by name) in an org; answered with <see cref="AgentFound"/>.</summary>
+public sealed record FindAgent(string OrgId, string? AgentId, string? AgentName);
+
+public sealed record AgentFound(AgentSnapshot? Agent);
+
+public sealed record AgentSnapshot(
+    string Id, string Name, string SystemPrompt, string? DefaultModelId, int? MaxIterations,
+    IReadOnlyList<CapabilityRef> Capabilities, string Status);
+
+/// <summary>Published by Sessions when a session is opened with an agent (Agents keeps session_count).</summary>
+public sealed record SessionOpened(string SessionId, string OrgId, string? AgentId);
+
+/// <summary>Ask the Sessions module whether a session exists in an org; answered with <see cref="SessionFound"/>.</summary>
+public sealed record FindSession(string OrgId, string SessionId);
+
+public sealed record SessionFound(SessionRef? Session);
+
+public sealed record SessionRef(string Id, string OrgId, string Status);
+
+/// <summary>What a turn runs with: the session's settings merged over its agent's. Answered by Sessions with <see cref="SessionRuntimeFound"/>.</summary>
+public sealed record GetSessionRuntime(string SessionId);
+
+public sealed record SessionRuntimeFound(SessionRuntime? Runtime);
+
+public sealed record SessionRuntime(
+    string SessionId, string OrgId, string? AgentId, string SystemPrompt, string? ModelId, int MaxIterations,
+    IReadOnlyList<CapabilityRef> Capabilities)
+{
+    public const int DefaultMaxIterations = 10;
+}
+
+/// <summary>Published by Messages after a user message was appended: Execution starts or queues a turn.</summary>
+public sealed record MessagePosted(string SessionId, string MessageId, string Text);
+
+/// <summary>Published by Execution when a session starts or stops working (Sessions keeps the status).</summary>
+public sealed record SessionActivityChanged(string SessionId, string Status, DateTimeOffset At, string? OutputPreview);
+
+/// <summary>
+/// Ask Execution to cancel the running turn of a session; answered with <see cref="CancelTurnOutcome"/>.
+/// <paramref name="DropQueued"/> also discards the messages waiting behind it (the session is going away).
+/// </summary>
+public sealed record CancelTurn(string SessionId, string? Reason, bool DropQueued = false);
+
+public sealed record CancelTurnOutcome(string Status, string Message, string? TurnId);
+
+/// <summary>A message of the conversation in the public shape (content parts as JSON).</summary>
+public sealed record ConversationMessage(string Id, string Role, JsonArray Content, DateTimeOffset CreatedAt);
+
+/// <summary>Ask the Events module for a session's events of some types after a sequence; answered with <see cref="SessionEventsRead"/>.</summary>
+public sealed record ReadSessionEvents(string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000);
+
+public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Events);
+
+/// <summary>A stored session event with its per-session sequence.</summary>
+public sealed record RecordedSessionEvent(long Sequence, string Id, string Type, DateTimeOffset Ts, EventContext Context, JsonObject Data);
+
+/// <summary>Ask Execution whether a model (public id or name) can run turns; answered with <see cref="ModelFound"/>.</summary>
+public sealed record FindModel(string IdOrName);
+
+public sealed record ModelFound(string? ModelId);

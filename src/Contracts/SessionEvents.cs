@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+
+namespace Everruns.Contracts;
+
+/// <summary>
+/// Every change to a session is one of these, appended to the session's Marten event stream (stream key =
+/// session id). Its stream version is the per-session <c>sequence</c>: gap-free and strictly increasing.
+/// </summary>
+public sealed record SessionEvent(
+    string EventId,
+    string Type,
+    DateTimeOffset Ts,
+    string SessionId,
+    EventContext Context,
+    JsonObject Data)
+{
+    public static SessionEvent Create(string sessionId, string type, JsonObject data, EventContext? context = null) =>
+        new(Ids.NewEventId(), type, DateTimeOffset.UtcNow, sessionId, context ?? EventContext.None, data);
+}
+
+/// <summary>Correlation of an event with the turn and input message it belongs to.</summary>
+public sealed record EventContext(string? TurnId = null, string? InputMessageId = null)
+{
+    public static readonly EventContext None = new();
+}
+
+/// <summary>Event type names of the public Everruns protocol.</summary>
+public static class EventTypes
+{
+    public const string InputMessage = "input.message";
+    public const string OutputMessageStarted = "output.message.started";
+    public const string OutputMessageDelta = "output.message.delta";
+    public const string OutputMessageCompleted = "output.message.completed";
+    public const string TurnStarted = "turn.started";
+    public const string TurnCompleted = "turn.completed";
+    public const string TurnFailed = "turn.failed";
+    public const string TurnCancelled = "turn.cancelled";
+    public const string ToolStarted = "tool.started";
+    public const string ToolCompleted = "tool.completed";
+
+    /// <summary>Types a client may name in <c>types</c>/<c>exclude</c> filters.</summary>
+    public static readonly IReadOnlySet<string> Known = new HashSet<string>
+    {
+        InputMessage, OutputMessageStarted, OutputMessageDelta, OutputMessageCompleted, "output.message.replaced",
+        TurnStarted, TurnCompleted, TurnFailed, TurnCancelled, "turn.sealed",
+        ToolStarted, ToolCompleted, "tool.progress", "tool.output.delta", "tool.call_requested",
+        "reason.started", "reason.completed", "reason.thinking.delta", "reason.thinking.started", "reason.thinking.completed",
+        "act.started", "act.completed", "llm.generation",
+        "session.started", "session.activated", "session.idled",
+        "tool.call_repaired", "transcript.repaired", "reason.recovered", "reason.item", "capability.usage",
+    };
+}
+
+/// <summary>Session statuses of the public API: started (no turn yet), active (a turn runs), idle (waiting for input).</summary>
+public static class SessionStatuses
+{
+    public const string Started = "started";
+    public const string Active = "active";
+    public const string Idle = "idle";
+}

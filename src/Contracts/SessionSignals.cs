@@ -1,0 +1,19 @@
+namespace Everruns.Contracts;
+
+/// <summary>
+/// Wakes in-process waiters when something may have happened in a session on any instance (an event
+/// was appended, or the cluster-wide listener reconnected and everything must be re-read). A signal
+/// carries no data: the waiter re-reads the store from where it left off, so nothing is missed or doubled.
+/// </summary>
+public interface ISessionSignals
+{
+    SessionSubscription Subscribe(string sessionId);
+}
+
+public abstract class SessionSubscription : IDisposable
+{
+    /// <summary>True when signalled within <paramref name="timeout"/>; false on timeout.</summary>
+    public abstract Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct);
+
+    public abstract void Dispose();
+}

@@ -1,0 +1,38 @@
+using Marten;
+
+namespace Everruns.Contracts;
+
+/// <summary>
+/// Writers of one session's event stream take turns. Marten's quick append reads the stream version
+/// without a lock, so two transactions appending to the same stream at once would pick the same version
+/// and one would fail; a transaction-scoped advisory lock per session makes them queue instead, and keeps
+/// the per-session sequence gap-free in commit order. The lock is released when the caller's transaction ends.
+/// </summary>
+public static class SessionStream
+{
+    // Two-key advisory locks live in their own key space: no clash with the single-key migration lock.
+    private const int LockClass = 0x53455353; // "SESS"
+
+    public static async Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
+    {
+        await documents.BeginTransactionAsync(ct);
+        await using var cmd = documents.Connection!.CreateCommand();
+        cmd.CommandText = "select pg_advisory_xact_lock(@class, hashtext(@session))";
+        var lockClass = cmd.CreateParameter();
+        lockClass.ParameterName = "class";
+        lockClass.Value = LockClass;
+        cmd.Parameters.Add(lockClass);
+        var session = cmd.CreateParameter();
+        session.ParameterName = "session";
+        session.Value = sessionId;
+        cmd.Parameters.Add(session);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Appends events to the session's stream, after taking the session's write turn.</summary>
+    public static async Task AppendAsync(IDocumentSession documents, string sessionId, SessionEvent @event, CancellationToken ct = default)
+    {
+        await LockAsync(documents, sessionId, ct);
+        documents.Events.Append(sessionId, @event);
+    }
+}

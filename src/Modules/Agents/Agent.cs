@@ -1,0 +1,30 @@
+using Everruns.Contracts;
+
+namespace Everruns.Modules.Agents;
+
+/// <summary>An agent: the behaviour (system prompt, model, capabilities) sessions run with. Stored as a Marten document.</summary>
+public sealed class Agent
+{
+    public string Id { get; set; } = "";
+    public string OrgId { get; set; } = Tenancy.DefaultOrgId;
+    public string Name { get; set; } = "";
+    public string? DisplayName { get; set; }
+    public string? Description { get; set; }
+    public string SystemPrompt { get; set; } = "";
+    public string? DefaultModelId { get; set; }
+    public string HarnessId { get; set; } = BuiltInHarness.Id;
+    public int? MaxIterations { get; set; }
+    public List<CapabilityRef> Capabilities { get; set; } = [];
+    public List<string> Tags { get; set; } = [];
+    public string Status { get; set; } = AgentStatus.Active;
+    public long SessionCount { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? ArchivedAt { get; set; }
+}
+
+public static class AgentStatus
+{
+    public const string Active = "active";
+    public const string Archived = "archived";
+}

@@ -1,0 +1,93 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Agents;
+
+public sealed record CreateAgentRequest(
+    string? Id,
+    string? Name,
+    string? DisplayName,
+    string? Description,
+    string? SystemPrompt,
+    string? DefaultModelId,
+    string? HarnessId,
+    string? HarnessName,
+    int? MaxIterations,
+    List<CapabilityRef?>? Capabilities,
+    List<string?>? Tags,
+    string? Model = null);
+
+/// <summary>
+/// POST /v1/agents creates an agent, or updates the one with the same id or name (upsert): 201 when
+/// created, 200 when an existing agent was replaced. PUT /v1/agents/{id} does the same for a given id.
+/// </summary>
+public static class CreateAgentEndpoint
+{
+    public static ProblemDetails Validate(CreateAgentRequest? request)
+    {
+        if (request is null)
+            return Problems.BadRequest("invalid_body", "the request body must be a JSON object");
+        return InputRules.First(
+                   AgentRules.Id(request.Id),
+                   AgentRules.Name(request.Name),
+                   request.SystemPrompt is null ? Problems.BadRequest("invalid_system_prompt", "system_prompt is required") : null,
+                   InputRules.Harness(request.HarnessId, request.HarnessName),
+                   InputRules.MaxIterations(request.MaxIterations),
+                   InputRules.Capabilities(request.Capabilities),
+                   InputRules.Tags(request.Tags))
+               ?? WolverineContinue.NoProblems;
+    }
+
+    [WolverinePost("/v1/agents")]
+    public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IMessageBus bus, HttpRequest http) =>
+        Upsert(request, request.Id, session, bus, http);
+
+    [WolverinePut("/v1/agents/{id}")]
+    public static Task<IResult> Put(string id, CreateAgentRequest request, IDocumentSession session, IMessageBus bus, HttpRequest http)
+    {
+        if (AgentRules.Id(id) is { } invalid) return Task.FromResult(Problems.Result(invalid));
+        if (request.Id is not null && request.Id != id)
+            return Task.FromResult(Problems.Result(Problems.BadRequest("id_mismatch", "the body's id differs from the path's")));
+        return Upsert(request, id, session, bus, http);
+    }
+
+    private static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IMessageBus bus,
+        HttpRequest http)
+    {
+        if (await InputRules.Model(bus, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
+        var org = Tenancy.DefaultOrgId;
+        var byId = id is null ? null : await session.LoadAsync<Agent>(id);
+        if (byId is not null && byId.OrgId != org) byId = null;
+        var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == org && a.Name == request.Name);
+
+        if (byId is not null && byName is not null && byId.Id != byName.Id)
+            return Problems.Result(Problems.Conflict("agent_name_taken", $"another agent is already named '{request.Name}'"));
+        if (id is not null && byId is null && byName is not null)
+            return Problems.Result(Problems.Conflict("agent_name_taken", $"agent {byName.Id} is already named '{request.Name}'"));
+
+        var now = DateTimeOffset.UtcNow;
+        var existing = byId ?? byName;
+        var agent = existing ?? new Agent { Id = id ?? Ids.New(Ids.Agent), OrgId = org, CreatedAt = now };
+        agent.Name = request.Name!;
+        agent.DisplayName = request.DisplayName;
+        agent.Description = request.Description;
+        agent.SystemPrompt = request.SystemPrompt!;
+        agent.DefaultModelId = request.DefaultModelId ?? request.Model;
+        agent.HarnessId = BuiltInHarness.Id;
+        agent.MaxIterations = request.MaxIterations;
+        agent.Capabilities = request.Capabilities?.Select(c => c!).ToList() ?? [];
+        agent.Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [];
+        // An upsert brings an archived agent back.
+        agent.Status = AgentStatus.Active;
+        agent.ArchivedAt = null;
+        agent.UpdatedAt = now;
+        session.Store(agent);
+
+        var response = AgentResponse.From(agent, http);
+        return existing is null ? Results.Created(response.SelfUrl, response) : Results.Ok(response);
+    }
+}

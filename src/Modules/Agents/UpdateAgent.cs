@@ -1,0 +1,78 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Agents;
+
+/// <summary>PATCH body: every field optional; a given field replaces the stored one.</summary>
+public sealed record UpdateAgentRequest(
+    string? Name,
+    string? DisplayName,
+    string? Description,
+    string? SystemPrompt,
+    string? DefaultModelId,
+    string? HarnessId,
+    string? HarnessName,
+    int? MaxIterations,
+    List<CapabilityRef?>? Capabilities,
+    List<string?>? Tags,
+    string? Status);
+
+public static class UpdateAgentEndpoint
+{
+    public static ProblemDetails Validate(UpdateAgentRequest? request)
+    {
+        if (request is null)
+            return Problems.BadRequest("invalid_body", "the request body must be a JSON object");
+        return InputRules.First(
+                   request.Name is null ? null : AgentRules.Name(request.Name),
+                   InputRules.Harness(request.HarnessId, request.HarnessName),
+                   InputRules.MaxIterations(request.MaxIterations),
+                   InputRules.Capabilities(request.Capabilities),
+                   InputRules.Tags(request.Tags),
+                   request.Status is null or AgentStatus.Active or AgentStatus.Archived
+                       ? null
+                       : Problems.BadRequest("invalid_status", "status must be 'active' or 'archived'"))
+               ?? WolverineContinue.NoProblems;
+    }
+
+    [WolverinePatch("/v1/agents/{id}")]
+    public static async Task<IResult> Patch(string id, UpdateAgentRequest request, IDocumentSession session, IMessageBus bus,
+        HttpRequest http)
+    {
+        if (await InputRules.Model(bus, request.DefaultModelId) is { } unknownModel) return Problems.Result(unknownModel);
+        if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
+        var agent = await AgentLookup.InOrg(session, id);
+        if (agent is null) return Problems.Result(AgentLookup.NotFound(id));
+
+        var changesContent = request with { Status = null } != new UpdateAgentRequest(null, null, null, null, null, null, null, null, null, null, null);
+        if (agent.Status == AgentStatus.Archived && request.Status != AgentStatus.Active && changesContent)
+            return Problems.Result(Problems.Conflict("agent_archived", $"agent {id} is archived; set status to 'active' to change it"));
+
+        if (request.Name is not null && request.Name != agent.Name &&
+            await session.Query<Agent>().AnyAsync(a => a.OrgId == agent.OrgId && a.Name == request.Name))
+            return Problems.Result(Problems.Conflict("agent_name_taken", $"another agent is already named '{request.Name}'"));
+
+        var now = DateTimeOffset.UtcNow;
+        agent.Name = request.Name ?? agent.Name;
+        agent.DisplayName = request.DisplayName ?? agent.DisplayName;
+        agent.Description = request.Description ?? agent.Description;
+        agent.SystemPrompt = request.SystemPrompt ?? agent.SystemPrompt;
+        agent.DefaultModelId = request.DefaultModelId ?? agent.DefaultModelId;
+        agent.MaxIterations = request.MaxIterations ?? agent.MaxIterations;
+        if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => c!).ToList();
+        if (request.Tags is not null) agent.Tags = request.Tags.Select(t => t!).Distinct().ToList();
+        if (request.Status is not null && request.Status != agent.Status)
+        {
+            agent.Status = request.Status;
+            agent.ArchivedAt = request.Status == AgentStatus.Archived ? now : null;
+        }
+
+        agent.UpdatedAt = now;
+        session.Store(agent);
+        return Results.Ok(AgentResponse.From(agent, http));
+    }
+}

@@ -1,0 +1,78 @@
+using Everruns.Contracts;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Everruns.Modules.Events;
+
+/// <summary>Reads the <c>types</c>/<c>exclude</c> filters (repeated keys) and checks them against the known event types.</summary>
+public static class EventQuery
+{
+    public const int MaxTypesPerParameter = 25;
+
+    public static (EventFilter Filter, ProblemDetails? Problem) Filter(HttpRequest request)
+    {
+        var types = request.Query["types"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).Distinct().ToList();
+        var exclude = request.Query["exclude"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).Distinct().ToList();
+        foreach (var (name, values) in new[] { ("types", types), ("exclude", exclude) })
+        {
+            if (values.Count > MaxTypesPerParameter)
+                return (EventFilter.All, Problems.BadRequest("invalid_event_filter", $"{name} takes at most {MaxTypesPerParameter} values"));
+            var unknown = values.FirstOrDefault(v => !EventTypes.Known.Contains(v));
+            if (unknown is not null)
+                return (EventFilter.All, Problems.BadRequest("unknown_event_type", $"unknown event type '{unknown}' in {name}"));
+        }
+
+        var unsupported = Unsupported.FirstOrDefault(p => request.Query.ContainsKey(p));
+        if (unsupported is not null)
+            return (EventFilter.All, Problems.BadRequest("unsupported_parameter", $"'{unsupported}' is not supported by this server"));
+        var (fromTs, fromProblem) = Timestamp(request, "from_ts");
+        if (fromProblem is not null) return (EventFilter.All, fromProblem);
+        var (toTs, toProblem) = Timestamp(request, "to_ts");
+        if (toProblem is not null) return (EventFilter.All, toProblem);
+
+        return (new EventFilter(types.Count > 0 ? types : null, exclude, NonEmpty(request, "turn_id"))
+        {
+            FromTs = fromTs,
+            ToTs = toTs,
+            ToolName = NonEmpty(request, "tool_name"),
+            Text = NonEmpty(request, "q"),
+        }, null);
+    }
+
+    /// <summary>Event-list parameters of the public API this server does not implement: refused, never silently ignored.</summary>
+    private static readonly string[] Unsupported = ["around", "window", "exec_id", "trace_id", "tags"];
+
+    private static string? NonEmpty(HttpRequest request, string key) =>
+        request.Query[key].ToString() is { Length: > 0 } value ? value : null;
+
+    private static (DateTimeOffset? Value, ProblemDetails? Problem) Timestamp(HttpRequest request, string key)
+    {
+        if (NonEmpty(request, key) is not { } raw) return (null, null);
+        return DateTimeOffset.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal, out var value)
+            ? (value, null)
+            : (null, Problems.BadRequest($"invalid_{key}", $"{key} must be an RFC 3339 timestamp, got '{raw}'"));
+    }
+
+    /// <summary>The session must exist in the caller's org; otherwise the problem to answer with.</summary>
+    public static async Task<ProblemDetails?> SessionProblem(Wolverine.IMessageBus bus, string sessionId)
+    {
+        if (!Ids.IsValid(sessionId, Ids.Session))
+            return Problems.BadRequest("invalid_session_id", $"'{sessionId}' is not a session id (session_<32 hex>)");
+        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, sessionId));
+        return found.Session is null ? Problems.NotFound("session_not_found", $"session {sessionId} not found") : null;
+    }
+
+    /// <summary>since_id resolved to its sequence within the session, or a 400 when it is not one of its events.</summary>
+    public static async Task<(long? Sequence, ProblemDetails? Problem)> Since(SessionEventReader reader, string sessionId,
+        string? sinceId, CancellationToken ct)
+    {
+        if (string.IsNullOrEmpty(sinceId)) return (null, null);
+        if (!Ids.IsValid(sinceId, Ids.Event))
+            return (null, Problems.BadRequest("invalid_since_id", $"'{sinceId}' is not an event id (event_<32 hex>)"));
+        var sequence = await reader.SequenceOfAsync(sessionId, sinceId, ct);
+        return sequence is null
+            ? (null, Problems.BadRequest("invalid_since_id", $"event {sinceId} is not an event of session {sessionId}"))
+            : (sequence, null);
+    }
+}

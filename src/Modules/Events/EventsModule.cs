@@ -1,0 +1,56 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Everruns.Modules.Events;
+
+public sealed class EventsModule : IEverrunsModule
+{
+    public string Name => "events";
+
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.ConfigureMarten(marten => marten.Events.MapEventType<SessionEvent>("session_event"));
+        services.AddSingleton(SseOptions.From(configuration));
+        services.AddSingleton<SessionSignals>();
+        services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
+        services.AddSingleton<SessionEventReader>();
+        services.AddHostedService<EventListener>();
+    }
+
+    public void MapEndpoints(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints) => StreamEventsEndpoint.Map(endpoints);
+
+    // Every committed event wakes listeners on every instance. The payload names the session and the
+    // sequence only: receivers read the event itself from the store.
+    public IEnumerable<string> SchemaSql =>
+    [
+        """
+        create or replace function everruns.notify_event_available() returns trigger language plpgsql as $$
+        begin
+            perform pg_notify('event_available', new.stream_id || ':' || new.version);
+            return null;
+        end $$;
+        """,
+        """
+        create or replace trigger trg_event_available after insert on everruns.mt_events
+            for each row execute function everruns.notify_event_available();
+        """,
+    ];
+}
+
+public sealed record SseOptions(TimeSpan Heartbeat, TimeSpan ConnectionCycle)
+{
+    public static SseOptions From(IConfiguration configuration) => new(
+        TimeSpan.FromSeconds(Seconds(configuration, "SSE_HEARTBEAT_INTERVAL_SECS", 30)),
+        TimeSpan.FromSeconds(Seconds(configuration, "SSE_CONNECTION_CYCLE_SECS", 300)));
+
+    private static double Seconds(IConfiguration configuration, string key, double fallback)
+    {
+        var raw = configuration[key];
+        if (string.IsNullOrWhiteSpace(raw)) return fallback;
+        return double.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
+            ? value
+            : throw new InvalidOperationException($"{key} must be a positive number of seconds, got '{raw}'");
+    }
+}

@@ -1,0 +1,72 @@
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Microsoft.AspNetCore.Http;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Events;
+
+/// <summary>
+/// GET /v1/sessions/{id}/events — pages a session's events, oldest first.
+/// Forward: <c>since_id</c> or <c>after_sequence</c> (+ <c>limit</c>, default 100). Backward: <c>limit</c> and/or
+/// <c>before_sequence</c> return the last N events before that point. <c>types</c>, <c>exclude</c>, <c>turn_id</c>
+/// filter; <c>order_desc=true</c> reverses the page. <c>has_more</c> says whether the page was cut by the limit.
+/// </summary>
+public static class ListEventsEndpoint
+{
+    public const int MaxLimit = 1000;
+    public const int MaxUnpaged = 10_000;
+
+    [WolverineGet("/v1/sessions/{id}/events")]
+    public static async Task<IResult> Get(string id, HttpRequest http, IMessageBus bus, SessionEventReader reader, CancellationToken ct)
+    {
+        if (await EventQuery.SessionProblem(bus, id) is { } missing) return Problems.Result(missing);
+        var (filter, filterProblem) = EventQuery.Filter(http);
+        if (filterProblem is not null) return Problems.Result(filterProblem);
+
+        var (limit, limitProblem) = Query.Int(http, "limit");
+        if (limitProblem is not null) return Problems.Result(limitProblem);
+        if (limit is < 1 or > MaxLimit)
+            return Problems.Result(Problems.BadRequest("invalid_limit", $"limit must be from 1 to {MaxLimit}"));
+        var (after, afterProblem) = Query.Int(http, "after_sequence");
+        if (afterProblem is not null) return Problems.Result(afterProblem);
+        var (before, beforeProblem) = Query.Int(http, "before_sequence");
+        if (beforeProblem is not null) return Problems.Result(beforeProblem);
+        var (orderDesc, orderProblem) = Query.Bool(http, "order_desc");
+        if (orderProblem is not null) return Problems.Result(orderProblem);
+        var (since, sinceProblem) = await EventQuery.Since(reader, id, http.Query["since_id"].ToString(), ct);
+        if (sinceProblem is not null) return Problems.Result(sinceProblem);
+        if ((since ?? after) is not null && before is not null)
+            return Problems.Result(Problems.BadRequest("invalid_cursor", "use either a forward cursor (since_id/after_sequence) or before_sequence"));
+
+        // Without limit or cursor the whole session is returned (up to MaxUnpaged events; has_more says when cut).
+        var pageSize = limit ?? (since is null && after is null && before is null ? MaxUnpaged : MaxLimit);
+        IReadOnlyList<StoredEvent> events;
+        bool hasMore;
+        if (since is not null || after is not null || (before is null && limit is null))
+        {
+            var slice = await reader.ReadForwardAsync(id, Math.Max(since ?? 0, after ?? 0), pageSize + 1, filter, ct);
+            hasMore = slice.Events.Count > pageSize;
+            events = slice.Events.Take(pageSize).ToList();
+        }
+        else
+        {
+            var slice = await reader.ReadBackwardAsync(id, before, pageSize + 1, filter, ct);
+            hasMore = slice.Count > pageSize;
+            events = slice.Skip(hasMore ? 1 : 0).ToList();
+        }
+
+        if (orderDesc == true) events = events.Reverse().ToList();
+        var total = await reader.CountAsync(id, filter, ct);
+        if (limit is not null) http.HttpContext.Response.Headers["X-Total-Count"] = total.ToString();
+        var data = new JsonArray(events.Select(e => (JsonNode)e.Envelope).ToArray());
+        return Results.Ok(new JsonObject
+        {
+            ["data"] = data,
+            ["total"] = total,
+            ["offset"] = 0,
+            ["limit"] = pageSize,
+            ["has_more"] = hasMore,
+        });
+    }
+}

@@ -1,0 +1,157 @@
+using System.Text.Json.Nodes;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Everruns.Modules.Events;
+
+/// <summary>What a reader wants to see of a session's events.</summary>
+public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCollection<string> Exclude, string? TurnId)
+{
+    public static readonly EventFilter All = new(null, [], null);
+
+    public DateTimeOffset? FromTs { get; init; }
+    public DateTimeOffset? ToTs { get; init; }
+    public string? ToolName { get; init; }
+
+    /// <summary>Case-insensitive substring of the event's data.</summary>
+    public string? Text { get; init; }
+}
+
+/// <summary>One event as the API shows it, with its per-session sequence.</summary>
+public sealed record StoredEvent(long Sequence, string Id, string Type, JsonObject Envelope);
+
+/// <summary>A slice of a session's events, and how far the stream was looked at (<c>Head</c>).</summary>
+public sealed record EventSlice(IReadOnlyList<StoredEvent> Events, long Head);
+
+/// <summary>
+/// Reads session events straight from Marten's mt_events table: filtering by type and turn happens in
+/// SQL on the (stream_id, version) index, and the stream head comes from the same statement's snapshot.
+/// </summary>
+public sealed class SessionEventReader(NpgsqlDataSource dataSource)
+{
+    private const string Filters = """
+        and (@types::text[] is null or data->>'type' = any(@types))
+        and not (data->>'type' = any(@exclude))
+        and (@turn::text is null or data->'context'->>'turn_id' = @turn)
+        and (@from_ts::timestamptz is null or (data->>'ts')::timestamptz >= @from_ts)
+        and (@to_ts::timestamptz is null or (data->>'ts')::timestamptz <= @to_ts)
+        and (@tool_name::text is null or data->'data'->>'tool_name' = @tool_name or data->'data'->'tool_call'->>'name' = @tool_name)
+        and (@q::text is null or strpos(lower((data->'data')::text), lower(@q)) > 0)
+        """;
+
+    public async Task<long?> SequenceOfAsync(string sessionId, string eventId, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            "select version from everruns.mt_events where stream_id = @s and data->>'event_id' = @id");
+        cmd.Parameters.AddWithValue("s", sessionId);
+        cmd.Parameters.AddWithValue("id", eventId);
+        return await cmd.ExecuteScalarAsync(ct) is long version ? version : null;
+    }
+
+    /// <summary>
+    /// Events after <paramref name="after"/>, oldest first, at most <paramref name="limit"/>. The stream head
+    /// comes from the same statement (one snapshot): an event committed just after the read is never taken as
+    /// already seen when a filter let nothing through.
+    /// </summary>
+    public async Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"""
+            select head.version, e.version, e.data::text
+            from (select coalesce(max(version), 0) as version from everruns.mt_events where stream_id = @s) head
+            left join lateral (
+                select version, data from everruns.mt_events
+                where stream_id = @s and version > @after {Filters}
+                order by version limit @limit) e on true
+            order by e.version
+            """);
+        cmd.Parameters.AddWithValue("s", sessionId);
+        cmd.Parameters.AddWithValue("after", after);
+        cmd.Parameters.AddWithValue("limit", limit);
+        AddFilter(cmd, filter);
+
+        var events = new List<StoredEvent>();
+        long head = after;
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            head = Math.Max(head, reader.GetInt64(0));
+            if (!reader.IsDBNull(1))
+                events.Add(ToEnvelope(reader.GetInt64(1), JsonNode.Parse(reader.GetString(2))!.AsObject()));
+        }
+
+        // A full page may stop short of the head: the next read continues after its last event.
+        return new EventSlice(events, events.Count == limit ? events[^1].Sequence : head);
+    }
+
+    /// <summary>The last <paramref name="limit"/> events before <paramref name="before"/> (all when null), oldest first.</summary>
+    public async Task<IReadOnlyList<StoredEvent>> ReadBackwardAsync(string sessionId, long? before, int limit, EventFilter filter, CancellationToken ct)
+    {
+        var events = await QueryAsync($"""
+            select version, data::text from everruns.mt_events
+            where stream_id = @s and version < @before {Filters}
+            order by version desc limit @limit
+            """, sessionId, before ?? long.MaxValue, limit, filter, ct, parameterName: "before");
+        return Enumerable.Reverse(events).ToList();
+    }
+
+    public async Task<long> CountAsync(string sessionId, EventFilter filter, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand($"select count(*) from everruns.mt_events where stream_id = @s {Filters}");
+        cmd.Parameters.AddWithValue("s", sessionId);
+        AddFilter(cmd, filter);
+        return (long)(await cmd.ExecuteScalarAsync(ct))!;
+    }
+
+    private async Task<List<StoredEvent>> QueryAsync(string sql, string sessionId, long bound, int limit, EventFilter filter,
+        CancellationToken ct, string parameterName = "after")
+    {
+        await using var cmd = dataSource.CreateCommand(sql);
+        cmd.Parameters.AddWithValue("s", sessionId);
+        cmd.Parameters.AddWithValue(parameterName, bound);
+        cmd.Parameters.AddWithValue("limit", limit);
+        AddFilter(cmd, filter);
+
+        var events = new List<StoredEvent>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            events.Add(ToEnvelope(reader.GetInt64(0), JsonNode.Parse(reader.GetString(1))!.AsObject()));
+        return events;
+    }
+
+    private static void AddFilter(NpgsqlCommand cmd, EventFilter filter)
+    {
+        cmd.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text)
+        {
+            Value = filter.Types is null ? DBNull.Value : filter.Types.ToArray(),
+        });
+        cmd.Parameters.Add(new NpgsqlParameter("exclude", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Exclude.ToArray() });
+        cmd.Parameters.Add(new NpgsqlParameter("turn", NpgsqlDbType.Text) { Value = (object?)filter.TurnId ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("from_ts", NpgsqlDbType.TimestampTz) { Value = (object?)filter.FromTs ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("to_ts", NpgsqlDbType.TimestampTz) { Value = (object?)filter.ToTs ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("tool_name", NpgsqlDbType.Text) { Value = (object?)filter.ToolName ?? DBNull.Value });
+        cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = (object?)filter.Text ?? DBNull.Value });
+    }
+
+    /// <summary>The public event envelope: id, type, ts, session_id, sequence, context, data.</summary>
+    private static StoredEvent ToEnvelope(long sequence, JsonObject stored)
+    {
+        var id = (string)stored["event_id"]!;
+        var type = (string)stored["type"]!;
+        var context = new JsonObject();
+        if (stored["context"] is JsonObject storedContext)
+            foreach (var (key, value) in storedContext)
+                if (value is not null) context[key] = value.DeepClone();
+
+        var envelope = new JsonObject
+        {
+            ["id"] = id,
+            ["type"] = type,
+            ["ts"] = stored["ts"]?.DeepClone(),
+            ["session_id"] = stored["session_id"]?.DeepClone(),
+            ["sequence"] = sequence,
+            ["context"] = context,
+            ["data"] = stored["data"]?.DeepClone() ?? new JsonObject(),
+        };
+        return new StoredEvent(sequence, id, type, envelope);
+    }
+}

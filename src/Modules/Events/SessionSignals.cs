@@ -1,0 +1,73 @@
+using System.Collections.Concurrent;
+using Everruns.Contracts;
+
+namespace Everruns.Modules.Events;
+
+/// <summary>In-process fan-out of "something happened in session X" to every waiter on this instance.</summary>
+public sealed class SessionSignals : ISessionSignals
+{
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Subscription, byte>> _bySession = new();
+
+    public SessionSubscription Subscribe(string sessionId)
+    {
+        var subscription = new Subscription(this, sessionId);
+        _bySession.GetOrAdd(sessionId, _ => new()).TryAdd(subscription, 0);
+        return subscription;
+    }
+
+    public void Pulse(string sessionId)
+    {
+        if (_bySession.TryGetValue(sessionId, out var subscriptions))
+            foreach (var subscription in subscriptions.Keys) subscription.Pulse();
+    }
+
+    /// <summary>After the listener was down, every waiter re-reads: anything may have been missed.</summary>
+    public void PulseAll()
+    {
+        foreach (var subscriptions in _bySession.Values)
+            foreach (var subscription in subscriptions.Keys) subscription.Pulse();
+    }
+
+    public int SubscriberCount => _bySession.Values.Sum(s => s.Count);
+
+    private void Remove(Subscription subscription)
+    {
+        if (_bySession.TryGetValue(subscription.SessionId, out var subscriptions))
+        {
+            subscriptions.TryRemove(subscription, out _);
+            if (subscriptions.IsEmpty) _bySession.TryRemove(new(subscription.SessionId, subscriptions));
+        }
+    }
+
+    private sealed class Subscription(SessionSignals owner, string sessionId) : SessionSubscription
+    {
+        // At most one pending signal: many events while the waiter is busy coalesce into one re-read.
+        private readonly SemaphoreSlim _signal = new(0, 1);
+
+        public string SessionId { get; } = sessionId;
+
+        public void Pulse()
+        {
+            try
+            {
+                _signal.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // already signalled
+            }
+            catch (ObjectDisposedException)
+            {
+                // the waiter left
+            }
+        }
+
+        public override Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+
+        public override void Dispose()
+        {
+            owner.Remove(this);
+            _signal.Dispose();
+        }
+    }
+}

@@ -1,0 +1,64 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Microsoft.Extensions.AI;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>Rebuilds the model's view of a session from its events: user input, agent output, tool results.</summary>
+public static class Conversation
+{
+    public static readonly string[] EventTypesRead =
+        [EventTypes.InputMessage, EventTypes.OutputMessageCompleted, EventTypes.ToolCompleted];
+
+    public static List<ChatMessage> Build(string systemPrompt, IEnumerable<RecordedSessionEvent> events)
+    {
+        var messages = new List<ChatMessage>();
+        if (!string.IsNullOrWhiteSpace(systemPrompt)) messages.Add(new ChatMessage(ChatRole.System, systemPrompt));
+        foreach (var e in events)
+        {
+            switch (e.Type)
+            {
+                case EventTypes.InputMessage when MessageContent(e) is { } content:
+                    messages.Add(new ChatMessage(ChatRole.User, Text(content)));
+                    break;
+                case EventTypes.OutputMessageCompleted when MessageContent(e) is { } content:
+                    var parts = new List<AIContent>();
+                    var text = Text(content);
+                    if (text.Length > 0) parts.Add(new TextContent(text));
+                    foreach (var call in content.OfType<JsonObject>().Where(p => (string?)p["type"] == "tool_call"))
+                        parts.Add(new FunctionCallContent((string)call["id"]!, (string)call["name"]!, Arguments(call["arguments"])));
+                    messages.Add(new ChatMessage(ChatRole.Assistant, parts));
+                    break;
+                case EventTypes.ToolCompleted:
+                    var result = e.Data["result"] is JsonArray resultParts ? Text(resultParts) : (string?)e.Data["error"] ?? "";
+                    messages.Add(new ChatMessage(ChatRole.Tool,
+                        [new FunctionResultContent((string)e.Data["tool_call_id"]!, result)]));
+                    break;
+            }
+        }
+
+        return WithoutUnansweredCalls(messages);
+    }
+
+    /// <summary>A call whose turn was cancelled before its tool ran has no result; providers reject such a history.</summary>
+    private static List<ChatMessage> WithoutUnansweredCalls(List<ChatMessage> messages)
+    {
+        var answered = messages.SelectMany(m => m.Contents.OfType<FunctionResultContent>()).Select(r => r.CallId).ToHashSet();
+        foreach (var message in messages.Where(m => m.Role == ChatRole.Assistant))
+            foreach (var call in message.Contents.OfType<FunctionCallContent>().Where(c => !answered.Contains(c.CallId)).ToList())
+                message.Contents.Remove(call);
+        return messages.Where(m => m.Contents.Count > 0).ToList();
+    }
+
+    private static JsonArray? MessageContent(RecordedSessionEvent e) =>
+        e.Data["message"] is JsonObject message ? message["content"] as JsonArray : null;
+
+    private static string Text(JsonArray content) =>
+        string.Join("\n", content.OfType<JsonObject>().Where(p => (string?)p["type"] == "text").Select(p => (string?)p["text"] ?? ""));
+
+    private static Dictionary<string, object?> Arguments(JsonNode? arguments) =>
+        arguments is JsonObject obj
+            ? obj.ToDictionary(p => p.Key, p => (object?)(p.Value is null ? null : JsonSerializer.Deserialize<JsonElement>(p.Value.ToJsonString())))
+            : [];
+}

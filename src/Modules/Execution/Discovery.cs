@@ -1,0 +1,87 @@
+using Everruns.Contracts;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Extensions;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>
+/// GET /v1/models[/{id}] and GET /v1/capabilities[/{id}]: what a client may put in <c>model_id</c>,
+/// <c>default_model_id</c> and <c>capabilities</c>. Both come from this server's configuration, not storage.
+/// </summary>
+public static class DiscoveryEndpoints
+{
+    private static readonly DateTimeOffset Epoch = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public sealed record ModelResponse(
+        string Id, string ProviderId, string ModelId, string DisplayName, IReadOnlyList<string> Capabilities,
+        bool IsFavorite, bool Enabled, bool Healthy, bool IsDefault, string Source, string ProviderName, string ProviderType,
+        DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string SelfUrl, string ViewUrl, string UiLink);
+
+    public sealed record CapabilityResponse(
+        string Id, string Name, string Description, string Status, string Category, string RiskLevel,
+        string SelfUrl, string ViewUrl, string UiLink);
+
+    [WolverineGet("/v1/models")]
+    public static IResult ListModels(ModelCatalog catalog, HttpRequest http)
+    {
+        var (paging, problem) = Query.Paging(http);
+        if (problem is not null) return Problems.Result(problem);
+        var all = catalog.All.Select(m => Describe(m, catalog, http)).ToList();
+        return Results.Ok(Page<ModelResponse>.Of(all.Skip(paging.Offset).Take(paging.Limit).ToList(), all.Count, paging, http));
+    }
+
+    [WolverineGet("/v1/models/{id}")]
+    public static IResult GetModel(string id, ModelCatalog catalog, HttpRequest http) =>
+        catalog.Find(id) is { } model
+            ? Results.Ok(Describe(model, catalog, http))
+            : Problems.Result(Problems.NotFound("model_not_found", $"model {id} not found"));
+
+    [WolverineGet("/v1/capabilities")]
+    public static IResult ListCapabilities(HttpRequest http)
+    {
+        var (paging, problem) = Query.Paging(http);
+        if (problem is not null) return Problems.Result(problem);
+        var search = http.Query["search"].ToString();
+        var all = BuiltInCapabilities.All
+            .Where(c => search.Length == 0 || c.Id.Contains(search, StringComparison.OrdinalIgnoreCase)
+                                           || c.Name.Contains(search, StringComparison.OrdinalIgnoreCase)
+                                           || c.Description.Contains(search, StringComparison.OrdinalIgnoreCase))
+            .Select(c => Describe(c, http)).ToList();
+        return Results.Ok(Page<CapabilityResponse>.Of(all.Skip(paging.Offset).Take(paging.Limit).ToList(), all.Count, paging, http));
+    }
+
+    [WolverineGet("/v1/capabilities/{id}")]
+    public static IResult GetCapability(string id, HttpRequest http) =>
+        BuiltInCapabilities.All.FirstOrDefault(c => c.Id == id) is { Id: not null } capability
+            ? Results.Ok(Describe(capability, http))
+            : Problems.Result(Problems.NotFound("capability_not_found", $"capability {id} not found"));
+
+    private static ModelResponse Describe(Model model, ModelCatalog catalog, HttpRequest http)
+    {
+        var (self, view) = Urls(http, "models", model.Id);
+        return new ModelResponse(model.Id, "provider_" + model.Id["model_".Length..], model.ModelId, model.DisplayName,
+            ["text", "tools"], false, true, true, model == catalog.Default, "predefined",
+            model.Provider == ModelCatalog.OfflineProvider ? "Offline" : "OpenAI-compatible",
+            model.Provider == ModelCatalog.OfflineProvider ? "llmsim" : "openai",
+            Epoch, Epoch, self, view, view);
+    }
+
+    private static CapabilityResponse Describe((string Id, string Name, string Description) capability, HttpRequest http)
+    {
+        var (self, view) = Urls(http, "capabilities", capability.Id);
+        return new CapabilityResponse(capability.Id, capability.Name, capability.Description, "active", "utilities", "low",
+            self, view, view);
+    }
+
+    private static (string Self, string View) Urls(HttpRequest http, string collection, string id) =>
+        (UriHelper.BuildAbsolute(http.Scheme, http.Host, http.PathBase, $"/v1/{collection}/{id}"),
+            UriHelper.BuildAbsolute(http.Scheme, http.Host, http.PathBase, $"/{collection}/{id}"));
+}
+
+/// <summary>Answers other modules' <see cref="FindModel"/> (sessions and agents check model ids when they are set).</summary>
+public static class FindModelHandler
+{
+    public static ModelFound Handle(FindModel query, ModelCatalog catalog) =>
+        new(catalog.Find(query.IdOrName) is { } model ? model.Id : null);
+}

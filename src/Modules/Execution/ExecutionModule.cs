@@ -1,0 +1,22 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>Runs agent turns: the durable turn steps, the model drivers and the built-in tools.</summary>
+public sealed class ExecutionModule : IEverrunsModule
+{
+    public string Name => "execution";
+
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.ConfigureMarten(marten => marten.Schema.For<SessionTurns>().UseOptimisticConcurrency(true));
+        services.AddSingleton(ModelOptions.From(configuration));
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<Tools>();
+        services.AddSingleton<TurnProgress>();
+        services.AddSingleton<ModelCatalog>();
+    }
+}

@@ -1,0 +1,74 @@
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Marten;
+using Wolverine;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>
+/// Commits a model call's outcome in one transaction: <c>output.message.completed</c>, then either the tool
+/// calls to run, or the end of the turn (<c>turn.completed</c> / <c>turn.failed</c>) and the next queued message.
+/// </summary>
+public static class FinishTurnStepHandler
+{
+    public static async Task<OutgoingMessages> Handle(TurnStepFinished finished, IDocumentSession documents)
+    {
+        var next = new OutgoingMessages();
+        var state = await Turns.LoadLockedAsync(documents, finished.SessionId);
+        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return next; // cancelled meanwhile
+        var turn = state!.Active!;
+
+        if (finished.Error is not null)
+        {
+            Turns.End(state, EventTypes.TurnFailed, new JsonObject
+            {
+                ["turn_id"] = turn.TurnId,
+                ["error"] = finished.Error,
+                ["error_code"] = finished.ErrorCode,
+            }, null, documents, next);
+            return next;
+        }
+
+        var content = new JsonArray();
+        if (finished.Text.Length > 0) content.Add(new JsonObject { ["type"] = "text", ["text"] = finished.Text });
+        foreach (var call in finished.ToolCalls)
+        {
+            var part = call.ToJson();
+            part["type"] = "tool_call";
+            content.Add(part);
+        }
+
+        var messageId = Ids.New(Ids.Message);
+        Turns.Append(documents, state, EventTypes.OutputMessageCompleted, new JsonObject
+        {
+            ["message"] = new JsonObject
+            {
+                ["id"] = messageId,
+                ["role"] = "agent",
+                ["content"] = content,
+                ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
+            },
+            ["metadata"] = new JsonObject { ["model"] = finished.Model },
+        });
+
+        if (finished.ToolCalls.Count > 0)
+        {
+            state.Active = turn with { Phase = TurnPhase.Acting };
+            documents.Store(state);
+            next.Add(new RunTools(finished.SessionId, turn.TurnId, turn.Iteration, finished.ToolCalls));
+            return next;
+        }
+
+        Turns.End(state, EventTypes.TurnCompleted, new JsonObject
+        {
+            ["turn_id"] = turn.TurnId,
+            ["iterations"] = turn.Iteration,
+            ["llm_call_count"] = turn.Iteration,
+            ["final_message_id"] = messageId,
+            ["final_answer_preview"] = Turns.Preview(finished.Text),
+            ["duration_ms"] = (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds,
+            ["input_content"] = Turns.Preview(turn.InputText),
+        }, finished.Text, documents, next);
+        return next;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Marten;
+using Wolverine;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>Acting: runs the tool calls of a model answer (<c>tool.started</c> as each begins) and hands the results on.</summary>
+public static class RunToolsHandler
+{
+    public static async Task<ToolsFinished?> Handle(RunTools run, IDocumentSession documents, IMessageBus bus, Tools tools,
+        TurnProgress progress, CancellationToken ct)
+    {
+        var state = await documents.LoadAsync<SessionTurns>(run.SessionId, ct);
+        if (!state.IsAt(run.TurnId, run.Iteration, TurnPhase.Acting)) return null;
+        var turn = state!.Active!;
+        var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(run.SessionId), ct)).Runtime;
+        var enabled = runtime?.Capabilities ?? [];
+
+        var outcomes = new List<ToolOutcome>();
+        foreach (var call in run.ToolCalls)
+        {
+            await progress.AppendAsync(run.SessionId, turn, EventTypes.ToolStarted, new JsonObject
+            {
+                ["tool_call"] = call.ToJson(),
+                ["display_name"] = call.Name,
+            }, ct);
+            outcomes.Add(await tools.RunAsync(call, enabled, ct));
+        }
+
+        return new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes);
+    }
+}
+
+/// <summary>
+/// Commits the tool results (<c>tool.completed</c> each) and asks the model again, unless the turn has used
+/// its iterations: then it fails with a message saying so.
+/// </summary>
+public static class FinishToolsHandler
+{
+    public static async Task<OutgoingMessages> Handle(ToolsFinished finished, IDocumentSession documents, IMessageBus bus)
+    {
+        var next = new OutgoingMessages();
+        var state = await Turns.LoadLockedAsync(documents, finished.SessionId);
+        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting)) return next;
+        var turn = state!.Active!;
+
+        foreach (var outcome in finished.Outcomes)
+            Turns.Append(documents, state, EventTypes.ToolCompleted, new JsonObject
+            {
+                ["tool_call_id"] = outcome.ToolCallId,
+                ["tool_name"] = outcome.ToolName,
+                ["success"] = outcome.Success,
+                ["status"] = outcome.Status,
+                ["result"] = outcome.Result is null ? null : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = outcome.Result }),
+                ["error"] = outcome.Error,
+                ["duration_ms"] = outcome.DurationMs,
+            });
+
+        var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(finished.SessionId))).Runtime;
+        var maxIterations = runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations;
+        if (turn.Iteration >= maxIterations)
+        {
+            Turns.End(state, EventTypes.TurnFailed, new JsonObject
+            {
+                ["turn_id"] = turn.TurnId,
+                ["error"] = $"The agent used all {maxIterations} iterations of this turn without a final answer.",
+                ["error_code"] = "max_iterations_reached",
+            }, null, documents, next);
+            return next;
+        }
+
+        state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning };
+        documents.Store(state);
+        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1));
+        return next;
+    }
+}

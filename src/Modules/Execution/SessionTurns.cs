@@ -1,0 +1,117 @@
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Marten;
+using Wolverine;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>
+/// The turn state of one session (document id = session id): the running turn, if any, and the user
+/// messages queued behind it. Stored with optimistic concurrency: a message posted while a step finishes,
+/// or a cancel racing a step, makes one of the two writers retry with fresh state, never both win.
+/// </summary>
+public sealed class SessionTurns
+{
+    public string Id { get; set; } = "";
+    public ActiveTurn? Active { get; set; }
+    public List<QueuedInput> Queue { get; set; } = [];
+
+    [Marten.Schema.Version]
+    public Guid Version { get; set; }
+}
+
+/// <summary>Reasoning: the model is being called for <see cref="Iteration"/>. Acting: its tool calls run.</summary>
+public enum TurnPhase
+{
+    Reasoning,
+    Acting,
+}
+
+public sealed record ActiveTurn(
+    string TurnId,
+    string InputMessageId,
+    string InputText,
+    int Iteration,
+    TurnPhase Phase,
+    DateTimeOffset StartedAt);
+
+public sealed record QueuedInput(string MessageId, string Text);
+
+// Steps of a turn. Each goes through a durable local queue (the Postgres inbox): a step interrupted by a
+// crash is delivered again. "Run" steps do the slow work (model, tools) and only read state; "Finish"
+// steps are quick, check that the turn is still where the step left it, and commit the outcome.
+public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration);
+
+public sealed record TurnStepFinished(
+    string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
+    string? Error, string? ErrorCode);
+
+public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls);
+
+public sealed record ToolsFinished(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolOutcome> Outcomes);
+
+public sealed record ToolCallRequest(string Id, string Name, JsonObject Arguments)
+{
+    public JsonObject ToJson() => new() { ["id"] = Id, ["name"] = Name, ["arguments"] = Arguments.DeepClone() };
+}
+
+public sealed record ToolOutcome(string ToolCallId, string ToolName, bool Success, string Status, string? Result, string? Error, long DurationMs);
+
+/// <summary>Transitions of <see cref="SessionTurns"/>: each appends its events and names the messages that follow.</summary>
+public static class Turns
+{
+    public const int PreviewLength = 200;
+
+    /// <summary>The session's turn state, read after taking the session's write turn (see <see cref="SessionStream"/>).</summary>
+    public static async Task<SessionTurns?> LoadLockedAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
+    {
+        await SessionStream.LockAsync(documents, sessionId, ct);
+        return await documents.LoadAsync<SessionTurns>(sessionId, ct);
+    }
+
+    public static bool IsAt(this SessionTurns? state, string turnId, int iteration, TurnPhase phase) =>
+        state?.Active is { } active && active.TurnId == turnId && active.Iteration == iteration && active.Phase == phase;
+
+    public static void Start(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next)
+    {
+        var turnId = Ids.New(Ids.Turn);
+        state.Active = new ActiveTurn(turnId, input.MessageId, input.Text, 1, TurnPhase.Reasoning, DateTimeOffset.UtcNow);
+        Append(documents, state, EventTypes.TurnStarted, new JsonObject
+        {
+            ["turn_id"] = turnId,
+            ["input_message_id"] = input.MessageId,
+            ["input_content"] = Preview(input.Text),
+        });
+        next.Add(new RunTurnStep(state.Id, turnId, 1));
+    }
+
+    /// <summary>Ends the active turn with its final event, then starts the next queued message or goes idle.</summary>
+    public static void End(SessionTurns state, string type, JsonObject data, string? outputPreview, IDocumentSession documents,
+        OutgoingMessages next)
+    {
+        Append(documents, state, type, data);
+        state.Active = null;
+        if (state.Queue.Count > 0)
+        {
+            var input = state.Queue[0];
+            state.Queue.RemoveAt(0);
+            Start(state, input, documents, next);
+        }
+        else
+        {
+            next.Add(new SessionActivityChanged(state.Id, SessionStatuses.Idle, DateTimeOffset.UtcNow,
+                outputPreview is null ? null : Preview(outputPreview)));
+        }
+
+        documents.Store(state);
+    }
+
+    /// <summary>Appends an event of the active turn to the session's stream, in the caller's transaction.</summary>
+    public static void Append(IDocumentSession documents, SessionTurns state, string type, JsonObject data) =>
+        documents.Events.Append(state.Id, SessionEvent.Create(state.Id, type, data, Context(state.Active)));
+
+    public static EventContext Context(ActiveTurn? turn) =>
+        turn is null ? EventContext.None : new EventContext(turn.TurnId, turn.InputMessageId);
+
+    public static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "…";
+}

@@ -1,0 +1,28 @@
+using Everruns.Contracts;
+using Marten;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>
+/// Appends progress events (<c>output.message.started</c>, <c>output.message.delta</c>, <c>tool.started</c>) in
+/// their own small transactions while a slow step runs, so that SSE clients see the answer as it streams.
+/// They are progress, not state: the step's outcome (the completed message, the tool results and what
+/// comes next) is committed by the Finish step in one transaction with its outgoing messages.
+/// </summary>
+public sealed class TurnProgress(IDocumentStore store)
+{
+    public async Task AppendAsync(string sessionId, ActiveTurn turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct)
+    {
+        await using var session = store.LightweightSession();
+        await SessionStream.AppendAsync(session, sessionId, SessionEvent.Create(sessionId, type, data, Turns.Context(turn)), ct);
+        await session.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Whether the turn is still the session's active one (a cancel ends it from any instance).</summary>
+    public async Task<bool> IsActiveAsync(string sessionId, string turnId, CancellationToken ct)
+    {
+        await using var session = store.QuerySession();
+        var state = await session.LoadAsync<SessionTurns>(sessionId, ct);
+        return state?.Active?.TurnId == turnId;
+    }
+}

@@ -1,0 +1,113 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Messages;
+
+/// <summary>
+/// POST /v1/sessions/{id}/messages body: <c>{"message":{"role":"user","content":[{"type":"text","text":"..."}]}}</c>;
+/// <c>content</c> may also be a plain string. Appends <c>input.message</c> and publishes <see cref="MessagePosted"/>
+/// in the same transaction; Execution starts a turn, or queues it behind the running one.
+/// </summary>
+public static class PostMessageEndpoint
+{
+    public const int MaxTextLength = 100_000;
+
+    public sealed record PostMessageRequest(JsonObject? Message);
+
+    public static ProblemDetails Validate(PostMessageRequest? request)
+    {
+        if (request?.Message is null)
+            return Problems.BadRequest("invalid_message", "message is required: {\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"...\"}]}}");
+        return InputContent.Parse(request.Message).Problem ?? WolverineContinue.NoProblems;
+    }
+
+    [WolverinePost("/v1/sessions/{id}/messages")]
+    public static async Task<IResult> Post(string id, PostMessageRequest request, IDocumentSession documents, IMessageBus bus)
+    {
+        if (!Ids.IsValid(id, Ids.Session))
+            return Problems.Result(Problems.BadRequest("invalid_session_id", $"'{id}' is not a session id (session_<32 hex>)"));
+        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, id));
+        if (found.Session is null) return Problems.Result(Problems.NotFound("session_not_found", $"session {id} not found"));
+
+        var (content, text, _) = InputContent.Parse(request.Message!);
+        var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);
+        var json = MessageJson.From(message, id);
+        await SessionStream.AppendAsync(documents, id, SessionEvent.Create(id, EventTypes.InputMessage,
+            new JsonObject { ["message"] = json.DeepClone() }, new EventContext(InputMessageId: message.Id)));
+        await bus.PublishAsync(new MessagePosted(id, message.Id, text!));
+        return Results.Created($"/v1/sessions/{id}/messages/{message.Id}", json);
+    }
+}
+
+/// <summary>What a user may send: text and image parts.</summary>
+public static class InputContent
+{
+    private static readonly HashSet<string> PartTypes = ["text", "image", "image_file"];
+
+    /// <summary>The content parts, their text joined for the model and previews, or the problem with the input.</summary>
+    public static (JsonArray? Content, string? Text, ProblemDetails? Problem) Parse(JsonObject message)
+    {
+        if (message["role"] is { } role && (role.GetValueKind() != JsonValueKind.String || (string)role! != "user"))
+            return Fail("invalid_role", "only user messages can be posted (role must be \"user\")");
+
+        var content = message["content"];
+        if (content is JsonValue value && value.GetValueKind() == JsonValueKind.String)
+            content = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = (string)value! });
+        if (content is not JsonArray parts || parts.Count == 0)
+            return Fail("invalid_content", "content must be a non-empty string or array of content parts");
+
+        var texts = new List<string>();
+        var copy = new JsonArray();
+        foreach (var part in parts)
+        {
+            if (part is not JsonObject obj || obj["type"] is not JsonValue typeValue || typeValue.GetValueKind() != JsonValueKind.String)
+                return Fail("invalid_content", "each content part must be an object with a type");
+            var type = (string)typeValue!;
+            if (!PartTypes.Contains(type))
+                return Fail("invalid_content", $"unsupported content part type '{type}' (text, image, image_file)");
+            if (type == "text")
+            {
+                if (obj["text"] is not JsonValue textValue || textValue.GetValueKind() != JsonValueKind.String)
+                    return Fail("invalid_content", "a text part needs a text string");
+                texts.Add((string)textValue!);
+            }
+
+            copy.Add(obj.DeepClone());
+        }
+
+        var text = string.Join("\n", texts);
+        if (text.Length > MaxText)
+            return Fail("message_too_long", $"message text is at most {MaxText} characters");
+        if (string.IsNullOrWhiteSpace(text) && texts.Count == parts.Count)
+            return Fail("invalid_content", "the message has no text");
+        return (copy, text, null);
+    }
+
+    private const int MaxText = PostMessageEndpoint.MaxTextLength;
+
+    private static (JsonArray?, string?, ProblemDetails?) Fail(string code, string detail) => (null, null, Problems.BadRequest(code, detail));
+}
+
+/// <summary>The Message resource as JSON (snake_case, like every event payload).</summary>
+public static class MessageJson
+{
+    public static JsonObject From(ConversationMessage message, string sessionId, long? sequence = null)
+    {
+        var json = new JsonObject
+        {
+            ["id"] = message.Id,
+            ["session_id"] = sessionId,
+            ["role"] = message.Role,
+            ["content"] = message.Content.DeepClone(),
+            ["created_at"] = message.CreatedAt.ToString("O"),
+        };
+        if (sequence is not null) json["sequence"] = sequence;
+        return json;
+    }
+}

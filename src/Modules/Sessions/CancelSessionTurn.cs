@@ -1,0 +1,25 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Sessions;
+
+/// <summary>
+/// POST /v1/sessions/{id}/cancel — cancels the running turn (Execution appends <c>turn.cancelled</c> and
+/// stops the model call on whichever instance runs it): <c>{"status":"cancelled"|"no_op","message":...}</c>.
+/// </summary>
+public static class CancelSessionTurnEndpoint
+{
+    [WolverinePost("/v1/sessions/{id}/cancel")]
+    public static async Task<IResult> Post(string id, IQuerySession documents, IMessageBus bus, CancellationToken ct)
+    {
+        if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
+        if (await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id) is null)
+            return Problems.Result(SessionLookup.NotFound(id));
+
+        var outcome = await bus.InvokeAsync<CancelTurnOutcome>(new CancelTurn(id, "cancelled by user"), ct);
+        return Results.Ok(new { status = outcome.Status, message = outcome.Message });
+    }
+}

@@ -1,0 +1,88 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Sessions;
+
+public sealed record CreateSessionRequest(
+    string? AgentId,
+    string? AgentName,
+    string? HarnessId,
+    string? HarnessName,
+    string? Title,
+    List<string?>? Tags,
+    string? ModelId,
+    string? SystemPrompt,
+    int? MaxIterations,
+    List<CapabilityRef?>? Capabilities,
+    string? Locale);
+
+/// <summary>
+/// POST /v1/sessions opens a session, optionally with an agent (by agent_id or agent_name, not both). The
+/// agent's prompt, model, iteration limit and capabilities are captured; the request's own values win and
+/// its capabilities are added to the agent's.
+/// </summary>
+public static class CreateSessionEndpoint
+{
+    public static ProblemDetails Validate(CreateSessionRequest? request)
+    {
+        if (request is null) return WolverineContinue.NoProblems; // an empty body opens a bare session
+        if (request.AgentId is not null && request.AgentName is not null)
+            return Problems.BadRequest("agent_id_and_name", "give agent_id or agent_name, not both");
+        if (request.AgentId is not null && !Ids.IsValid(request.AgentId, Ids.Agent))
+            return Problems.BadRequest("invalid_agent_id", $"'{request.AgentId}' is not an agent id (agent_<32 hex>)");
+        return InputRules.First(
+                   InputRules.Harness(request.HarnessId, request.HarnessName),
+                   InputRules.MaxIterations(request.MaxIterations),
+                   InputRules.Capabilities(request.Capabilities),
+                   InputRules.Tags(request.Tags),
+                   request.Title is { Length: > 500 } ? Problems.BadRequest("invalid_title", "title is at most 500 characters") : null)
+               ?? WolverineContinue.NoProblems;
+    }
+
+    [WolverinePost("/v1/sessions")]
+    public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IMessageBus bus, HttpRequest http)
+    {
+        request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
+        var org = Tenancy.DefaultOrgId;
+        AgentSnapshot? agent = null;
+        if (request.AgentId is not null || request.AgentName is not null)
+        {
+            agent = (await bus.InvokeAsync<AgentFound>(new FindAgent(org, request.AgentId, request.AgentName))).Agent;
+            if (agent is null)
+                return Problems.Result(Problems.NotFound("agent_not_found", $"agent {request.AgentId ?? request.AgentName} not found"));
+            if (agent.Status != "active")
+                return Problems.Result(Problems.Conflict("agent_archived", $"agent {agent.Id} is archived"));
+        }
+
+        if (await InputRules.Model(bus, request.ModelId) is { } unknownModel) return Problems.Result(unknownModel);
+
+        var now = DateTimeOffset.UtcNow;
+        var session = new Session
+        {
+            Id = Ids.New(Ids.Session),
+            OrgId = org,
+            AgentId = agent?.Id,
+            Title = request.Title,
+            Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [],
+            ModelId = request.ModelId ?? agent?.DefaultModelId,
+            SystemPrompt = request.SystemPrompt ?? agent?.SystemPrompt,
+            MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
+            Capabilities = (agent?.Capabilities ?? [])
+                .Concat(request.Capabilities?.Select(c => c!) ?? [])
+                .DistinctBy(c => c.Ref).ToList(),
+            Locale = request.Locale,
+            CreatedAt = now,
+            UpdatedAt = now,
+        };
+        documents.Store(session);
+        // Outboxed with the session: commits (or not) in the same transaction.
+        await bus.PublishAsync(new SessionOpened(session.Id, org, session.AgentId));
+
+        var response = SessionResponse.From(session, http);
+        return Results.Created(response.SelfUrl, response);
+    }
+}

@@ -1,0 +1,27 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Wolverine;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Sessions;
+
+/// <summary>
+/// DELETE /v1/sessions/{id} → 204. The session leaves every listing and lookup at once; its running turn,
+/// if any, is cancelled. The document and its events are kept for retention jobs to purge.
+/// </summary>
+public static class DeleteSessionEndpoint
+{
+    [WolverineDelete("/v1/sessions/{id}")]
+    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus)
+    {
+        if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
+        var session = await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id);
+        if (session is null) return Problems.Result(SessionLookup.NotFound(id));
+
+        session.DeletedAt = session.UpdatedAt = DateTimeOffset.UtcNow;
+        documents.Store(session);
+        await bus.PublishAsync(new CancelTurn(id, "session deleted", DropQueued: true));
+        return Results.NoContent();
+    }
+}

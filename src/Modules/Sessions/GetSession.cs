@@ -1,0 +1,17 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Http;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Sessions;
+
+public static class GetSessionEndpoint
+{
+    [WolverineGet("/v1/sessions/{id}")]
+    public static async Task<IResult> Get(string id, IQuerySession documents, HttpRequest http)
+    {
+        if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
+        var session = await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id);
+        return session is null ? Problems.Result(SessionLookup.NotFound(id)) : Results.Ok(SessionResponse.From(session, http));
+    }
+}

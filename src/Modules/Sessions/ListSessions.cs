@@ -1,0 +1,36 @@
+using Everruns.Contracts;
+using Marten;
+using Marten.Linq;
+using Microsoft.AspNetCore.Http;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Sessions;
+
+/// <summary>
+/// GET /v1/sessions?agent_id=&amp;search=&amp;offset=&amp;limit= — newest first, in the SDK's list envelope. The
+/// page is also under <c>sessions</c>, the key the TypeScript SDK reads.
+/// </summary>
+public static class ListSessionsEndpoint
+{
+    [WolverineGet("/v1/sessions")]
+    public static async Task<IResult> Get(IQuerySession documents, HttpRequest http)
+    {
+        var (paging, pagingProblem) = Query.Paging(http);
+        if (pagingProblem is not null) return Problems.Result(pagingProblem);
+        var agentId = http.Query["agent_id"].ToString();
+        if (agentId.Length > 0 && !Ids.IsValid(agentId, Ids.Agent))
+            return Problems.Result(Problems.BadRequest("invalid_agent_id", $"'{agentId}' is not an agent id (agent_<32 hex>)"));
+        var search = http.Query["search"].ToString();
+
+        IQueryable<Session> query = documents.Query<Session>().Where(s => s.OrgId == Tenancy.DefaultOrgId && s.DeletedAt == null);
+        if (agentId.Length > 0) query = query.Where(s => s.AgentId == agentId);
+        if (!string.IsNullOrWhiteSpace(search))
+            query = query.Where(s => s.Title != null && s.Title.Contains(search, StringComparison.OrdinalIgnoreCase));
+
+        var sessions = await ((IMartenQueryable<Session>)query).Stats(out var stats)
+            .OrderByDescending(s => s.CreatedAt).ThenBy(s => s.Id)
+            .Skip(paging.Offset).Take(paging.Limit).ToListAsync();
+        return Results.Ok(Page<SessionResponse>.Of(sessions.Select(s => SessionResponse.From(s, http)).ToList(),
+            (int)stats.TotalResults, paging, http).AlsoAs("sessions"));
+    }
+}

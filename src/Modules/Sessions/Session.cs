@@ -1,0 +1,31 @@
+using Everruns.Contracts;
+
+namespace Everruns.Modules.Sessions;
+
+/// <summary>
+/// A session: one conversation with an agent. Its settings are captured from the agent when it opens
+/// (like an agent version), so later agent edits don't change a running conversation. Its events live
+/// in the session's event stream; this document is the queryable summary.
+/// </summary>
+public sealed class Session
+{
+    public string Id { get; set; } = "";
+    public string OrgId { get; set; } = Tenancy.DefaultOrgId;
+    public string? AgentId { get; set; }
+    public string HarnessId { get; set; } = BuiltInHarness.Id;
+    public string? Title { get; set; }
+    public List<string> Tags { get; set; } = [];
+    public string? ModelId { get; set; }
+    public string? SystemPrompt { get; set; }
+    public int? MaxIterations { get; set; }
+    public List<CapabilityRef> Capabilities { get; set; } = [];
+    public string? Locale { get; set; }
+    public string Status { get; set; } = SessionStatuses.Started;
+    public string? Preview { get; set; }
+    public string? OutputPreview { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+    public DateTimeOffset? StartedAt { get; set; }
+    public DateTimeOffset? FinishedAt { get; set; }
+    public DateTimeOffset? DeletedAt { get; set; }
+}

@@ -1,0 +1,20 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.AspNetCore.Mvc;
+
+namespace Everruns.Modules.Sessions;
+
+public static class SessionLookup
+{
+    public static ProblemDetails? Id(string id) =>
+        Ids.IsValid(id, Ids.Session) ? null : Problems.BadRequest("invalid_session_id", $"'{id}' is not a session id (session_<32 hex>)");
+
+    /// <summary>The live (not deleted) session with this id in the caller's org, or null.</summary>
+    public static async Task<Session?> InOrg(IQuerySession session, string orgId, string id)
+    {
+        var found = await session.LoadAsync<Session>(id);
+        return found is not null && found.OrgId == orgId && found.DeletedAt is null ? found : null;
+    }
+
+    public static ProblemDetails NotFound(string id) => Problems.NotFound("session_not_found", $"session {id} not found");
+}

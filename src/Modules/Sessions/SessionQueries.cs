@@ -1,0 +1,59 @@
+using Everruns.Contracts;
+using Marten;
+
+namespace Everruns.Modules.Sessions;
+
+/// <summary>Answers other modules' questions about sessions.</summary>
+public static class SessionQueriesHandler
+{
+    public static async Task<SessionFound> Handle(FindSession query, IQuerySession documents)
+    {
+        var session = await SessionLookup.InOrg(documents, query.OrgId, query.SessionId);
+        return new SessionFound(session is null ? null : new SessionRef(session.Id, session.OrgId, session.Status));
+    }
+
+    public static async Task<SessionRuntimeFound> Handle(GetSessionRuntime query, IQuerySession documents)
+    {
+        var session = await documents.LoadAsync<Session>(query.SessionId);
+        if (session is null || session.DeletedAt is not null) return new SessionRuntimeFound(null);
+        return new SessionRuntimeFound(new SessionRuntime(session.Id, session.OrgId, session.AgentId,
+            session.SystemPrompt ?? "", session.ModelId, session.MaxIterations ?? SessionRuntime.DefaultMaxIterations,
+            session.Capabilities));
+    }
+}
+
+/// <summary>Keeps the session's status, previews and timestamps in step with its turns and messages.</summary>
+public static class SessionActivityHandler
+{
+    public const int PreviewLength = 200;
+
+    public static async Task Handle(SessionActivityChanged changed, IDocumentSession documents)
+    {
+        var session = await documents.LoadAsync<Session>(changed.SessionId);
+        if (session is null) return;
+        session.Status = changed.Status;
+        if (changed.Status == SessionStatuses.Active)
+        {
+            session.StartedAt ??= changed.At;
+            session.FinishedAt = null;
+        }
+        else
+        {
+            session.FinishedAt = changed.At;
+        }
+
+        if (changed.OutputPreview is not null) session.OutputPreview = Preview(changed.OutputPreview);
+        session.UpdatedAt = changed.At > session.UpdatedAt ? changed.At : session.UpdatedAt;
+        documents.Store(session);
+    }
+
+    public static async Task Handle(MessagePosted posted, IDocumentSession documents)
+    {
+        var session = await documents.LoadAsync<Session>(posted.SessionId);
+        if (session is null || session.Preview is not null) return;
+        session.Preview = Preview(posted.Text);
+        documents.Store(session);
+    }
+
+    private static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "…";
+}
