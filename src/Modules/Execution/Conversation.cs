@@ -5,22 +5,30 @@ using Microsoft.Extensions.AI;
 
 namespace Everruns.Modules.Execution;
 
-/// <summary>Rebuilds the model's view of a session from its events: user input, agent output, tool results.</summary>
+/// <summary>
+/// Rebuilds the model's view of a session from its events: user input, agent output, tool results. A user
+/// message takes its place in the conversation when its turn starts, not when it was posted: messages queued
+/// behind a running turn are not part of it, and each later turn sees the answers that came before it.
+/// </summary>
 public static class Conversation
 {
     public static readonly string[] EventTypesRead =
-        [EventTypes.InputMessage, EventTypes.OutputMessageCompleted, EventTypes.ToolCompleted];
+        [EventTypes.InputMessage, EventTypes.TurnStarted, EventTypes.OutputMessageCompleted, EventTypes.ToolCompleted];
 
     public static List<ChatMessage> Build(string systemPrompt, IEnumerable<RecordedSessionEvent> events)
     {
         var messages = new List<ChatMessage>();
         if (!string.IsNullOrWhiteSpace(systemPrompt)) messages.Add(new ChatMessage(ChatRole.System, systemPrompt));
+        var posted = new Dictionary<string, string>();
         foreach (var e in events)
         {
             switch (e.Type)
             {
-                case EventTypes.InputMessage when MessageContent(e) is { } content:
-                    messages.Add(new ChatMessage(ChatRole.User, Text(content)));
+                case EventTypes.InputMessage when MessageContent(e) is { } content && e.Context.InputMessageId is { } id:
+                    posted[id] = Text(content);
+                    break;
+                case EventTypes.TurnStarted when (string?)e.Data["input_message_id"] is { } input && posted.Remove(input, out var userText):
+                    messages.Add(new ChatMessage(ChatRole.User, userText));
                     break;
                 case EventTypes.OutputMessageCompleted when MessageContent(e) is { } content:
                     var parts = new List<AIContent>();

@@ -8,6 +8,9 @@ public sealed class AppFixture : IAsyncLifetime
     public IAlbaHost Host { get; private set; } = null!;
     public string DatabaseUrl { get; private set; } = null!;
 
+    /// <summary>A client of the public API on the shared host.</summary>
+    public ApiClient Api => new(Host.Server.CreateClient());
+
     public async Task InitializeAsync()
     {
         DatabaseUrl = await PostgresServer.CreateDatabaseAsync("everruns_app");

@@ -1,0 +1,175 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Everruns.Tests.Infrastructure;
+
+namespace Everruns.Tests.Api;
+
+/// <summary>Posting a message runs a durable agent turn whose every step is a session event.</summary>
+[Collection(AppCollection.Name)]
+public sealed class TurnTests(AppFixture app)
+{
+    private readonly ApiClient _api = app.Api;
+
+    [Fact]
+    public async Task posting_a_message_runs_a_turn_that_sse_clients_watch_to_the_echoed_answer()
+    {
+        var agent = await _api.CreateAgentAsync();
+        var sessionId = (string)(await _api.CreateSessionAsync(new { agent_id = (string)agent["id"]! }))["id"]!;
+
+        await using var sse = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse");
+        sse.Response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        sse.Response.Content.Headers.ContentType!.MediaType.ShouldBe("text/event-stream");
+        var connected = await sse.NextAsync();
+        connected.Event.ShouldBe("connected");
+        connected.Retry.ShouldBe(100);
+
+        var message = await _api.PostMessageAsync(sessionId, "hello over there");
+        ((string)message["id"]!).ShouldMatch("^message_[0-9a-f]{32}$");
+        ((string)message["role"]!).ShouldBe("user");
+
+        var frames = await sse.UntilAsync(f => f.Event == "turn.completed");
+        var types = frames.Select(f => f.Event).ToList();
+        types.First().ShouldBe("input.message");
+        types.ShouldContain("turn.started");
+        types.ShouldContain("output.message.started");
+        types.ShouldContain("output.message.delta");
+        types.IndexOf("output.message.completed").ShouldBeLessThan(types.IndexOf("turn.completed"));
+
+        foreach (var frame in frames)
+        {
+            frame.Id!.ShouldMatch("^event_[0-9a-f]{32}$");
+            var envelope = frame.Json;
+            ((string)envelope["id"]!).ShouldBe(frame.Id);
+            ((string)envelope["type"]!).ShouldBe(frame.Event);
+            ((string)envelope["session_id"]!).ShouldBe(sessionId);
+            envelope["ts"].ShouldNotBeNull();
+            envelope["data"].ShouldBeOfType<JsonObject>();
+        }
+
+        // The per-session sequence is gap-free from the first event.
+        frames.Select(f => f.Sequence).ShouldBe(Enumerable.Range(1, frames.Count).Select(i => (long)i));
+
+        var completed = frames.Single(f => f.Event == "output.message.completed").Json["data"]!["message"]!;
+        ((string)completed["role"]!).ShouldBe("agent");
+        ((string)completed["content"]![0]!["text"]!).ShouldBe("Echo: hello over there");
+        var deltas = frames.Where(f => f.Event == "output.message.delta").Select(f => (string)f.Json["data"]!["delta"]!);
+        string.Concat(deltas).ShouldBe("Echo: hello over there");
+
+        var turnCompleted = frames.Last().Json["data"]!;
+        var turnId = (string)frames.Single(f => f.Event == "turn.started").Json["data"]!["turn_id"]!;
+        ((string)turnCompleted["turn_id"]!).ShouldBe(turnId);
+        turnId.ShouldMatch("^turn_[0-9a-f]{32}$");
+        turnCompleted["iterations"]!.GetValue<int>().ShouldBe(1);
+
+        await Eventually(async () => (string?)(await _api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"] == "idle");
+        var session = (await _api.GetAsync($"/v1/sessions/{sessionId}")).Object;
+        ((string)session["output_preview"]!).ShouldBe("Echo: hello over there");
+        ((string)session["preview"]!).ShouldBe("hello over there");
+
+        var messages = (await _api.GetAsync($"/v1/sessions/{sessionId}/messages")).Object;
+        messages["data"]!.AsArray().Select(m => (string)m!["role"]!).ShouldBe(["user", "agent"]);
+        messages["messages"]!.AsArray().Count.ShouldBe(2);
+        ((string)messages["data"]![0]!["id"]!).ShouldBe((string)message["id"]!);
+    }
+
+    [Fact]
+    public async Task asking_the_time_calls_the_current_time_tool_and_answers_with_its_result()
+    {
+        var agent = await _api.CreateAgentAsync(capabilities: new[] { new { @ref = "current_time" } });
+        var sessionId = (string)(await _api.CreateSessionAsync(new { agent_id = (string)agent["id"]! }))["id"]!;
+
+        await _api.PostMessageAsync(sessionId, "What time is it?");
+        var events = await _api.WaitForTurnsAsync(sessionId);
+        var types = events.Select(e => (string)e["type"]!).ToList();
+        types.Last().ShouldBe("turn.completed", string.Join(", ", types));
+
+        var started = events.Single(e => (string)e["type"]! == "tool.started")["data"]!;
+        ((string)started["tool_call"]!["name"]!).ShouldBe("current_time");
+        var callId = (string)started["tool_call"]!["id"]!;
+
+        var toolCompleted = events.Single(e => (string)e["type"]! == "tool.completed")["data"]!;
+        ((string)toolCompleted["tool_call_id"]!).ShouldBe(callId);
+        ((bool)toolCompleted["success"]!).ShouldBeTrue(toolCompleted.ToJsonString());
+        ((string)toolCompleted["status"]!).ShouldBe("success");
+        var result = JsonNode.Parse((string)toolCompleted["result"]![0]!["text"]!)!;
+        var toolTime = DateTimeOffset.Parse((string)result["utc"]!);
+        (DateTimeOffset.UtcNow - toolTime).ShouldBeLessThan(TimeSpan.FromMinutes(1));
+
+        // Two model calls: the tool call, then the answer built from the tool's result.
+        var answers = events.Where(e => (string)e["type"]! == "output.message.completed").ToList();
+        answers.Count.ShouldBe(2);
+        ((string)answers[0]["data"]!["message"]!["content"]![0]!["type"]!).ShouldBe("tool_call");
+        ((string)answers[1]["data"]!["message"]!["content"]![0]!["text"]!).ShouldBe($"The current time is {(string)result["utc"]!} (UTC).");
+        events.Last()["data"]!["iterations"]!.GetValue<int>().ShouldBe(2);
+    }
+
+    [Fact]
+    public async Task the_time_tool_is_not_called_when_the_session_lacks_the_capability()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await _api.PostMessageAsync(sessionId, "What time is it?");
+        var events = await _api.WaitForTurnsAsync(sessionId);
+        events.ShouldNotContain(e => (string)e["type"]! == "tool.started");
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed");
+    }
+
+    [Fact]
+    public async Task messages_posted_while_a_turn_runs_queue_behind_it_and_each_gets_its_own_turn()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        var posted = await Task.WhenAll(Enumerable.Range(1, 4).Select(i => _api.PostMessageAsync(sessionId, $"message {i}")));
+
+        var events = await _api.WaitForTurnsAsync(sessionId, turns: 4);
+        events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
+
+        // Turns never overlap: each turn.started follows the previous turn's end.
+        var running = false;
+        foreach (var type in events.Select(e => (string)e["type"]!))
+        {
+            if (type == "turn.started")
+            {
+                running.ShouldBeFalse();
+                running = true;
+            }
+            else if (type is "turn.completed") running = false;
+        }
+
+        var turnInputs = events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["input_message_id"]!).ToList();
+        turnInputs.OrderBy(x => x).ShouldBe(posted.Select(m => (string)m["id"]!).OrderBy(x => x));
+        var answers = events.Where(e => (string)e["type"]! == "output.message.completed")
+            .Select(e => (string)e["data"]!["message"]!["content"]![0]!["text"]!).ToList();
+        answers.OrderBy(x => x).ShouldBe(Enumerable.Range(1, 4).Select(i => $"Echo: message {i}"));
+    }
+
+    [Fact]
+    public async Task a_malformed_message_is_refused_and_appends_nothing()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        var url = $"/v1/sessions/{sessionId}/messages";
+
+        (await _api.PostAsync(url, new { })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_message");
+        (await _api.PostAsync(url, new { message = new { role = "agent", content = "hi" } })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_role");
+        (await _api.PostAsync(url, new { message = new { content = Array.Empty<object>() } })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_content");
+        (await _api.PostAsync(url, new { message = new { content = new[] { new { type = "video" } } } })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_content");
+        (await _api.PostAsync(url, new { message = new { content = "   " } })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_content");
+        (await _api.PostAsync(url, new { message = new { content = new string('x', 100_001) } })).ShouldBeProblem(HttpStatusCode.BadRequest, "message_too_long");
+        (await _api.PostAsync(url, "{\"message\": ")).Status.ShouldBe(HttpStatusCode.BadRequest);
+
+        (await _api.EventsAsync(sessionId)).ShouldBeEmpty();
+
+        // A plain string is accepted as one text part.
+        var ok = await _api.PostAsync(url, new { message = new { content = "just text" } });
+        ok.Status.ShouldBe(HttpStatusCode.Created, ok.Text);
+        ((string)ok.Object["content"]![0]!["text"]!).ShouldBe("just text");
+    }
+
+    private static async Task Eventually(Func<Task<bool>> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!await condition())
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
+            await Task.Delay(100);
+        }
+    }
+}
