@@ -99,7 +99,9 @@ public sealed class SseClient : IAsyncDisposable
                 {
                     if (data.Count > 0 || type is not null)
                         await _frames.Writer.WriteAsync(new SseEvent(type ?? "message", id, string.Join("\n", data), retry));
+                    // Id is the frame's own id line (a browser would carry the last one forward).
                     type = null;
+                    id = null;
                     data.Clear();
                     retry = null;
                     continue;

@@ -1,0 +1,163 @@
+using System.Net;
+using Everruns.Tests.Infrastructure;
+
+namespace Everruns.Tests.Api;
+
+/// <summary>The SSE stream and the paged event list over one session's history.</summary>
+[Collection(AppCollection.Name)]
+public sealed class EventStreamTests(AppFixture app)
+{
+    private readonly ApiClient _api = app.Api;
+
+    /// <summary>A session with two finished turns (two echo answers) to read back.</summary>
+    private async Task<(string SessionId, List<System.Text.Json.Nodes.JsonObject> Events)> SessionWithHistoryAsync()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await _api.PostMessageAsync(sessionId, "first question");
+        await _api.WaitForTurnsAsync(sessionId, 1);
+        await _api.PostMessageAsync(sessionId, "second question");
+        return (sessionId, await _api.WaitForTurnsAsync(sessionId, 2));
+    }
+
+    [Fact]
+    public async Task resuming_from_since_id_or_last_event_id_continues_with_no_gap_and_no_duplicate()
+    {
+        var (sessionId, events) = await SessionWithHistoryAsync();
+        var middle = events[events.Count / 2];
+        var expected = events.Skip(events.Count / 2 + 1).Select(e => (string)e["id"]!).ToList();
+
+        await using (var sse = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse?since_id={middle["id"]}"))
+        {
+            (await sse.NextAsync()).Event.ShouldBe("connected");
+            var frames = await sse.UntilAsync(f => f.Id == expected.Last());
+            frames.Select(f => f.Id).ShouldBe(expected);
+        }
+
+        await using (var sse = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse", lastEventId: (string)middle["id"]!))
+        {
+            (await sse.NextAsync()).Event.ShouldBe("connected");
+            var frames = await sse.UntilAsync(f => f.Id == expected.Last());
+            frames.Select(f => f.Id).ShouldBe(expected);
+
+            // Then live: a new turn's events follow on the same connection, sequence continuing.
+            await _api.PostMessageAsync(sessionId, "third question");
+            var live = await sse.UntilAsync(f => f.Event == "turn.completed");
+            live.First().Sequence.ShouldBe(events.Count + 1);
+            live.Select(f => f.Sequence).ShouldBe(Enumerable.Range(events.Count + 1, live.Count).Select(i => (long)i));
+        }
+    }
+
+    [Fact]
+    public async Task types_and_exclude_filter_the_stream_and_unknown_types_are_refused()
+    {
+        var (sessionId, events) = await SessionWithHistoryAsync();
+
+        await using (var sse = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse?types=turn.started&types=turn.completed"))
+        {
+            (await sse.NextAsync()).Event.ShouldBe("connected");
+            var frames = await sse.UntilAsync(f => f.Id == (string)events.Last()["id"]!);
+            frames.Select(f => f.Event).ShouldBe(["turn.started", "turn.completed", "turn.started", "turn.completed"]);
+        }
+
+        await using (var sse = await SseClient.OpenAsync(_api.Http,
+                         $"/v1/sessions/{sessionId}/sse?exclude=output.message.delta&exclude=output.message.started"))
+        {
+            (await sse.NextAsync()).Event.ShouldBe("connected");
+            var frames = await sse.UntilAsync(f => f.Id == (string)events.Last()["id"]!);
+            frames.ShouldNotContain(f => f.Event == "output.message.delta" || f.Event == "output.message.started");
+            frames.Count.ShouldBe(events.Count(e => !((string)e["type"]!).StartsWith("output.message.") || (string)e["type"]! == "output.message.completed"));
+        }
+
+        var unknown = await _api.GetAsync($"/v1/sessions/{sessionId}/sse?types=turn.exploded");
+        unknown.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_event_type");
+        (await _api.GetAsync($"/v1/sessions/{sessionId}/sse?since_id=event_nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_since_id");
+        (await _api.GetAsync($"/v1/sessions/session_{Guid.NewGuid():N}/sse")).ShouldBeProblem(HttpStatusCode.NotFound, "session_not_found");
+    }
+
+    [Fact]
+    public async Task the_event_list_pages_forward_by_cursor_and_backward_by_limit()
+    {
+        var (sessionId, events) = await SessionWithHistoryAsync();
+        var ids = events.Select(e => (string)e["id"]!).ToList();
+        var url = $"/v1/sessions/{sessionId}/events";
+
+        // Forward: since_id + limit, then the next page from the last id seen.
+        var first = await _api.GetAsync($"{url}?since_id={ids[0]}&limit=3");
+        first.Status.ShouldBe(HttpStatusCode.OK, first.Text);
+        first.Object["data"]!.AsArray().Select(e => (string)e!["id"]!).ShouldBe(ids.Skip(1).Take(3));
+        first.Object["has_more"]!.GetValue<bool>().ShouldBeTrue();
+        first.Headers.GetValues("X-Total-Count").Single().ShouldBe(ids.Count.ToString());
+        var after = await _api.GetAsync($"{url}?after_sequence=4&limit=100");
+        after.Object["data"]!.AsArray().Select(e => (string)e!["id"]!).ShouldBe(ids.Skip(4));
+        after.Object["has_more"]!.GetValue<bool>().ShouldBeFalse();
+
+        // Backward: the last N, then the N before a sequence; oldest first unless order_desc.
+        var last = await _api.GetAsync($"{url}?limit=2");
+        last.Object["data"]!.AsArray().Select(e => (string)e!["id"]!).ShouldBe(ids.TakeLast(2));
+        var before = await _api.GetAsync($"{url}?limit=2&before_sequence=3");
+        before.Object["data"]!.AsArray().Select(e => (string)e!["id"]!).ShouldBe(ids.Take(2));
+        var desc = await _api.GetAsync($"{url}?limit=2&order_desc=true");
+        desc.Object["data"]!.AsArray().Select(e => (string)e!["id"]!).ShouldBe(ids.TakeLast(2).Reverse());
+
+        // Filters in SQL: types, turn_id, q.
+        var turnId = (string)events.First(e => (string)e["type"]! == "turn.started")["data"]!["turn_id"]!;
+        var ofTurn = (await _api.EventsAsync(sessionId, $"?turn_id={turnId}&types=output.message.completed")).Single();
+        ((string)ofTurn["data"]!["message"]!["content"]![0]!["text"]!).ShouldBe("Echo: first question");
+        (await _api.EventsAsync(sessionId, "?q=SECOND&types=input.message")).Count.ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task bad_event_list_parameters_are_400s()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        var url = $"/v1/sessions/{sessionId}/events";
+        (await _api.GetAsync($"{url}?limit=0")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_limit");
+        (await _api.GetAsync($"{url}?limit=1001")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_limit");
+        (await _api.GetAsync($"{url}?after_sequence=abc")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_after_sequence");
+        (await _api.GetAsync($"{url}?after_sequence=1&before_sequence=5")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_cursor");
+        (await _api.GetAsync($"{url}?exclude=nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_event_type");
+        (await _api.GetAsync($"{url}?around=event_{Guid.NewGuid():N}")).ShouldBeProblem(HttpStatusCode.BadRequest, "unsupported_parameter");
+        (await _api.GetAsync($"{url}?from_ts=yesterday")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_from_ts");
+        (await _api.GetAsync($"{url}?since_id=event_{Guid.NewGuid():N}")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_since_id");
+    }
+}
+
+/// <summary>Connection cycling: a stream closes itself with a disconnecting event, and a reconnect misses nothing.</summary>
+public sealed class SseCycleTests
+{
+    [Fact]
+    public async Task the_server_cycles_the_connection_with_a_disconnecting_event_and_the_client_resumes()
+    {
+        var url = await PostgresServer.CreateDatabaseAsync("everruns_cycle");
+        try
+        {
+            await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
+            {
+                ["SSE_CONNECTION_CYCLE_SECS"] = "1", ["SSE_HEARTBEAT_INTERVAL_SECS"] = "0.3",
+            });
+            var api = new ApiClient(host.Server.CreateClient());
+            var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+            await api.PostMessageAsync(sessionId, "before the cycle");
+            var events = await api.WaitForTurnsAsync(sessionId);
+
+            await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
+            var frames = await sse.UntilAsync(f => f.Event == "disconnecting", TimeSpan.FromSeconds(10));
+            frames.Where(f => f.Id is not null).Select(f => f.Id).ShouldBe(events.Select(e => (string)e["id"]!));
+            var disconnecting = frames.Last().Json;
+            ((string)disconnecting["reason"]!).ShouldBe("connection_cycle");
+            disconnecting["retry_ms"]!.GetValue<int>().ShouldBe(100);
+            (await sse.EndsWithinAsync(TimeSpan.FromSeconds(5))).ShouldBeTrue();
+            sse.Comments.ShouldBeGreaterThan(0); // heartbeats while idle
+
+            await api.PostMessageAsync(sessionId, "after the cycle");
+            await using var again = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events.Last()["id"]}");
+            (await again.NextAsync()).Event.ShouldBe("connected");
+            var resumed = await again.UntilAsync(f => f.Event == "turn.completed");
+            resumed.First().Sequence.ShouldBe(events.Count + 1);
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(url);
+        }
+    }
+}
