@@ -1,0 +1,109 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Everruns.Tests.Infrastructure;
+
+/// <summary>
+/// A small OpenAI-compatible chat-completions server on a loopback port, scripted for tests: it streams
+/// "Fake says: &lt;user text&gt;", calls <c>current_time</c> when asked the time (and offered the tool), reports
+/// a tool result it is given, and answers 400 to a message saying "break".
+/// </summary>
+public sealed class FakeOpenAi : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    public ConcurrentQueue<(string Authorization, JsonObject Body)> Requests { get; } = new();
+    public string BaseUrl { get; private set; } = "";
+
+    private FakeOpenAi(WebApplication app) => _app = app;
+
+    public static async Task<FakeOpenAi> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        var app = builder.Build();
+        var fake = new FakeOpenAi(app);
+        app.MapPost("/v1/chat/completions", fake.CompleteAsync);
+        await app.StartAsync();
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        fake.BaseUrl = address.TrimEnd('/') + "/v1";
+        return fake;
+    }
+
+    private async Task CompleteAsync(HttpContext http)
+    {
+        var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
+        Requests.Enqueue((http.Request.Headers.Authorization.ToString(), body));
+        var messages = body["messages"]!.AsArray();
+        var last = messages.Last()!.AsObject();
+        var model = (string?)body["model"] ?? "fake";
+        var lastText = Text(last);
+
+        if (lastText.Contains("break"))
+        {
+            http.Response.StatusCode = (int)HttpStatusCode.BadRequest;
+            await http.Response.WriteAsJsonAsync(new { error = new { message = "the fake refuses to answer", type = "invalid_request_error" } });
+            return;
+        }
+
+        http.Response.ContentType = "text/event-stream";
+        var offersTime = body["tools"] is JsonArray tools && tools.Any(t => (string?)t!["function"]?["name"] == "current_time");
+        if ((string?)last["role"] == "user" && lastText.Contains("time") && offersTime)
+        {
+            await Chunk(http, model, new JsonObject
+            {
+                ["role"] = "assistant",
+                ["tool_calls"] = new JsonArray(new JsonObject
+                {
+                    ["index"] = 0, ["id"] = "call_fake1", ["type"] = "function",
+                    ["function"] = new JsonObject { ["name"] = "current_time", ["arguments"] = "{}" },
+                }),
+            }, null);
+            await Chunk(http, model, new JsonObject(), "tool_calls");
+        }
+        else
+        {
+            var answer = (string?)last["role"] == "tool" ? $"The tool said {lastText}" : $"Fake says: {lastText}";
+            await Chunk(http, model, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
+            foreach (var piece in answer.Chunk(5))
+                await Chunk(http, model, new JsonObject { ["content"] = new string(piece) }, null);
+            await Chunk(http, model, new JsonObject(), "stop");
+        }
+
+        await http.Response.WriteAsync("data: [DONE]\n\n");
+    }
+
+    private static string Text(JsonObject message) => message["content"] switch
+    {
+        JsonValue value => (string)value!,
+        JsonArray parts => string.Concat(parts.Select(p => (string?)p!["text"])),
+        _ => "",
+    };
+
+    private static async Task Chunk(HttpContext http, string model, JsonObject delta, string? finish)
+    {
+        var chunk = new JsonObject
+        {
+            ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1_700_000_000, ["model"] = model,
+            ["choices"] = new JsonArray(new JsonObject { ["index"] = 0, ["delta"] = delta, ["finish_reason"] = finish }),
+        };
+        await http.Response.WriteAsync($"data: {chunk.ToJsonString()}\n\n");
+        await http.Response.Body.FlushAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}
