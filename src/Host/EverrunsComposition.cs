@@ -69,6 +69,9 @@ public static class EverrunsComposition
             wolverine.ServiceName = "everruns";
             wolverine.AutoBuildMessageStorageOnStartup = messageStorage;
             wolverine.Durability.Mode = DurabilityMode.Balanced;
+            // A node that stops heart-beating (crash, kill -9) has its durable work (turn steps) taken over by the others.
+            wolverine.Durability.HealthCheckPollingTime = options.NodeHealthCheck;
+            wolverine.Durability.StaleNodeTimeout = options.NodeStaleAfter;
             wolverine.Policies.AutoApplyTransactions();
             wolverine.Policies.UseDurableLocalQueues();
             // A module's handler of a published message runs on its own, in its own transaction: Execution

@@ -16,6 +16,12 @@ public sealed record EverrunsOptions
     public int PgMaxConnections { get; init; } = 100;
     public required string InstanceId { get; init; }
 
+    /// <summary>How often each node records its heartbeat and checks the others (Wolverine health check).</summary>
+    public TimeSpan NodeHealthCheck { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How old a node's heartbeat may get before the others take over its durable work.</summary>
+    public TimeSpan NodeStaleAfter { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>Npgsql connection string for the shared pool, tagged with this instance's application name.</summary>
     public string ConnectionString
     {
@@ -47,7 +53,11 @@ public sealed record EverrunsOptions
             ExpectedInstances = PositiveInt(configuration, "EXPECTED_INSTANCES", 1),
             PgMaxConnections = PositiveInt(configuration, "PG_MAX_CONNECTIONS", 100),
             InstanceId = configuration["INSTANCE_ID"] is { Length: > 0 } id ? id : NewInstanceId(),
+            NodeHealthCheck = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_HEALTH_CHECK_SECS", 10, max: 3600)),
+            NodeStaleAfter = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_STALE_SECS", 60, max: 86400)),
         };
+        if (options.NodeStaleAfter <= options.NodeHealthCheck)
+            throw new InvalidOperationException("NODE_STALE_SECS must be longer than NODE_HEALTH_CHECK_SECS");
 
         // Fail at start, not on first query, when the URL cannot be understood.
         Configuration.DatabaseUrl.Parse(databaseUrl);
