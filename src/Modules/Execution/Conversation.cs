@@ -59,6 +59,9 @@ public static class Conversation
         return messages.Where(m => m.Contents.Count > 0).ToList();
     }
 
+    /// <summary>The text of an <c>input.message</c> event, as the model and previews see it.</summary>
+    public static string UserText(RecordedSessionEvent input) => MessageContent(input) is { } content ? Text(content) : "";
+
     private static JsonArray? MessageContent(RecordedSessionEvent e) =>
         e.Data["message"] is JsonObject message ? message["content"] as JsonArray : null;
 

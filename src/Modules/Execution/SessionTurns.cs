@@ -16,6 +16,9 @@ public sealed class SessionTurns
     public ActiveTurn? Active { get; set; }
     public List<QueuedInput> Queue { get; set; } = [];
 
+    /// <summary>Sequence of the last <c>input.message</c> taken into a turn or the queue.</summary>
+    public long InputsSeen { get; set; }
+
     [Marten.Schema.Version]
     public Guid Version { get; set; }
 }

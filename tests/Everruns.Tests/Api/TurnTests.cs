@@ -114,10 +114,12 @@ public sealed class TurnTests(AppFixture app)
     }
 
     [Fact]
-    public async Task messages_posted_while_a_turn_runs_queue_behind_it_and_each_gets_its_own_turn()
+    public async Task messages_posted_while_a_turn_runs_queue_behind_it_and_run_in_the_order_posted()
     {
         var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
-        var posted = await Task.WhenAll(Enumerable.Range(1, 4).Select(i => _api.PostMessageAsync(sessionId, $"message {i}")));
+        var posted = new List<string>();
+        for (var i = 1; i <= 4; i++)
+            posted.Add((string)(await _api.PostMessageAsync(sessionId, $"message {i}"))["id"]!);
 
         var events = await _api.WaitForTurnsAsync(sessionId, turns: 4);
         events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
@@ -134,11 +136,22 @@ public sealed class TurnTests(AppFixture app)
             else if (type is "turn.completed") running = false;
         }
 
-        var turnInputs = events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["input_message_id"]!).ToList();
-        turnInputs.OrderBy(x => x).ShouldBe(posted.Select(m => (string)m["id"]!).OrderBy(x => x));
-        var answers = events.Where(e => (string)e["type"]! == "output.message.completed")
-            .Select(e => (string)e["data"]!["message"]!["content"]![0]!["text"]!).ToList();
-        answers.OrderBy(x => x).ShouldBe(Enumerable.Range(1, 4).Select(i => $"Echo: message {i}"));
+        events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["input_message_id"]!).ShouldBe(posted);
+        events.Where(e => (string)e["type"]! == "output.message.completed")
+            .Select(e => (string)e["data"]!["message"]!["content"]![0]!["text"]!)
+            .ShouldBe(Enumerable.Range(1, 4).Select(i => $"Echo: message {i}"));
+    }
+
+    [Fact]
+    public async Task messages_posted_at_once_each_get_one_turn_in_the_order_of_their_events()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await Task.WhenAll(Enumerable.Range(1, 6).Select(i => _api.PostMessageAsync(sessionId, $"parallel {i}")));
+
+        var events = await _api.WaitForTurnsAsync(sessionId, turns: 6);
+        var inputs = events.Where(e => (string)e["type"]! == "input.message").Select(e => (string)e["data"]!["message"]!["id"]!).ToList();
+        events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["input_message_id"]!).ShouldBe(inputs);
+        events.Count(e => (string)e["type"]! == "turn.completed").ShouldBe(6);
     }
 
     [Fact]
