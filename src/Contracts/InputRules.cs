@@ -37,6 +37,20 @@ public static class InputRules
             ? Problems.BadRequest("invalid_tags", "tags must be non-empty strings of at most 64 characters")
             : null;
 
+    public static ProblemDetails? SessionId(string id) =>
+        Ids.IsValid(id, Ids.Session) ? null : Problems.BadRequest("invalid_session_id", $"'{id}' is not a session id (session_<32 hex>)");
+
+    /// <summary>
+    /// For modules other than Sessions: the session must be a well-formed id of a live session in the caller's org
+    /// (asked of Sessions); otherwise the 400 or 404 to answer with.
+    /// </summary>
+    public static async Task<ProblemDetails?> ExistingSession(Wolverine.IMessageBus bus, string id, CancellationToken ct = default)
+    {
+        if (SessionId(id) is { } invalid) return invalid;
+        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, id), ct);
+        return found.Session is null ? Problems.NotFound("session_not_found", $"session {id} not found") : null;
+    }
+
     /// <summary>A model named in a request must be one this server runs (asked of Execution): 404 otherwise.</summary>
     public static async Task<ProblemDetails?> Model(Wolverine.IMessageBus bus, string? modelId, CancellationToken ct = default)
     {

@@ -54,15 +54,6 @@ public static class EventQuery
             : (null, Problems.BadRequest($"invalid_{key}", $"{key} must be an RFC 3339 timestamp, got '{raw}'"));
     }
 
-    /// <summary>The session must exist in the caller's org; otherwise the problem to answer with.</summary>
-    public static async Task<ProblemDetails?> SessionProblem(Wolverine.IMessageBus bus, string sessionId)
-    {
-        if (!Ids.IsValid(sessionId, Ids.Session))
-            return Problems.BadRequest("invalid_session_id", $"'{sessionId}' is not a session id (session_<32 hex>)");
-        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, sessionId));
-        return found.Session is null ? Problems.NotFound("session_not_found", $"session {sessionId} not found") : null;
-    }
-
     /// <summary>since_id resolved to its sequence within the session, or a 400 when it is not one of its events.</summary>
     public static async Task<(long? Sequence, ProblemDetails? Problem)> Since(SessionEventReader reader, string sessionId,
         string? sinceId, CancellationToken ct)

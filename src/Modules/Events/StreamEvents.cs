@@ -31,7 +31,7 @@ public static class StreamEventsEndpoint
         ISessionSignals signals, SseOptions options, IHostApplicationLifetime lifetime)
     {
         var ct = http.RequestAborted;
-        if (await EventQuery.SessionProblem(bus, id) is { } missing)
+        if (await InputRules.ExistingSession(bus, id) is { } missing)
         {
             await Problems.Result(missing).ExecuteAsync(http);
             return;

@@ -19,17 +19,13 @@ public static class ListMessagesEndpoint
     [WolverineGet("/v1/sessions/{id}/messages")]
     public static async Task<IResult> Get(string id, HttpRequest http, IMessageBus bus, CancellationToken ct)
     {
-        if (!Ids.IsValid(id, Ids.Session))
-            return Problems.Result(Problems.BadRequest("invalid_session_id", $"'{id}' is not a session id (session_<32 hex>)"));
+        if (await InputRules.ExistingSession(bus, id, ct) is { } missing) return Problems.Result(missing);
         var (offset, offsetProblem) = Query.Int(http, "offset");
         if (offsetProblem is not null) return Problems.Result(offsetProblem);
         var (limit, limitProblem) = Query.Int(http, "limit");
         if (limitProblem is not null) return Problems.Result(limitProblem);
         if (offset is < 0) return Problems.Result(Problems.BadRequest("invalid_offset", "offset must be 0 or more"));
         if (limit is < 1) return Problems.Result(Problems.BadRequest("invalid_limit", "limit must be 1 or more"));
-
-        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, id), ct);
-        if (found.Session is null) return Problems.Result(Problems.NotFound("session_not_found", $"session {id} not found"));
 
         var read = await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(id, MessageTypes), ct);
         var all = read.Events

@@ -30,10 +30,7 @@ public static class PostMessageEndpoint
     [WolverinePost("/v1/sessions/{id}/messages")]
     public static async Task<IResult> Post(string id, PostMessageRequest request, IDocumentSession documents, IMessageBus bus)
     {
-        if (!Ids.IsValid(id, Ids.Session))
-            return Problems.Result(Problems.BadRequest("invalid_session_id", $"'{id}' is not a session id (session_<32 hex>)"));
-        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, id));
-        if (found.Session is null) return Problems.Result(Problems.NotFound("session_not_found", $"session {id} not found"));
+        if (await InputRules.ExistingSession(bus, id) is { } missing) return Problems.Result(missing);
 
         var (content, text, _) = InputContent.Parse(request.Message!);
         var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);

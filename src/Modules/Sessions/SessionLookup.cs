@@ -6,8 +6,7 @@ namespace Everruns.Modules.Sessions;
 
 public static class SessionLookup
 {
-    public static ProblemDetails? Id(string id) =>
-        Ids.IsValid(id, Ids.Session) ? null : Problems.BadRequest("invalid_session_id", $"'{id}' is not a session id (session_<32 hex>)");
+    public static ProblemDetails? Id(string id) => InputRules.SessionId(id);
 
     /// <summary>The live (not deleted) session with this id in the caller's org, or null.</summary>
     public static async Task<Session?> InOrg(IQuerySession session, string orgId, string id)
