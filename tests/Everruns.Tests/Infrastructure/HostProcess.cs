@@ -12,6 +12,9 @@ public sealed class HostProcess : IAsyncDisposable
     private readonly StringBuilder _output = new();
 
     public int Port { get; }
+
+    /// <summary>The INSTANCE_ID given at start, if any.</summary>
+    public string? InstanceId { get; private init; }
     public Uri BaseAddress => new($"http://127.0.0.1:{Port}");
     public HttpClient Http { get; }
 
@@ -65,7 +68,7 @@ public sealed class HostProcess : IAsyncDisposable
             start.Environment[key] = value;
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };
-        var host = new HostProcess(process, port);
+        var host = new HostProcess(process, port) { InstanceId = environment?.TryGetValue("INSTANCE_ID", out var id) == true ? id : null };
         process.OutputDataReceived += (_, e) => host.Append(e.Data);
         process.ErrorDataReceived += (_, e) => host.Append(e.Data);
         process.Start();
