@@ -34,5 +34,6 @@ public static class SessionStream
     {
         await LockAsync(documents, sessionId, ct);
         documents.Events.Append(sessionId, @event);
+        EverrunsMetrics.EventsWritten.Add();
     }
 }

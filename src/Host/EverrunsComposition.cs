@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Everruns.Contracts;
 using Everruns.Host.Configuration;
 using Everruns.Host.Health;
 using Everruns.Host.Schema;
@@ -25,6 +26,7 @@ public static class EverrunsComposition
         var options = EverrunsOptions.From(builder.Configuration);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(flags);
+        builder.Services.AddSingleton(new InstanceIdentity(options.InstanceId, options.ExpectedInstances, BuildInfo.Version));
         builder.WebHost.UseUrls($"http://{(options.Host == "0.0.0.0" ? "*" : options.Host)}:{options.Port}");
 
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));

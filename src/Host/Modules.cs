@@ -12,5 +12,6 @@ public static class Modules
         new Everruns.Modules.Messages.MessagesModule(),
         new Everruns.Modules.Events.EventsModule(),
         new Everruns.Modules.Execution.ExecutionModule(),
+        new Everruns.Modules.Cluster.ClusterModule(),
     ];
 }

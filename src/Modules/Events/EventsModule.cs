@@ -36,6 +36,14 @@ public sealed class EventsModule : IEverrunsModule
         create or replace trigger trg_event_available after insert on everruns.mt_events
             for each row execute function everruns.notify_event_available();
         """,
+        """
+        create table if not exists everruns_ops.event_counts_minutely (
+            minute timestamptz not null,
+            event_type text not null,
+            count bigint not null,
+            primary key (minute, event_type)
+        );
+        """,
     ];
 }
 

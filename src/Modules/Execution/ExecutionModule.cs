@@ -18,5 +18,20 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton<Tools>();
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ModelCatalog>();
+        services.AddSingleton(new TurnHeartbeatOptions(TimeSpan.FromSeconds(
+            int.TryParse(configuration["TURN_HEARTBEAT_SECS"], out var beat) && beat > 0 ? beat : 5)));
+        services.AddSingleton<TurnHeartbeat>();
     }
+
+    public IEnumerable<string> SchemaSql =>
+    [
+        """
+        create table if not exists everruns.turn_heartbeats (
+            session_id text primary key,
+            turn_id text not null,
+            instance_id text not null,
+            beat_at timestamptz not null
+        );
+        """,
+    ];
 }

@@ -9,11 +9,13 @@ namespace Everruns.Modules.Execution;
 public static class RunToolsHandler
 {
     public static async Task<ToolsFinished?> Handle(RunTools run, IDocumentSession documents, IMessageBus bus, Tools tools,
-        TurnProgress progress, CancellationToken ct)
+        TurnProgress progress, TurnHeartbeat heartbeat, CancellationToken ct)
     {
         var state = await documents.LoadAsync<SessionTurns>(run.SessionId, ct);
         if (!state.IsAt(run.TurnId, run.Iteration, TurnPhase.Acting)) return null;
         var turn = state!.Active!;
+        EverrunsMetrics.TaskClaimed.Add();
+        await using var beating = heartbeat.Begin(run.SessionId, run.TurnId);
         var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(run.SessionId), ct)).Runtime;
         var enabled = runtime?.Capabilities ?? [];
 
@@ -28,6 +30,7 @@ public static class RunToolsHandler
             outcomes.Add(await tools.RunAsync(call, enabled, ct));
         }
 
+        EverrunsMetrics.TaskCompleted.Add();
         return new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes);
     }
 }

@@ -20,12 +20,28 @@ public static class RunTurnStepHandler
     private static readonly TimeSpan CancelPoll = TimeSpan.FromSeconds(5);
 
     public static async Task<TurnStepFinished?> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
-        ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals,
+        ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
         ILogger<RunTurnStep> logger, CancellationToken ct)
     {
         var state = await documents.LoadAsync<SessionTurns>(step.SessionId, ct);
         if (!state.IsAt(step.TurnId, step.Iteration, TurnPhase.Reasoning)) return null; // cancelled, or already done
         var turn = state!.Active!;
+        EverrunsMetrics.TaskClaimed.Add();
+        await using var beating = heartbeat.Begin(step.SessionId, step.TurnId);
+        try
+        {
+            return await RunAsync(step, turn, documents, bus, models, tools, progress, signals, logger, ct);
+        }
+        finally
+        {
+            EverrunsMetrics.TaskCompleted.Add();
+        }
+    }
+
+    private static async Task<TurnStepFinished?> RunAsync(RunTurnStep step, ActiveTurn turn, IDocumentSession documents,
+        IMessageBus bus, ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals,
+        ILogger<RunTurnStep> logger, CancellationToken ct)
+    {
 
         var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
         if (runtime is null) return Failed(step, null, "The session no longer exists.", "session_not_found");

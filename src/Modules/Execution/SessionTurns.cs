@@ -86,6 +86,7 @@ public static class Turns
             ["input_content"] = Preview(input.Text),
         });
         next.Add(new RunTurnStep(state.Id, turnId, 1));
+        EverrunsMetrics.TurnsStarted.Add();
     }
 
     /// <summary>Ends the active turn with its final event, then starts the next queued message or goes idle.</summary>
@@ -93,6 +94,12 @@ public static class Turns
         OutgoingMessages next)
     {
         Append(documents, state, type, data);
+        (type switch
+        {
+            EventTypes.TurnCompleted => EverrunsMetrics.TurnsCompleted,
+            EventTypes.TurnCancelled => EverrunsMetrics.TurnsCancelled,
+            _ => EverrunsMetrics.TurnsFailed,
+        }).Add();
         state.Active = null;
         if (state.Queue.Count > 0)
         {
@@ -110,8 +117,11 @@ public static class Turns
     }
 
     /// <summary>Appends an event of the active turn to the session's stream, in the caller's transaction.</summary>
-    public static void Append(IDocumentSession documents, SessionTurns state, string type, JsonObject data) =>
+    public static void Append(IDocumentSession documents, SessionTurns state, string type, JsonObject data)
+    {
         documents.Events.Append(state.Id, SessionEvent.Create(state.Id, type, data, Context(state.Active)));
+        EverrunsMetrics.EventsWritten.Add();
+    }
 
     public static EventContext Context(ActiveTurn? turn) =>
         turn is null ? EventContext.None : new EventContext(turn.TurnId, turn.InputMessageId);

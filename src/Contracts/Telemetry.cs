@@ -1,0 +1,55 @@
+using System.Diagnostics.Metrics;
+
+namespace Everruns.Contracts;
+
+/// <summary>
+/// Counters every module reports to: a <see cref="Meter"/> (for exporters) and in-process totals that the
+/// Cluster module samples into this instance's time series.
+/// </summary>
+public static class EverrunsMetrics
+{
+    public const string MeterName = "Everruns";
+    private static readonly Meter Meter = new(MeterName);
+
+    public static readonly Tally TaskClaimed = new("task_claimed", "Turn steps this instance started");
+    public static readonly Tally TaskCompleted = new("task_completed", "Turn steps this instance finished");
+    public static readonly Tally EventsWritten = new("events_written", "Session events this instance appended");
+    public static readonly Tally TurnsStarted = new("turns_started", "Turns started");
+    public static readonly Tally TurnsCompleted = new("turns_completed", "Turns completed");
+    public static readonly Tally TurnsFailed = new("turns_failed", "Turns failed");
+    public static readonly Tally TurnsCancelled = new("turns_cancelled", "Turns cancelled");
+
+    private static long _sseConnections;
+
+    static EverrunsMetrics() =>
+        Meter.CreateObservableGauge("everruns.sse_connections", () => Interlocked.Read(ref _sseConnections), description: "Open SSE streams");
+
+    public static long SseConnections => Interlocked.Read(ref _sseConnections);
+    public static void SseOpened() => Interlocked.Increment(ref _sseConnections);
+    public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
+
+    public static IReadOnlyList<Tally> Tallies { get; } =
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled];
+
+    /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
+    public sealed class Tally
+    {
+        private readonly Counter<long> _counter;
+        private long _total;
+
+        public Tally(string name, string description)
+        {
+            Name = name;
+            _counter = Meter.CreateCounter<long>("everruns." + name, description: description);
+        }
+
+        public string Name { get; }
+        public long Total => Interlocked.Read(ref _total);
+
+        public void Add(long value = 1)
+        {
+            Interlocked.Add(ref _total, value);
+            _counter.Add(value);
+        }
+    }
+}

@@ -1,0 +1,78 @@
+using Everruns.Contracts;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Wolverine.Runtime;
+
+namespace Everruns.Modules.Cluster;
+
+/// <summary>
+/// Keeps this instance's row in <c>everruns_ops.instances</c> (instance id, Wolverine node id, heartbeat), so
+/// operators see instances by the names they gave them. Never fatal: a failed beat is retried on the next tick.
+/// </summary>
+public sealed class InstanceRegistry(
+    NpgsqlDataSource dataSource, InstanceIdentity identity, ClusterOptions options, IWolverineRuntime wolverine,
+    ILogger<InstanceRegistry> logger) : BackgroundService
+{
+    private readonly DateTimeOffset _startedAt = DateTimeOffset.UtcNow;
+
+    public Guid NodeId => wolverine.Options.UniqueNodeId;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.Heartbeat);
+        do
+        {
+            try
+            {
+                await BeatAsync(stoppingToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning("Instance heartbeat failed: {Error}", e.Message);
+            }
+        } while (await WaitAsync(timer, stoppingToken));
+    }
+
+    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
+    {
+        try
+        {
+            return await timer.WaitForNextTickAsync(ct);
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private async Task BeatAsync(CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            insert into everruns_ops.instances (instance_id, node_id, version, started_at, heartbeat_at)
+            values (@id, @node, @version, @started, now())
+            on conflict (instance_id) do update set node_id = excluded.node_id, version = excluded.version,
+                started_at = excluded.started_at, heartbeat_at = now(), stopped_at = null
+            """);
+        cmd.Parameters.AddWithValue("id", identity.InstanceId);
+        cmd.Parameters.AddWithValue("node", NodeId);
+        cmd.Parameters.AddWithValue("version", identity.Version);
+        cmd.Parameters.AddWithValue("started", _startedAt);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        try
+        {
+            await using var cmd = dataSource.CreateCommand("update everruns_ops.instances set stopped_at = now() where instance_id = @id");
+            cmd.Parameters.AddWithValue("id", identity.InstanceId);
+            await cmd.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        {
+            logger.LogWarning("Could not record this instance's stop: {Error}", e.Message);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Marten;
+using Npgsql;
+using Wolverine;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>Ends one turn that stopped making progress (see <see cref="ReapStaleTurnsHandler"/>).</summary>
+public sealed record AbandonTurn(string SessionId, string TurnId, TimeSpan StaleAfter);
+
+/// <summary>
+/// Maintenance job <c>reap_stale_turns</c>: finds active turns whose heartbeat (or, before the first one, their
+/// start) is older than TURN_STALE_SECS and abandons each in its own transaction; also forgets heartbeats of
+/// turns long gone. A turn whose step is still queued on a live node keeps beating once it runs, so only turns
+/// nobody works on any more are failed.
+/// </summary>
+public static class ReapStaleTurnsHandler
+{
+    public static async Task<(MaintenanceDone, OutgoingMessages)> Handle(ReapStaleTurns reap, NpgsqlDataSource dataSource,
+        CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand("""
+            delete from everruns.turn_heartbeats h where h.beat_at < now() - @stale
+                and not exists (select 1 from everruns.mt_doc_sessionturns d where d.id = h.session_id
+                                and d.data->'active'->>'turn_id' = h.turn_id);
+            select d.id, d.data->'active'->>'turn_id'
+            from everruns.mt_doc_sessionturns d
+            left join everruns.turn_heartbeats h on h.session_id = d.id and h.turn_id = d.data->'active'->>'turn_id'
+            where jsonb_typeof(d.data->'active') = 'object'
+              and coalesce(h.beat_at, (d.data->'active'->>'started_at')::timestamptz) < now() - @stale
+            limit 500
+            """);
+        cmd.Parameters.AddWithValue("stale", reap.StaleAfter);
+        var next = new OutgoingMessages();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+            next.Add(new AbandonTurn(reader.GetString(0), reader.GetString(1), reap.StaleAfter));
+        return (new MaintenanceDone(next.Count), next);
+    }
+}
+
+public static class AbandonTurnHandler
+{
+    public static async Task<OutgoingMessages> Handle(AbandonTurn abandon, IDocumentSession documents, CancellationToken ct)
+    {
+        var next = new OutgoingMessages();
+        var state = await Turns.LoadLockedAsync(documents, abandon.SessionId, ct);
+        if (state?.Active?.TurnId != abandon.TurnId) return next; // it finished or was cancelled meanwhile
+        Turns.End(state, EventTypes.TurnFailed, new JsonObject
+        {
+            ["turn_id"] = abandon.TurnId,
+            ["error"] = $"The turn stopped making progress for {abandon.StaleAfter.TotalSeconds:0} s and was abandoned.",
+            ["error_code"] = "turn_lost",
+        }, null, documents, next);
+        return next;
+    }
+}
+
+/// <summary>A purged session's turn state and heartbeat go with it.</summary>
+public static class PurgeTurnStateHandler
+{
+    public static async Task Handle(SessionPurged purged, IDocumentSession documents, NpgsqlDataSource dataSource, CancellationToken ct)
+    {
+        documents.Delete<SessionTurns>(purged.SessionId);
+        await using var cmd = dataSource.CreateCommand("delete from everruns.turn_heartbeats where session_id = @s");
+        cmd.Parameters.AddWithValue("s", purged.SessionId);
+        await cmd.ExecuteNonQueryAsync(ct);
+    }
+}
