@@ -20,3 +20,6 @@ public sealed record RollUpMetrics(TimeSpan Retention);
 
 /// <summary>What a maintenance job did.</summary>
 public sealed record MaintenanceDone(long Affected);
+
+/// <summary>SHUTDOWN_GRACE_SECS: on SIGTERM, how long in-flight turns may run on before being handed on.</summary>
+public sealed record ShutdownSettings(TimeSpan Grace);

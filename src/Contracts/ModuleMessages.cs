@@ -53,7 +53,8 @@ public sealed record CancelTurnOutcome(string Status, string Message, string? Tu
 public sealed record ConversationMessage(string Id, string Role, JsonArray Content, DateTimeOffset CreatedAt);
 
 /// <summary>Ask the Events module for a session's events of some types after a sequence; answered with <see cref="SessionEventsRead"/>.</summary>
-public sealed record ReadSessionEvents(string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000);
+public sealed record ReadSessionEvents(
+    string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000, string? TurnId = null);
 
 public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Events);
 

@@ -27,6 +27,9 @@ public static class EverrunsComposition
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(flags);
         builder.Services.AddSingleton(new InstanceIdentity(options.InstanceId, options.ExpectedInstances, BuildInfo.Version));
+        builder.Services.AddSingleton(new ShutdownSettings(options.ShutdownGrace));
+        // The host waits this long for in-flight work, plus a margin to hand unfinished turns on and close the pool.
+        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(10));
         builder.WebHost.UseUrls($"http://{(options.Host == "0.0.0.0" ? "*" : options.Host)}:{options.Port}");
 
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));
@@ -101,6 +104,7 @@ public static class EverrunsComposition
 
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseMiddleware<Draining>();
         app.MapHealth();
         // Wolverine.Http serializes with the ASP.NET Core JSON options configured above (snake_case).
         app.MapWolverineEndpoints();

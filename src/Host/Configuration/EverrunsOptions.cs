@@ -19,6 +19,9 @@ public sealed record EverrunsOptions
     /// <summary>How often each node records its heartbeat and checks the others (Wolverine health check).</summary>
     public TimeSpan NodeHealthCheck { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>On SIGTERM, how long in-flight turns may run on before they are handed to another instance.</summary>
+    public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How old a node's heartbeat may get before the others take over its durable work.</summary>
     public TimeSpan NodeStaleAfter { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -55,6 +58,7 @@ public sealed record EverrunsOptions
             InstanceId = configuration["INSTANCE_ID"] is { Length: > 0 } id ? id : NewInstanceId(),
             NodeHealthCheck = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_HEALTH_CHECK_SECS", 10, max: 3600)),
             NodeStaleAfter = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_STALE_SECS", 60, max: 86400)),
+            ShutdownGrace = TimeSpan.FromSeconds(PositiveInt(configuration, "SHUTDOWN_GRACE_SECS", 30, max: 3600)),
         };
         if (options.NodeStaleAfter <= options.NodeHealthCheck)
             throw new InvalidOperationException("NODE_STALE_SECS must be longer than NODE_HEALTH_CHECK_SECS");

@@ -19,14 +19,22 @@ public static class RunToolsHandler
         var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(run.SessionId), ct)).Runtime;
         var enabled = runtime?.Capabilities ?? [];
 
+        // A step run again (crash, hand-off) does not announce the calls an earlier attempt already started.
+        var announced = (await bus.InvokeAsync<SessionEventsRead>(
+                new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct)).Events
+            .Select(e => (string?)e.Data["tool_call"]?["id"]).ToHashSet();
         var outcomes = new List<ToolOutcome>();
         foreach (var call in run.ToolCalls)
         {
-            await progress.AppendAsync(run.SessionId, turn, EventTypes.ToolStarted, new JsonObject
+            if (!announced.Contains(call.Id))
             {
-                ["tool_call"] = call.ToJson(),
-                ["display_name"] = call.Name,
-            }, ct);
+                await progress.AppendAsync(run.SessionId, turn, EventTypes.ToolStarted, new JsonObject
+                {
+                    ["tool_call"] = call.ToJson(),
+                    ["display_name"] = call.Name,
+                }, ct);
+            }
+
             outcomes.Add(await tools.RunAsync(call, enabled, ct));
         }
 

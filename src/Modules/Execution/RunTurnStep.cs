@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Marten;
 using Microsoft.Extensions.AI;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Wolverine;
 
@@ -12,25 +13,39 @@ namespace Everruns.Modules.Execution;
 
 /// <summary>
 /// Reasoning: one model call of a turn. Streams the answer as progress events and hands the outcome to
-/// <see cref="FinishTurnStepHandler"/>. Stops as soon as the turn is cancelled from any instance.
+/// <see cref="FinishTurnStepHandler"/>. Stops as soon as the turn is cancelled from any instance. When this
+/// instance shuts down, the call may run on for SHUTDOWN_GRACE_SECS; past that the step is sent again
+/// (durably) and another instance runs it. A step run again (after a hand-off or a crash) does not repeat the
+/// progress events the earlier attempt already wrote: it continues the streamed text where that one stopped.
 /// </summary>
 public static class RunTurnStepHandler
 {
     public static readonly TimeSpan DeltaBatch = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan CancelPoll = TimeSpan.FromSeconds(5);
 
-    public static async Task<TurnStepFinished?> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
+    public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
         ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
-        ILogger<RunTurnStep> logger, CancellationToken ct)
+        ShutdownSettings shutdown, IHostApplicationLifetime lifetime, ILogger<RunTurnStep> logger, CancellationToken ct)
     {
+        var next = new OutgoingMessages();
         var state = await documents.LoadAsync<SessionTurns>(step.SessionId, ct);
-        if (!state.IsAt(step.TurnId, step.Iteration, TurnPhase.Reasoning)) return null; // cancelled, or already done
-        var turn = state!.Active!;
+        if (!state.IsAt(step.TurnId, step.Iteration, TurnPhase.Reasoning)) return next; // cancelled, or already done
         EverrunsMetrics.TaskClaimed.Add();
         await using var beating = heartbeat.Begin(step.SessionId, step.TurnId);
+        using var handOff = new CancellationTokenSource();
+        await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));
         try
         {
-            return await RunAsync(step, turn, documents, bus, models, tools, progress, signals, logger, ct);
+            var call = new ModelCall(step, state!.Active!, bus, models, tools, progress, signals, logger);
+            var finished = await call.RunAsync(handOff.Token, ct);
+            if (finished is not null) next.Add(finished);
+            else if (handOff.IsCancellationRequested)
+            {
+                logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);
+                next.Add(step);
+            }
+
+            return next;
         }
         finally
         {
@@ -38,107 +53,144 @@ public static class RunTurnStepHandler
         }
     }
 
-    private static async Task<TurnStepFinished?> RunAsync(RunTurnStep step, ActiveTurn turn, IDocumentSession documents,
-        IMessageBus bus, ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals,
-        ILogger<RunTurnStep> logger, CancellationToken ct)
+    private sealed class ModelCall(RunTurnStep step, ActiveTurn turn, IMessageBus bus, ModelCatalog models, Tools tools,
+        TurnProgress progress, ISessionSignals signals, ILogger logger)
     {
+        private readonly StringBuilder _accumulated = new();
+        private readonly StringBuilder _pending = new();
+        private string? _replay; // text an earlier attempt of this step already streamed
+        private int _sent;
 
-        var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
-        if (runtime is null) return Failed(step, null, "The session no longer exists.", "session_not_found");
-        var history = await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead), ct);
-        var model = models.Resolve(runtime.ModelId);
-        if (model is null)
-            return Failed(step, runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
-        var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities)] };
-
-        await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageStarted, new JsonObject
+        /// <summary>The outcome to commit, or null when cancelled or handed off.</summary>
+        public async Task<TurnStepFinished?> RunAsync(CancellationToken handOff, CancellationToken ct)
         {
-            ["turn_id"] = step.TurnId,
-            ["iteration"] = step.Iteration,
-            ["model"] = model.ModelId,
-        }, ct);
+            var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
+            if (runtime is null) return Failed(null, "The session no longer exists.", "session_not_found");
+            var history = await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead), ct);
+            var model = models.Resolve(runtime.ModelId);
+            if (model is null)
+                return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
+            var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities)] };
 
-        using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        using var subscription = signals.Subscribe(step.SessionId);
-        var watcher = WatchForCancel(step, progress, subscription, cancelled);
-        try
-        {
-            var updates = new List<ChatResponseUpdate>();
-            var accumulated = new StringBuilder();
-            var pending = new StringBuilder();
-            var lastFlush = Stopwatch.StartNew();
-            await foreach (var update in model.Client.GetStreamingResponseAsync(Conversation.Build(runtime.SystemPrompt, history.Events), options, cancelled.Token))
+            if (!await ResumeAsync(ct))
+                await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageStarted, new JsonObject
+                {
+                    ["turn_id"] = step.TurnId,
+                    ["iteration"] = step.Iteration,
+                    ["model"] = model.ModelId,
+                }, ct);
+
+            using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
+            using var subscription = signals.Subscribe(step.SessionId);
+            var watcher = WatchForCancel(subscription, cancelled);
+            try
             {
-                updates.Add(update);
-                if (string.IsNullOrEmpty(update.Text)) continue;
-                pending.Append(update.Text);
-                if (lastFlush.Elapsed < DeltaBatch) continue;
-                await FlushDelta(step, turn, progress, accumulated, pending, cancelled.Token);
-                lastFlush.Restart();
+                var updates = new List<ChatResponseUpdate>();
+                var lastFlush = Stopwatch.StartNew();
+                await foreach (var update in model.Client.GetStreamingResponseAsync(
+                                   Conversation.Build(runtime.SystemPrompt, history.Events), options, cancelled.Token))
+                {
+                    updates.Add(update);
+                    if (string.IsNullOrEmpty(update.Text)) continue;
+                    _pending.Append(update.Text);
+                    if (lastFlush.Elapsed < DeltaBatch) continue;
+                    await FlushAsync(cancelled.Token);
+                    lastFlush.Restart();
+                }
+
+                await FlushAsync(cancelled.Token);
+                var response = updates.ToChatResponse();
+                var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
+                    .Select(c => new ToolCallRequest(c.CallId, c.Name,
+                        JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
+                    .ToList();
+                return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
+                    response.Text, calls, null, null);
+            }
+            catch (OperationCanceledException) when (cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
+            {
+                if (!handOff.IsCancellationRequested)
+                    logger.LogInformation("Turn {TurnId} of {SessionId} was cancelled during its model call", step.TurnId, step.SessionId);
+                return null;
+            }
+            catch (Exception e) when (!ct.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Model call of turn {TurnId} failed", step.TurnId);
+                return Failed(model.ModelId, $"The model call failed: {e.Message}", "llm_error");
+            }
+            finally
+            {
+                await cancelled.CancelAsync();
+                await watcher;
+            }
+        }
+
+        /// <summary>
+        /// Whether an earlier attempt of this step already started the message; if so, what it streamed, so that
+        /// this attempt emits only what comes after (or, if the model now says something else, the new text).
+        /// </summary>
+        private async Task<bool> ResumeAsync(CancellationToken ct)
+        {
+            var earlier = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId,
+                [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta], TurnId: step.TurnId), ct)).Events;
+            var started = earlier.LastOrDefault(e => e.Type == EventTypes.OutputMessageStarted &&
+                                                     (int?)e.Data["iteration"] == step.Iteration);
+            if (started is null) return false;
+            _replay = earlier.Where(e => e.Type == EventTypes.OutputMessageDelta && e.Sequence > started.Sequence)
+                .Select(e => (string?)e.Data["accumulated"]).LastOrDefault() ?? "";
+            return true;
+        }
+
+        private async Task FlushAsync(CancellationToken ct)
+        {
+            if (_pending.Length == 0) return;
+            _accumulated.Append(_pending);
+            _pending.Clear();
+            var text = _accumulated.ToString();
+            string delta;
+            if (_replay is not null)
+            {
+                if (_replay.StartsWith(text, StringComparison.Ordinal)) return; // still repeating what was sent
+                delta = text.StartsWith(_replay, StringComparison.Ordinal) ? text[_replay.Length..] : text;
+                _replay = null;
+            }
+            else
+            {
+                delta = text[_sent..];
             }
 
-            await FlushDelta(step, turn, progress, accumulated, pending, cancelled.Token);
-            var response = updates.ToChatResponse();
-            var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
-                .Select(c => new ToolCallRequest(c.CallId, c.Name,
-                    JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
-                .ToList();
-            return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
-                response.Text, calls, null, null);
-        }
-        catch (OperationCanceledException) when (cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
-        {
-            logger.LogInformation("Turn {TurnId} of {SessionId} was cancelled during its model call", step.TurnId, step.SessionId);
-            return null;
-        }
-        catch (Exception e) when (!ct.IsCancellationRequested)
-        {
-            logger.LogWarning(e, "Model call of turn {TurnId} failed", step.TurnId);
-            return Failed(step, model.ModelId, $"The model call failed: {e.Message}", "llm_error");
-        }
-        finally
-        {
-            await cancelled.CancelAsync();
-            await watcher;
-        }
-    }
-
-    private static TurnStepFinished Failed(RunTurnStep step, string? model, string error, string code) =>
-        new(step.SessionId, step.TurnId, step.Iteration, model, "", [], error, code);
-
-    private static async Task FlushDelta(RunTurnStep step, ActiveTurn turn, TurnProgress progress, StringBuilder accumulated,
-        StringBuilder pending, CancellationToken ct)
-    {
-        if (pending.Length == 0) return;
-        accumulated.Append(pending);
-        await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageDelta, new JsonObject
-        {
-            ["turn_id"] = step.TurnId,
-            ["delta"] = pending.ToString(),
-            ["accumulated"] = accumulated.ToString(),
-        }, ct);
-        pending.Clear();
-    }
-
-    /// <summary>Any event of the session (a cancel appends one) wakes the check; a slow poll covers a lost notification.</summary>
-    private static async Task WatchForCancel(RunTurnStep step, TurnProgress progress, SessionSubscription subscription,
-        CancellationTokenSource cancelled)
-    {
-        try
-        {
-            while (!cancelled.IsCancellationRequested)
+            _sent = text.Length;
+            await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageDelta, new JsonObject
             {
-                await subscription.WaitAsync(CancelPoll, cancelled.Token);
-                if (!await progress.IsActiveAsync(step.SessionId, step.TurnId, cancelled.Token))
+                ["turn_id"] = step.TurnId,
+                ["iteration"] = step.Iteration,
+                ["delta"] = delta,
+                ["accumulated"] = text,
+            }, ct);
+        }
+
+        private TurnStepFinished Failed(string? model, string error, string code) =>
+            new(step.SessionId, step.TurnId, step.Iteration, model, "", [], error, code);
+
+        /// <summary>Any event of the session (a cancel appends one) wakes the check; a slow poll covers a lost notification.</summary>
+        private async Task WatchForCancel(SessionSubscription subscription, CancellationTokenSource cancelled)
+        {
+            try
+            {
+                while (!cancelled.IsCancellationRequested)
                 {
-                    await cancelled.CancelAsync();
-                    return;
+                    await subscription.WaitAsync(CancelPoll, cancelled.Token);
+                    if (!await progress.IsActiveAsync(step.SessionId, step.TurnId, cancelled.Token))
+                    {
+                        await cancelled.CancelAsync();
+                        return;
+                    }
                 }
             }
-        }
-        catch (OperationCanceledException)
-        {
-            // the step ended
+            catch (OperationCanceledException)
+            {
+                // the step ended
+            }
         }
     }
 }

@@ -42,6 +42,10 @@ public sealed class DurableTurnTests
             events.Count(e => (string)e["type"]! == "turn.started").ShouldBe(1);
             events.Count(e => (string)e["type"]! == "output.message.completed").ShouldBe(1);
             events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
+            // Nothing repeated by the second attempt: one message start, and the deltas spell the answer exactly once.
+            events.Count(e => (string)e["type"]! == "output.message.started").ShouldBe(1);
+            string.Concat(events.Where(e => (string)e["type"]! == "output.message.delta").Select(e => (string)e["data"]!["delta"]!))
+                .ShouldBe((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!);
             ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
                 .ShouldBe("Echo: " + string.Join(" ", Enumerable.Range(1, 30).Select(i => $"w{i}")));
         }

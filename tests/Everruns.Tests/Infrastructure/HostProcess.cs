@@ -110,6 +110,28 @@ public sealed class HostProcess : IAsyncDisposable
         throw new TimeoutException($"host on port {Port} was not ready in time:\n{Output}");
     }
 
+    /// <summary>SIGTERM, as an orchestrator stops a container.</summary>
+    public void Terminate()
+    {
+        if (!_process.HasExited) Posix.Kill(_process.Id, Posix.SigTerm);
+    }
+
+    /// <summary>True when the process exited within <paramref name="within"/>.</summary>
+    public async Task<bool> WaitForExitAsync(TimeSpan within)
+    {
+        using var timeout = new CancellationTokenSource(within);
+        try
+        {
+            await _process.WaitForExitAsync(timeout.Token);
+            _process.WaitForExit(); // flushes the redirected streams
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
     public void Kill()
     {
         if (!_process.HasExited) _process.Kill(entireProcessTree: true);
@@ -135,4 +157,12 @@ public sealed class HostProcess : IAsyncDisposable
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+internal static class Posix
+{
+    public const int SigTerm = 15;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill")]
+    public static extern int Kill(int pid, int signal);
 }

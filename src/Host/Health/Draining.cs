@@ -1,0 +1,24 @@
+using Everruns.Contracts;
+
+namespace Everruns.Host.Health;
+
+/// <summary>
+/// From the moment shutdown begins, new requests get 503 <c>shutting_down</c> (with Retry-After and
+/// Connection: close) so the load balancer and clients move to another instance; health endpoints still answer.
+/// </summary>
+public sealed class Draining(RequestDelegate next, IHostApplicationLifetime lifetime)
+{
+    public async Task InvokeAsync(HttpContext context)
+    {
+        if (lifetime.ApplicationStopping.IsCancellationRequested && !context.Request.Path.StartsWithSegments("/health"))
+        {
+            context.Response.Headers.RetryAfter = "1";
+            context.Response.Headers.Connection = "close";
+            await Problems.Result(Problems.Create(StatusCodes.Status503ServiceUnavailable, "shutting_down",
+                "this instance is shutting down; retry on another")).ExecuteAsync(context);
+            return;
+        }
+
+        await next(context);
+    }
+}

@@ -1,0 +1,72 @@
+using System.Net;
+using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Everruns.Tests.Cluster;
+
+/// <summary>SIGTERM drains an instance: readiness 503 at once, SSE told to reconnect, turns handed on, exit 0.</summary>
+public sealed class ShutdownTests
+{
+    [Fact]
+    public async Task sigterm_drains_the_instance_and_another_finishes_its_turn()
+    {
+        await using var cluster = await Infrastructure.Cluster.StartAsync(nodes: 2, settings: new Dictionary<string, string>
+        {
+            ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "100",
+            ["SHUTDOWN_GRACE_SECS"] = "2",
+        });
+        var draining = cluster.Nodes[0];
+        var api = cluster.Api(0);
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await using var sse = await SseClient.OpenAsync(draining.Http, $"/v1/sessions/{sessionId}/sse");
+        (await sse.NextAsync()).Event.ShouldBe("connected");
+
+        // A turn of about 8 s, well past the 2 s grace, started on the draining node.
+        var words = string.Join(" ", Enumerable.Range(1, 80).Select(i => $"w{i}"));
+        await api.PostMessageAsync(sessionId, words);
+        await sse.UntilAsync(f => f.Event == "output.message.delta");
+
+        draining.Terminate();
+        var disconnecting = (await sse.UntilAsync(f => f.Event == "disconnecting", TimeSpan.FromSeconds(10))).Last();
+        ((string)disconnecting.Json["reason"]!).ShouldBe("server_maintenance");
+
+        (await draining.WaitForExitAsync(TimeSpan.FromSeconds(30))).ShouldBeTrue(draining.Output);
+        draining.ExitCode.ShouldBe(0, draining.Output);
+        // The turn outlived the grace period: it was handed on, not finished here or lost.
+        draining.Output.ShouldContain("handed to another instance");
+
+        var events = await cluster.Api(1).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed", cluster.Nodes[1].Output);
+        ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
+            .ShouldBe("Echo: " + words);
+        events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
+        // Nothing repeated by the second attempt: one message start, and the deltas spell the answer exactly once.
+        events.Count(e => (string)e["type"]! == "output.message.started").ShouldBe(1);
+        string.Concat(events.Where(e => (string)e["type"]! == "output.message.delta").Select(e => (string)e["data"]!["delta"]!))
+            .ShouldBe((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!);
+    }
+
+    [Fact]
+    public async Task a_stopping_instance_refuses_new_requests_but_stays_live()
+    {
+        var url = await PostgresServer.CreateDatabaseAsync("everruns_refuse");
+        try
+        {
+            await using var host = await TestHost.StartAsync(url);
+            var api = new ApiClient(host.Server.CreateClient());
+            (await api.GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
+
+            host.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
+
+            var refused = await api.GetAsync("/v1/agents");
+            refused.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "shutting_down");
+            refused.Headers.RetryAfter.ShouldNotBeNull();
+            (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
+            (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        }
+        finally
+        {
+            await PostgresServer.DropDatabaseAsync(url);
+        }
+    }
+}
