@@ -39,6 +39,7 @@ public static class EverrunsComposition
         builder.Services.AddHostedService<SchemaMigrationService>();
 
         builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<DatabaseUnavailable>();
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = Naming;

@@ -32,6 +32,10 @@ public sealed record EverrunsOptions
         {
             var builder = Configuration.DatabaseUrl.Parse(DatabaseUrl);
             builder.MaxPoolSize = DatabasePoolMax;
+            // Fail fast while the server is down (unless the URL sets connect_timeout): 5 s, not Npgsql's 15.
+            if (!DatabaseUrl.Contains("connect_timeout", StringComparison.OrdinalIgnoreCase) &&
+                !DatabaseUrl.Contains("timeout=", StringComparison.OrdinalIgnoreCase))
+                builder.Timeout = 5;
             builder.ApplicationName = ApplicationName;
             return builder.ConnectionString;
         }

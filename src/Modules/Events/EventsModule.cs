@@ -16,6 +16,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<SessionSignals>();
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
         services.AddSingleton<SessionEventReader>();
+        services.AddSingleton<SseLimits>();
         services.AddHostedService<EventListener>();
     }
 
@@ -47,11 +48,15 @@ public sealed class EventsModule : IEverrunsModule
     ];
 }
 
-public sealed record SseOptions(TimeSpan Heartbeat, TimeSpan ConnectionCycle)
+public sealed record SseOptions(
+    TimeSpan Heartbeat, TimeSpan ConnectionCycle, int MaxConnections, int MaxConnectionsPerOrg, int MaxConnectionsPerSession)
 {
     public static SseOptions From(IConfiguration configuration) => new(
         TimeSpan.FromSeconds(Seconds(configuration, "SSE_HEARTBEAT_INTERVAL_SECS", 30)),
-        TimeSpan.FromSeconds(Seconds(configuration, "SSE_CONNECTION_CYCLE_SECS", 300)));
+        TimeSpan.FromSeconds(Seconds(configuration, "SSE_CONNECTION_CYCLE_SECS", 300)),
+        (int)Seconds(configuration, "SSE_MAX_CONNECTIONS", 10_000),
+        (int)Seconds(configuration, "SSE_MAX_CONNECTIONS_PER_ORG", 2_000),
+        (int)Seconds(configuration, "SSE_MAX_CONNECTIONS_PER_SESSION", 20));
 
     private static double Seconds(IConfiguration configuration, string key, double fallback)
     {

@@ -28,7 +28,7 @@ public static class StreamEventsEndpoint
         endpoints.MapGet("/v1/sessions/{id}/sse", Stream);
 
     public static async Task Stream(string id, HttpContext http, IMessageBus bus, SessionEventReader reader,
-        ISessionSignals signals, SseOptions options, IHostApplicationLifetime lifetime)
+        ISessionSignals signals, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
     {
         var ct = http.RequestAborted;
         if (await InputRules.ExistingSession(bus, id) is { } missing)
@@ -53,6 +53,15 @@ public static class StreamEventsEndpoint
             return;
         }
 
+        var (lease, overCap) = limits.TryOpen(Tenancy.DefaultOrgId, id);
+        if (overCap is not null)
+        {
+            http.Response.Headers.RetryAfter = "5";
+            await Problems.Result(overCap).ExecuteAsync(http);
+            return;
+        }
+
+        using var _ = lease;
         // Subscribe before the first read, so that an event committed in between still wakes us.
         using var subscription = signals.Subscribe(id);
         var response = http.Response;
