@@ -73,6 +73,7 @@ public sealed class MaintenanceTests
         // Kill -9 the node that runs the jobs: another node picks them up.
         var victim = cluster.Nodes.Single(n => n.InstanceId == runner);
         victim.Kill();
+        (await victim.WaitForExitAsync(TimeSpan.FromSeconds(10))).ShouldBeTrue();
         var killedAt = DateTimeOffset.UtcNow;
         var survivor = cluster.Nodes.First(n => n != victim);
         var next = await Eventually(async () =>
@@ -83,6 +84,25 @@ public sealed class MaintenanceTests
         next.ShouldNotBe(runner);
         var after = (await new ApiClient(survivor.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
         ((string)after.Single(w => (string)w!["id"]! == runner)!["status"]!).ShouldBe("stale");
+
+        // Kill -9 the leader among the two left: the last node is elected and runs the jobs.
+        var leader = await Eventually(async () =>
+        {
+            var list = (await new ApiClient(survivor.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
+            return list.Where(w => (bool)w!["is_leader"]! && (string)w!["status"]! == "active").Select(w => (string)w!["id"]!).FirstOrDefault();
+        }, TimeSpan.FromSeconds(60));
+        var killedLeader = cluster.Nodes.Single(n => n.InstanceId == leader);
+        killedLeader.Kill();
+        (await killedLeader.WaitForExitAsync(TimeSpan.FromSeconds(10))).ShouldBeTrue();
+        var leaderKilledAt = DateTimeOffset.UtcNow;
+        var last = cluster.Nodes.Single(n => !n.HasExited);
+        await Eventually(async () =>
+        {
+            var list = (await new ApiClient(last.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
+            var self = list.Single(w => (bool)w!["is_self"]!)!;
+            return (bool)self["is_leader"]! && (await RunnersSince(cluster, leaderKilledAt.AddSeconds(1))).Contains(last.InstanceId!)
+                ? "took over" : null;
+        }, TimeSpan.FromSeconds(60));
     }
 
     private static async Task<List<string>> RunnersSince(Infrastructure.Cluster cluster, DateTimeOffset since)
