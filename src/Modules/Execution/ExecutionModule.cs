@@ -21,6 +21,9 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton(new TurnHeartbeatOptions(TimeSpan.FromSeconds(
             int.TryParse(configuration["TURN_HEARTBEAT_SECS"], out var beat) && beat > 0 ? beat : 5)));
         services.AddSingleton<TurnHeartbeat>();
+        services.AddSingleton(new TaskListenerOptions(TimeSpan.FromSeconds(
+            int.TryParse(configuration["TASK_POLL_SECS"], out var poll) && poll > 0 ? poll : 30)));
+        services.AddHostedService<TaskListener>();
     }
 
     public IEnumerable<string> SchemaSql =>
@@ -33,5 +36,6 @@ public sealed class ExecutionModule : IEverrunsModule
             beat_at timestamptz not null
         );
         """,
+        .. HandOff.SchemaSql,
     ];
 }

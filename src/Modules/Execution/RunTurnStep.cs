@@ -14,8 +14,8 @@ namespace Everruns.Modules.Execution;
 /// <summary>
 /// Reasoning: one model call of a turn. Streams the answer as progress events and hands the outcome to
 /// <see cref="FinishTurnStepHandler"/>. Stops as soon as the turn is cancelled from any instance. When this
-/// instance shuts down, the call may run on for SHUTDOWN_GRACE_SECS; past that the step is sent again
-/// (durably) and another instance runs it. A step run again (after a hand-off or a crash) does not repeat the
+/// instance shuts down, the call may run on for SHUTDOWN_GRACE_SECS; past that the step is handed off
+/// (<see cref="HandOff"/>) and another instance runs it. A step run again (after a hand-off or a crash) does not repeat the
 /// progress events the earlier attempt already wrote: it continues the streamed text where that one stopped.
 /// </summary>
 public static class RunTurnStepHandler
@@ -25,7 +25,8 @@ public static class RunTurnStepHandler
 
     public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
         ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
-        ShutdownSettings shutdown, IHostApplicationLifetime lifetime, ILogger<RunTurnStep> logger, CancellationToken ct)
+        ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ILogger<RunTurnStep> logger,
+        CancellationToken ct)
     {
         var next = new OutgoingMessages();
         var state = await documents.LoadAsync<SessionTurns>(step.SessionId, ct);
@@ -42,7 +43,7 @@ public static class RunTurnStepHandler
             else if (handOff.IsCancellationRequested)
             {
                 logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);
-                next.Add(step);
+                HandOff.Enqueue(documents, step, self);
             }
 
             return next;

@@ -14,6 +14,7 @@ public sealed class ShutdownTests
         {
             ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "100",
             ["SHUTDOWN_GRACE_SECS"] = "2",
+            ["TASK_POLL_SECS"] = "600", // only the task_available notification can wake the other node in time
         });
         var draining = cluster.Nodes[0];
         var api = cluster.Api(0);
@@ -37,6 +38,7 @@ public sealed class ShutdownTests
 
         var events = await cluster.Api(1).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
         ((string)events.Last()["type"]!).ShouldBe("turn.completed", cluster.Nodes[1].Output);
+        cluster.Nodes[1].Output.ShouldContain("Claimed hand-off of turn");
         ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
             .ShouldBe("Echo: " + words);
         events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
