@@ -46,10 +46,11 @@ public static class EverrunsMetrics
         public string Name { get; }
         public long Total => Interlocked.Read(ref _total);
 
-        public void Add(long value = 1)
+        public void Add(long value = 1, string? reason = null)
         {
             Interlocked.Add(ref _total, value);
-            _counter.Add(value);
+            if (reason is null) _counter.Add(value);
+            else _counter.Add(value, new KeyValuePair<string, object?>("reason", reason));
         }
     }
 }

@@ -3,6 +3,8 @@ using Everruns.Contracts;
 using Everruns.Host.Configuration;
 using Everruns.Host.Health;
 using Everruns.Host.Schema;
+using Everruns.Host.Telemetry;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
@@ -30,7 +32,21 @@ public static class EverrunsComposition
         builder.Services.AddSingleton(new ShutdownSettings(options.ShutdownGrace));
         // The host waits this long for in-flight work, plus a margin to hand unfinished turns on and close the pool.
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(10));
-        builder.WebHost.UseUrls($"http://{(options.Host == "0.0.0.0" ? "*" : options.Host)}:{options.Port}");
+        builder.WebHost.ConfigureKestrel(kestrel =>
+        {
+            Listen(kestrel, options.Host, options.Port, HttpProtocols.Http1AndHttp2);
+            // Kestrel cannot tell HTTP/1.1 from cleartext HTTP/2 on one port (that needs TLS/ALPN): load balancers
+            // that speak h2c to their upstreams get a port of their own.
+            if (options.H2cPort is { } h2c) Listen(kestrel, options.Host, h2c, HttpProtocols.Http2);
+            // Sized for many SSE streams per connection.
+            kestrel.Limits.Http2.InitialStreamWindowSize = options.Http2StreamWindowSize;
+            kestrel.Limits.Http2.InitialConnectionWindowSize = options.Http2ConnectionWindowSize;
+            kestrel.Limits.Http2.MaxStreamsPerConnection = options.Http2MaxConcurrentStreams;
+            kestrel.Limits.Http2.KeepAlivePingDelay = TimeSpan.FromSeconds(20);
+            kestrel.Limits.Http2.KeepAlivePingTimeout = TimeSpan.FromSeconds(20);
+        });
+        builder.AddEverrunsTelemetry(options);
+        builder.AddEverrunsLogging();
 
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));
         builder.Services.AddSingleton<Readiness>();
@@ -94,6 +110,14 @@ public static class EverrunsComposition
         return builder;
     }
 
+    private static void Listen(KestrelServerOptions kestrel, string host, int port, HttpProtocols protocols)
+    {
+        Action<ListenOptions> configure = listen => listen.Protocols = protocols;
+        if (host is "0.0.0.0" or "*" or "::") kestrel.ListenAnyIP(port, configure);
+        else if (host == "localhost") kestrel.ListenLocalhost(port, configure);
+        else kestrel.Listen(System.Net.IPAddress.Parse(host), port, configure);
+    }
+
     public static WebApplication MapEverruns(this WebApplication app)
     {
         var options = app.Services.GetRequiredService<EverrunsOptions>();
@@ -107,6 +131,7 @@ public static class EverrunsComposition
         app.UseStatusCodePages();
         app.UseMiddleware<Draining>();
         app.MapHealth();
+        app.MapMetrics();
         // Wolverine.Http serializes with the ASP.NET Core JSON options configured above (snake_case).
         app.MapWolverineEndpoints();
         foreach (var module in Modules.All)

@@ -22,6 +22,13 @@ public sealed record EverrunsOptions
     /// <summary>On SIGTERM, how long in-flight turns may run on before they are handed to another instance.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>Optional second port that speaks only cleartext HTTP/2 (h2c), for load balancers.</summary>
+    public int? H2cPort { get; init; }
+
+    public int Http2StreamWindowSize { get; init; } = 2 * 1024 * 1024;
+    public int Http2ConnectionWindowSize { get; init; } = 16 * 1024 * 1024;
+    public int Http2MaxConcurrentStreams { get; init; } = 256;
+
     /// <summary>How old a node's heartbeat may get before the others take over its durable work.</summary>
     public TimeSpan NodeStaleAfter { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -54,7 +61,7 @@ public sealed record EverrunsOptions
         var options = new EverrunsOptions
         {
             DatabaseUrl = databaseUrl,
-            Host = configuration["HOST"] is { Length: > 0 } host ? host : "0.0.0.0",
+            Host = configuration["HOST"] is { Length: > 0 } host ? ValidHost(host) : "0.0.0.0",
             Port = PositiveInt(configuration, "PORT", 9000, max: 65535),
             DatabasePoolMax = PositiveInt(configuration, "DATABASE_POOL_MAX", 20),
             ExpectedInstances = PositiveInt(configuration, "EXPECTED_INSTANCES", 1),
@@ -63,7 +70,14 @@ public sealed record EverrunsOptions
             NodeHealthCheck = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_HEALTH_CHECK_SECS", 10, max: 3600)),
             NodeStaleAfter = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_STALE_SECS", 60, max: 86400)),
             ShutdownGrace = TimeSpan.FromSeconds(PositiveInt(configuration, "SHUTDOWN_GRACE_SECS", 30, max: 3600)),
+            H2cPort = string.IsNullOrWhiteSpace(configuration["H2C_PORT"]) ? null : PositiveInt(configuration, "H2C_PORT", 0, max: 65535),
+            Http2StreamWindowSize = PositiveInt(configuration, "HTTP2_STREAM_WINDOW_SIZE", 2 * 1024 * 1024),
+            Http2ConnectionWindowSize = PositiveInt(configuration, "HTTP2_CONNECTION_WINDOW_SIZE", 16 * 1024 * 1024),
+            Http2MaxConcurrentStreams = PositiveInt(configuration, "HTTP2_MAX_CONCURRENT_STREAMS", 256),
         };
+        if (options.Http2StreamWindowSize < 65_535 || options.Http2ConnectionWindowSize < options.Http2StreamWindowSize)
+            throw new InvalidOperationException(
+                "HTTP2_STREAM_WINDOW_SIZE must be at least 65535 and HTTP2_CONNECTION_WINDOW_SIZE at least as large");
         if (options.NodeStaleAfter <= options.NodeHealthCheck)
             throw new InvalidOperationException("NODE_STALE_SECS must be longer than NODE_HEALTH_CHECK_SECS");
 
@@ -71,6 +85,11 @@ public sealed record EverrunsOptions
         Configuration.DatabaseUrl.Parse(databaseUrl);
         return options;
     }
+
+    private static string ValidHost(string host) =>
+        host is "0.0.0.0" or "*" or "::" or "localhost" || System.Net.IPAddress.TryParse(host, out _)
+            ? host
+            : throw new InvalidOperationException($"HOST must be an IP address, 0.0.0.0 or localhost, got '{host}'");
 
     private static string NewInstanceId() =>
         $"{Environment.MachineName.ToLowerInvariant()}-{Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant()}";

@@ -99,7 +99,7 @@ public static class Turns
             EventTypes.TurnCompleted => EverrunsMetrics.TurnsCompleted,
             EventTypes.TurnCancelled => EverrunsMetrics.TurnsCancelled,
             _ => EverrunsMetrics.TurnsFailed,
-        }).Add();
+        }).Add(reason: type == EventTypes.TurnFailed ? (string?)data["error_code"] ?? "unknown" : null);
         state.Active = null;
         if (state.Queue.Count > 0)
         {

@@ -63,7 +63,7 @@ public sealed class HostProcess : IAsyncDisposable
         start.Environment["HOST"] = "127.0.0.1";
         start.Environment["PORT"] = port.ToString();
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
-        start.Environment["Logging__Console__FormatterName"] = "simple";
+        start.Environment["LOG_FORMAT"] = "simple";
         foreach (var (key, value) in environment ?? new Dictionary<string, string>())
             start.Environment[key] = value;
 
