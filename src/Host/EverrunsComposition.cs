@@ -2,6 +2,7 @@ using System.Text.Json;
 using Everruns.Contracts;
 using Everruns.Host.Configuration;
 using Everruns.Host.Health;
+using Everruns.Host.Operations;
 using Everruns.Host.Schema;
 using Everruns.Host.Telemetry;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -50,6 +51,7 @@ public static class EverrunsComposition
 
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));
         builder.Services.AddSingleton<Readiness>();
+        builder.Services.AddSingleton<SystemProbe>();
         builder.Services.AddSingleton<SchemaMigrator>();
         // Registered before Marten and Wolverine so that it runs (and finishes) before they touch their tables.
         builder.Services.AddHostedService<SchemaMigrationService>();
@@ -132,6 +134,7 @@ public static class EverrunsComposition
         app.UseMiddleware<Draining>();
         app.MapHealth();
         app.MapMetrics();
+        app.MapOperations();
         // Wolverine.Http serializes with the ASP.NET Core JSON options configured above (snake_case).
         app.MapWolverineEndpoints();
         foreach (var module in Modules.All)

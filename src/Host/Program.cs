@@ -1,9 +1,10 @@
 using Everruns.Host;
+using Everruns.Host.Operations;
 using Everruns.Host.Schema;
 using JasperFx;
 
-// Verbs: (none) runs the server; `migrate` applies the schema and exits; `--no-migrations` skips the
-// start-up migration; any other verb (check-env, resources, codegen, describe...) goes to JasperFx.
+// Verbs: (none) runs the server; `migrate` applies the schema and exits; `preflight` checks the deployment;
+// `--no-migrations` skips the start-up migration; any other verb (check-env, resources, codegen, describe...) goes to JasperFx.
 var skipMigrations = args.Contains("--no-migrations");
 var hostArgs = args.Where(a => a != "--no-migrations").ToArray();
 var verb = hostArgs.FirstOrDefault(a => !a.StartsWith('-'));
@@ -12,6 +13,9 @@ var builder = WebApplication.CreateBuilder(hostArgs);
 builder.AddEverruns(new StartupFlags(skipMigrations));
 var app = builder.Build();
 app.MapEverruns();
+
+if (verb == "preflight")
+    return await ActivatorUtilities.CreateInstance<Preflight>(app.Services).RunAsync(Console.Out, CancellationToken.None);
 
 if (verb == "migrate")
 {

@@ -24,6 +24,10 @@ public static class Logging
             {
                 json.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
                 json.UseUtcTimestamp = true;
+                json.JsonWriterOptions = new System.Text.Json.JsonWriterOptions
+                {
+                    Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
+                };
             });
         else
             builder.Logging.AddSimpleConsole(simple => simple.SingleLine = false);

@@ -78,9 +78,13 @@ public sealed class HostProcess : IAsyncDisposable
     }
 
     /// <summary>Runs a verb (such as <c>migrate</c>) to completion and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Output)> RunVerbAsync(string databaseUrl, params string[] args)
+    public static Task<(int ExitCode, string Output)> RunVerbAsync(string databaseUrl, params string[] args) =>
+        RunVerbAsync(databaseUrl, null, args);
+
+    public static async Task<(int ExitCode, string Output)> RunVerbAsync(string databaseUrl, IDictionary<string, string>? environment,
+        params string[] args)
     {
-        await using var host = Start(databaseUrl, null, args);
+        await using var host = Start(databaseUrl, environment, args);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         await host._process.WaitForExitAsync(timeout.Token);
         host._process.WaitForExit(); // flushes the redirected streams

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text;
+using Everruns.Contracts;
+using Everruns.Host.Configuration;
+
+namespace Everruns.Host.Operations;
+
+/// <summary>
+/// /conformance and /status (public), /v1/admin/system-health and /v1/admin/support-bundle (admin: header
+/// <c>Authorization: Bearer &lt;ADMIN_API_KEY&gt;</c>; without ADMIN_API_KEY configured they are disabled).
+/// </summary>
+public static class OperationsEndpoints
+{
+    public const string ApiVersion = "v1";
+
+    public static void MapOperations(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/conformance", () => Results.Json(new
+        {
+            version = BuildInfo.Version.Split('+')[0],
+            api_version = ApiVersion,
+            build = BuildInfo.Version,
+            implementation = "everruns-dotnet",
+        })).AllowAnonymous();
+
+        app.MapGet("/status", async (SystemProbe probe, InstanceIdentity identity, CancellationToken ct) =>
+        {
+            var (ok, latency, error) = await probe.PingAsync(ct);
+            return Results.Json(new
+            {
+                status = ok ? "ok" : "degraded",
+                version = BuildInfo.Version.Split('+')[0],
+                instance_id = identity.InstanceId,
+                database = new { status = ok ? "ok" : "unreachable", latency_ms = latency, error },
+            }, statusCode: ok ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
+        }).AllowAnonymous();
+
+        var admin = app.MapGroup("/v1/admin").AddEndpointFilter(async (context, next) =>
+            Denied(context.HttpContext) ?? await next(context));
+
+        admin.MapGet("/system-health", async (SystemProbe probe, CancellationToken ct) => Results.Json(await probe.HealthAsync(ct)));
+
+        admin.MapGet("/support-bundle", async (SystemProbe probe, IConfiguration configuration, EverrunsOptions options, CancellationToken ct) =>
+        {
+            var health = await probe.HealthAsync(ct);
+            object? database;
+            try
+            {
+                database = await probe.DatabaseAsync(ct);
+            }
+            catch (Npgsql.NpgsqlException e)
+            {
+                database = new { error = e.Message };
+            }
+
+            return Results.Json(new Dictionary<string, object?>
+            {
+                ["generated_at"] = DateTimeOffset.UtcNow,
+                ["version"] = new { version = BuildInfo.Version, api_version = ApiVersion, instance_id = options.InstanceId, runtime = Environment.Version.ToString() },
+                ["config"] = Redaction.Configuration(configuration),
+                ["health"] = health,
+                ["database"] = database,
+            });
+        });
+    }
+
+    private static IResult? Denied(HttpContext http)
+    {
+        var key = http.RequestServices.GetRequiredService<IConfiguration>()["ADMIN_API_KEY"];
+        if (string.IsNullOrEmpty(key))
+            return Problems.Result(Problems.Create(StatusCodes.Status403Forbidden, "admin_disabled",
+                "admin endpoints are disabled: set ADMIN_API_KEY on the server"));
+        var header = http.Request.Headers.Authorization.ToString();
+        var given = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : header.Trim();
+        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key))) return null;
+        http.Response.Headers.WWWAuthenticate = "Bearer";
+        return Problems.Result(Problems.Create(StatusCodes.Status401Unauthorized, "unauthorized", "an admin API key is required"));
+    }
+}
