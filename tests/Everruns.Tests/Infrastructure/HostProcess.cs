@@ -39,6 +39,9 @@ public sealed class HostProcess : IAsyncDisposable
         return (output.Parent!.Name, output.Name);
     }
 
+    /// <summary>The built server the multi-process tests run.</summary>
+    public static string HostDll => Path.Combine(HostDirectory, "Everruns.Host.dll");
+
     public string Output
     {
         get { lock (_output) return _output.ToString(); }
