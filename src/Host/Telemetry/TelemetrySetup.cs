@@ -19,7 +19,7 @@ public static class TelemetrySetup
             .ConfigureResource(resource => resource.AddService("everruns", serviceVersion: BuildInfo.Version,
                 serviceInstanceId: options.InstanceId))
             .WithMetrics(metrics => metrics
-                .AddMeter(EverrunsMetrics.MeterName, "Wolverine", "Npgsql", "Marten")
+                .AddMeter(EverrunsMetrics.MeterName, "Wolverine*", "Npgsql", "Marten*")
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
                 .AddPrometheusExporter());

@@ -25,6 +25,9 @@ public sealed class MetricsTests(AppFixture app)
         after.Keys.ShouldContain(k => k.StartsWith("http_server_request_duration_seconds_bucket{") &&
                                       k.Contains("http_route=\"/v1/sessions/{id}/messages\"") && k.Contains("http_response_status_code=\"201\""));
         after.Keys.ShouldContain(k => k.StartsWith("db_client_connections_usage"));
+        // Durable messages by queue and outcome, from Wolverine's meter.
+        after.Keys.ShouldContain(k => k.StartsWith("wolverine_messages_succeeded_Messages_total{") &&
+                                      k.Contains("message_type=\"Everruns.Modules.Execution.RunTurnStep\""));
     }
 
     /// <summary>Parses the exposition format strictly: every sample line is <c>name{labels} value</c> with a numeric value.</summary>
