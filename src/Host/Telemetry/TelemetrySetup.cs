@@ -22,7 +22,8 @@ public static class TelemetrySetup
                 .AddMeter(EverrunsMetrics.MeterName, "Wolverine*", "Npgsql", "Marten*")
                 .AddAspNetCoreInstrumentation()
                 .AddRuntimeInstrumentation()
-                .AddPrometheusExporter());
+                // No scrape cache: every scrape shows the counters as they are.
+                .AddPrometheusExporter(prometheus => prometheus.ScrapeResponseCacheDurationMilliseconds = 0));
 
         if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
             otel.WithTracing(tracing => tracing
