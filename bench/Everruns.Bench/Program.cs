@@ -1,0 +1,292 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Everruns.Bench;
+using Npgsql;
+
+// ops/bench runs this: bounded loads against real hosts and a real PostgreSQL, one Markdown table at the end.
+// Environment: DATABASE_URL (the server; a database of its own is created and dropped), EVERRUNS_HOST_DLL,
+// PGBENCH (pgbench binary), PGBOSS_DIR (bench/pgboss with node_modules). --quick shrinks every load.
+var quick = args.Contains("--quick");
+var server = Need("DATABASE_URL");
+var hostDll = Need("EVERRUNS_HOST_DLL");
+var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
+var url = Db.WithDatabase(server, databaseName);
+await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"create database \"{databaseName}\"");
+var rows = new List<(string Measure, string Figure, string Target, string Verdict)>();
+var nodes = new List<Node>();
+var settings = new Dictionary<string, string>
+{
+    ["SSE_MAX_CONNECTIONS"] = "200000", ["SSE_MAX_CONNECTIONS_PER_ORG"] = "200000", ["SSE_MAX_CONNECTIONS_PER_SESSION"] = "200000",
+    ["DATABASE_POOL_MAX"] = "40", ["EXPECTED_INSTANCES"] = "1",
+};
+
+try
+{
+    Log("migrating");
+    var migrate = Process.Start(new ProcessStartInfo("dotnet", [hostDll, "migrate"])
+    {
+        WorkingDirectory = Path.GetDirectoryName(hostDll)!, RedirectStandardOutput = true,
+        Environment = { ["DATABASE_URL"] = url, ["LOG_LEVEL"] = "Warning" },
+    })!;
+    await migrate.WaitForExitAsync();
+
+    // Baselines first, on an idle server.
+    var pgbenchTps = await PgbenchAsync();
+    var (notifyP50, notifyP99) = await NotifyRoundTripAsync(quick ? 200 : 1000);
+    var pgBoss = await PgBossAsync(quick ? 500 : 2000);
+
+    // Cold start: process start to ready, on a migrated schema.
+    var starts = new List<double>();
+    for (var i = 0; i < 3; i++)
+    {
+        var watch = Stopwatch.StartNew();
+        await using var node = Node.Start(hostDll, url, $"cold{i}", settings);
+        starts.Add((await node.WaitReadyAsync(watch)).TotalMilliseconds);
+    }
+
+    var coldStart = Stats.Percentile(starts, 50);
+
+    // Turns on one node, then on three.
+    nodes.Add(await StartNodeAsync("n1"));
+    var one = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
+    settings["EXPECTED_INSTANCES"] = "3";
+    nodes.Add(await StartNodeAsync("n2"));
+    nodes.Add(await StartNodeAsync("n3"));
+    var three = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
+
+    // Cross-node delivery: written through node A, read on node B.
+    var crossNode = new List<(int Streams, double P50, double P99, int Samples)>();
+    foreach (var streams in quick ? new[] { 1, 100 } : new[] { 1, 100, 1000 })
+        crossNode.Add(await CrossNodeAsync(nodes[0], nodes[1], streams));
+
+    // Idle capacity on one node.
+    var idle = await IdleStreamsAsync(nodes[2], quick ? 2000 : 10_000);
+
+    var best = Math.Max(one.TurnsPerSecond, three.TurnsPerSecond);
+    rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
+    rows.Add(("LISTEN/NOTIFY round trip p50 / p99 (baseline)", $"{F(notifyP50, 2)} / {F(notifyP99, 2)} ms", "", ""));
+    rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss), "", ""));
+    foreach (var (label, run) in new[] { ("1 node", one), ("3 nodes", three) })
+    {
+        rows.Add(($"Turns/s, {label} ({run.Turns} turns, {run.Sessions} sessions)", F(run.TurnsPerSecond, 1), "", ""));
+        rows.Add(($"POST → turn.completed on SSE p50 / p95 / p99, {label}", $"{F(run.P50)} / {F(run.P95)} / {F(run.P99)} ms", "", ""));
+        rows.Add(($"Postgres commits per turn, {label}", F(run.CommitsPerTurn, 1), "", ""));
+    }
+
+    rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss, 1)} (×{F(best / pgBoss, 2)})", "≥ pg-boss", Verdict(best >= pgBoss)));
+    var commitShare = best * three.CommitsPerTurn / pgbenchTps;
+    rows.Add(("Turns/s × commits per turn vs pgbench commits/s", $"{F(best * three.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}%", "≥ 50%", Verdict(commitShare >= 0.5)));
+    foreach (var (streams, p50, p99, samples) in crossNode)
+        rows.Add(($"Cross-node SSE delivery p50 / p99, {streams} stream(s) ({samples} deliveries)", $"{F(p50, 1)} / {F(p99, 1)} ms",
+            streams == 1000 ? "p99 < 50 ms" : "", streams == 1000 ? Verdict(p99 < 50) : ""));
+    rows.Add(($"Idle SSE streams: resident memory per stream ({idle.Streams} streams)", $"{F(idle.BytesPerStream / 1024.0, 1)} KiB", "≤ 64 KiB", Verdict(idle.BytesPerStream <= 64 * 1024)));
+    rows.Add(($"Idle SSE streams: live event reached", $"{idle.Reached} / {idle.Streams}", "all", Verdict(idle.Reached == idle.Streams)));
+    rows.Add(("Cold start: process start → /health/ready (median of 3)", $"{F(coldStart)} ms", "< 3 s", Verdict(coldStart < 3000)));
+
+    Console.WriteLine();
+    Console.WriteLine($"Everruns benchmarks ({(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+    Console.WriteLine();
+    Console.WriteLine("| Measure | Figure | Target | Met |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var row in rows) Console.WriteLine($"| {row.Measure} | {row.Figure} | {row.Target} | {row.Verdict} |");
+    return 0;
+}
+finally
+{
+    foreach (var node in nodes) await node.DisposeAsync();
+    NpgsqlConnection.ClearAllPools();
+    await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"drop database if exists \"{databaseName}\" with (force)");
+}
+
+async Task<Node> StartNodeAsync(string name)
+{
+    var node = Node.Start(hostDll, url, name, settings);
+    await node.WaitReadyAsync(Stopwatch.StartNew());
+    return node;
+}
+
+async Task<double> PgbenchAsync()
+{
+    Log("pgbench");
+    await Db.ExecuteAsync(url, "create table if not exists bench_insert (id bigserial primary key, v int not null)");
+    var script = Path.GetTempFileName();
+    await File.WriteAllTextAsync(script, "insert into bench_insert (v) values (1);\n");
+    var uri = new Uri(url);
+    var pgbench = Process.Start(new ProcessStartInfo(Need("PGBENCH"),
+        ["-n", "-c", "8", "-j", "2", "-T", quick ? "5" : "10", "-f", script, "-h", uri.Host, "-p", uri.Port.ToString(),
+         "-U", uri.UserInfo.Split(':')[0], uri.AbsolutePath.Trim('/')])
+    {
+        RedirectStandardOutput = true, RedirectStandardError = true,
+        Environment = { ["PGPASSWORD"] = uri.UserInfo.Contains(':') ? Uri.UnescapeDataString(uri.UserInfo.Split(':')[1]) : "" },
+    })!;
+    var output = await pgbench.StandardOutput.ReadToEndAsync();
+    await pgbench.WaitForExitAsync();
+    var match = Regex.Match(output, @"tps = ([0-9.]+)");
+    if (!match.Success) throw new InvalidOperationException("pgbench: " + output + await pgbench.StandardError.ReadToEndAsync());
+    return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+}
+
+async Task<(double P50, double P99)> NotifyRoundTripAsync(int pings)
+{
+    Log("LISTEN/NOTIFY");
+    await using var listener = new NpgsqlConnection(Db.ConnectionString(url));
+    await using var sender = new NpgsqlConnection(Db.ConnectionString(url));
+    await listener.OpenAsync();
+    await sender.OpenAsync();
+    var received = new ConcurrentDictionary<string, long>();
+    listener.Notification += (_, e) => received[e.Payload] = Stopwatch.GetTimestamp();
+    await using (var listen = new NpgsqlCommand("listen bench_ping", listener)) await listen.ExecuteNonQueryAsync();
+    using var stop = new CancellationTokenSource();
+    var pump = Task.Run(async () =>
+    {
+        try
+        {
+            while (!stop.IsCancellationRequested) await listener.WaitAsync(stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    });
+    var latencies = new List<double>();
+    for (var i = 0; i < pings; i++)
+    {
+        var id = i.ToString();
+        var sent = Stopwatch.GetTimestamp();
+        await using (var notify = new NpgsqlCommand($"select pg_notify('bench_ping', '{id}')", sender)) await notify.ExecuteNonQueryAsync();
+        while (!received.ContainsKey(id)) await Task.Yield();
+        latencies.Add(Stats.Ms(sent, received[id]));
+    }
+
+    await stop.CancelAsync();
+    await pump;
+    return (Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99));
+}
+
+async Task<double> PgBossAsync(int jobs)
+{
+    Log("pg-boss");
+    var dir = Need("PGBOSS_DIR");
+    var node = Process.Start(new ProcessStartInfo("node", [Path.Combine(dir, "run.mjs"), url, jobs.ToString(), "32"])
+    {
+        WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true,
+    })!;
+    var output = await node.StandardOutput.ReadToEndAsync();
+    await node.WaitForExitAsync();
+    var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'))
+               ?? throw new InvalidOperationException("pg-boss: " + output + await node.StandardError.ReadToEndAsync());
+    return JsonNode.Parse(line)!["jobs_per_second"]!.GetValue<double>();
+}
+
+async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEach)
+{
+    Log($"turns on {cluster.Count} node(s)");
+    var commitsBefore = await Db.ScalarAsync<long>(url, "select xact_commit from pg_stat_database where datname = current_database()");
+    var latencies = new ConcurrentBag<double>();
+    var watch = Stopwatch.StartNew();
+    await Task.WhenAll(Enumerable.Range(0, sessions).Select(async s =>
+    {
+        var node = cluster[s % cluster.Count];
+        var sessionId = await Api.CreateSessionAsync(node.Http);
+        var completed = new ConcurrentDictionary<string, TaskCompletionSource<long>>();
+        await using var stream = SseStream.Open(node.Http, $"/v1/sessions/{sessionId}/sse?types=turn.completed", (type, data) =>
+        {
+            var input = (string?)JsonNode.Parse(data)!["context"]?["input_message_id"];
+            if (input is not null) completed.GetOrAdd(input, _ => new()).TrySetResult(Stopwatch.GetTimestamp());
+        });
+        await stream.Connected.Task;
+        for (var m = 0; m < messagesEach; m++)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            var messageId = await Api.PostMessageAsync(node.Http, sessionId, $"bench {s}.{m}");
+            var done = await completed.GetOrAdd(messageId, _ => new()).Task.WaitAsync(TimeSpan.FromSeconds(120));
+            latencies.Add(Stats.Ms(sent, done));
+        }
+    }));
+    var elapsed = watch.Elapsed.TotalSeconds;
+    var commitsAfter = await Db.ScalarAsync<long>(url, "select xact_commit from pg_stat_database where datname = current_database()");
+    var turns = sessions * messagesEach;
+    var all = latencies.ToList();
+    return new TurnRun(sessions, turns, turns / elapsed, Stats.Percentile(all, 50), Stats.Percentile(all, 95), Stats.Percentile(all, 99),
+        (commitsAfter - commitsBefore) / (double)turns);
+}
+
+async Task<(int Streams, double P50, double P99, int Samples)> CrossNodeAsync(Node writer, Node reader, int streams)
+{
+    Log($"cross-node SSE, {streams} streams");
+    var sessionId = await Api.CreateSessionAsync(writer.Http);
+    var latencies = new ConcurrentBag<double>();
+    var finished = new CountdownEvent(streams);
+    var open = new List<SseStream>();
+    try
+    {
+        for (var i = 0; i < streams; i++)
+        {
+            open.Add(SseStream.Open(reader.Http, $"/v1/sessions/{sessionId}/sse", (type, data) =>
+            {
+                var now = DateTimeOffset.UtcNow;
+                var ts = DateTimeOffset.Parse((string)JsonNode.Parse(data)!["ts"]!, CultureInfo.InvariantCulture);
+                latencies.Add((now - ts).TotalMilliseconds);
+                if (type == "turn.completed") finished.Signal();
+            }));
+        }
+
+        await Task.WhenAll(open.Select(s => s.Connected.Task));
+        await Api.PostMessageAsync(writer.Http, sessionId, string.Join(" ", Enumerable.Range(1, 20).Select(i => $"word{i}")));
+        if (!finished.Wait(TimeSpan.FromSeconds(120))) throw new TimeoutException("not every stream saw the turn complete");
+        var all = latencies.ToList();
+        return (streams, Stats.Percentile(all, 50), Stats.Percentile(all, 99), all.Count);
+    }
+    finally
+    {
+        foreach (var stream in open) await stream.DisposeAsync();
+    }
+}
+
+async Task<(int Streams, double BytesPerStream, int Reached)> IdleStreamsAsync(Node node, int streams)
+{
+    Log($"{streams} idle SSE streams");
+    const int perSession = 100;
+    var sessions = new List<string>();
+    for (var i = 0; i < streams / perSession; i++) sessions.Add(await Api.CreateSessionAsync(node.Http));
+    await Task.Delay(2000);
+    var before = node.ResidentBytes();
+    var reached = 0;
+    var open = new List<SseStream>();
+    try
+    {
+        foreach (var sessionId in sessions)
+        {
+            for (var i = 0; i < perSession; i++)
+                open.Add(SseStream.Open(node.Http, $"/v1/sessions/{sessionId}/sse?types=turn.completed", (type, _) =>
+                {
+                    if (type == "turn.completed") Interlocked.Increment(ref reached);
+                }));
+            await Task.WhenAll(open.TakeLast(perSession).Select(s => s.Connected.Task));
+        }
+
+        await Task.Delay(3000);
+        var after = node.ResidentBytes();
+        foreach (var sessionId in sessions) await Api.PostMessageAsync(node.Http, sessionId, "wake up");
+        var deadline = DateTime.UtcNow.AddSeconds(120);
+        while (Volatile.Read(ref reached) < streams && DateTime.UtcNow < deadline) await Task.Delay(200);
+        return (streams, (after - before) / (double)streams, Volatile.Read(ref reached));
+    }
+    finally
+    {
+        foreach (var stream in open) await stream.DisposeAsync();
+    }
+}
+
+static string Need(string name) =>
+    Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : throw new InvalidOperationException($"{name} is not set (run ops/bench)");
+
+static string F(double value, int decimals = 0) => value.ToString("N" + decimals, CultureInfo.InvariantCulture);
+
+static string Verdict(bool met) => met ? "met" : "not met";
+
+static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcNow:HH:mm:ss} {step}");
+
+internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, double P50, double P95, double P99, double CommitsPerTurn);

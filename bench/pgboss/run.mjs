@@ -1,0 +1,31 @@
+// pg-boss doing the shape of work of an Everruns turn: enqueue a job, a worker takes it, completes it.
+// Usage: node run.mjs <postgres url> <jobs> <concurrency>; prints one JSON line.
+import PgBoss from "pg-boss";
+
+const [url, jobsArg, concurrencyArg] = process.argv.slice(2);
+const jobs = Number(jobsArg ?? 2000);
+const concurrency = Number(concurrencyArg ?? 32);
+const boss = new PgBoss({ connectionString: url, schema: "pgboss_bench", max: 20 });
+boss.on("error", (e) => console.error(e.message));
+await boss.start();
+const queue = "bench";
+await boss.createQueue(queue);
+
+let done = 0;
+const started = performance.now();
+const finished = new Promise((resolve) => {
+  boss.work(queue, { batchSize: 50, pollingIntervalSeconds: 0.5 }, async (batch) => {
+    done += batch.length;
+    if (done >= jobs) resolve(performance.now());
+  });
+});
+
+// Enqueue from `concurrency` concurrent producers, one job per call (as clients post messages one by one).
+let next = 0;
+await Promise.all(Array.from({ length: concurrency }, async () => {
+  while (next < jobs) { next++; await boss.send(queue, { n: next }); }
+}));
+const end = await finished;
+console.log(JSON.stringify({ jobs, seconds: (end - started) / 1000, jobs_per_second: jobs / ((end - started) / 1000) }));
+await boss.stop({ graceful: false, wait: false });
+process.exit(0);
