@@ -3,7 +3,7 @@ using Marten;
 namespace Everruns.Contracts;
 
 /// <summary>
-/// Writers of one session's event stream take turns. Marten's quick append reads the stream version
+/// Writers of one session (its event stream and its documents) take turns. Marten's quick append reads the stream version
 /// without a lock, so two transactions appending to the same stream at once would pick the same version
 /// and one would fail; a transaction-scoped advisory lock per session makes them queue instead, and keeps
 /// the per-session sequence gap-free in commit order. The lock is released when the caller's transaction ends.

@@ -16,6 +16,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<SessionSignals>();
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
         services.AddSingleton<SessionEventReader>();
+        services.AddSingleton<SharedEventReads>();
         services.AddSingleton<SseLimits>();
         services.AddHostedService<EventListener>();
     }

@@ -15,13 +15,48 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
 
     /// <summary>Case-insensitive substring of the event's data.</summary>
     public string? Text { get; init; }
+
+    /// <summary>Identifies the filter for sharing reads (equal filters, equal keys).</summary>
+    public string Key =>
+        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}";
 }
 
 /// <summary>One event as the API shows it, with its per-session sequence.</summary>
-public sealed record StoredEvent(long Sequence, string Id, string Type, JsonObject Envelope);
+public sealed record StoredEvent(long Sequence, string Id, string Type, JsonObject Envelope)
+{
+    // Data lines carry plain JSON: no \u escapes for '+' in timestamps or for non-ASCII text.
+    private static readonly System.Text.Json.JsonSerializerOptions Relaxed =
+        new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The envelope as one JSON line, made once: SSE streams sharing this event only read the string.</summary>
+    public string Json { get; } = Envelope.ToJsonString(Relaxed);
+}
 
 /// <summary>A slice of a session's events, and how far the stream was looked at (<c>Head</c>).</summary>
 public sealed record EventSlice(IReadOnlyList<StoredEvent> Events, long Head);
+
+/// <summary>
+/// Streams of one session wake together on each notification, mostly at the same position: identical reads in
+/// flight at the same moment share one query (so 1,000 streams on a session cost one read per event, not 1,000).
+/// </summary>
+public sealed class SharedEventReads(SessionEventReader reader)
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<EventSlice>>> _inFlight = new();
+
+    public async Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter)
+    {
+        var key = $"{sessionId}|{after}|{limit}|{filter.Key}";
+        var read = _inFlight.GetOrAdd(key, _ => new Lazy<Task<EventSlice>>(() => reader.ReadForwardAsync(sessionId, after, limit, filter, CancellationToken.None)));
+        try
+        {
+            return await read.Value;
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<EventSlice>>>(key, read));
+        }
+    }
+}
 
 /// <summary>
 /// Reads session events straight from Marten's mt_events table: filtering by type and turn happens in

@@ -21,14 +21,12 @@ public static class StreamEventsEndpoint
 {
     private const int BatchSize = 500;
 
-    // Data lines carry plain JSON: no \u escapes for '+' in timestamps or for non-ASCII text.
-    private static readonly JsonSerializerOptions DataJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     public static void Map(IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet("/v1/sessions/{id}/sse", Stream);
 
     public static async Task Stream(string id, HttpContext http, IMessageBus bus, SessionEventReader reader,
-        ISessionSignals signals, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
+        SharedEventReads shared, ISessionSignals signals, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
     {
         var ct = http.RequestAborted;
         if (await InputRules.ExistingSession(bus, id) is { } missing)
@@ -79,13 +77,13 @@ public static class StreamEventsEndpoint
         {
             while (!stopping.IsCancellationRequested)
             {
-                var slice = await reader.ReadForwardAsync(id, after, BatchSize, filter, ct);
+                var slice = await shared.ReadForwardAsync(id, after, BatchSize, filter).WaitAsync(ct);
                 if (slice.Events.Count > 0)
                 {
                     var text = new StringBuilder();
                     foreach (var e in slice.Events)
                         text.Append("event: ").Append(e.Type).Append("\nid: ").Append(e.Id)
-                            .Append("\ndata: ").Append(e.Envelope.ToJsonString(DataJson)).Append("\n\n");
+                            .Append("\ndata: ").Append(e.Json).Append("\n\n");
                     await Write(response, text.ToString(), ct);
                 }
 

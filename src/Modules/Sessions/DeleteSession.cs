@@ -16,6 +16,7 @@ public static class DeleteSessionEndpoint
     public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
+        await SessionStream.LockAsync(documents, id);
         var session = await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id);
         if (session is null) return Problems.Result(SessionLookup.NotFound(id));
 

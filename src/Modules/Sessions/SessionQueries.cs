@@ -29,6 +29,8 @@ public static class SessionActivityHandler
 
     public static async Task Handle(SessionActivityChanged changed, IDocumentSession documents)
     {
+        // Every writer of a session document takes the session's write lock: no lost updates between handlers.
+        await SessionStream.LockAsync(documents, changed.SessionId);
         var session = await documents.LoadAsync<Session>(changed.SessionId);
         if (session is null) return;
         session.Status = changed.Status;
@@ -49,6 +51,7 @@ public static class SessionActivityHandler
 
     public static async Task Handle(MessagePosted posted, IDocumentSession documents)
     {
+        await SessionStream.LockAsync(documents, posted.SessionId);
         var session = await documents.LoadAsync<Session>(posted.SessionId);
         if (session is null || session.Preview is not null) return;
         session.Preview = Preview(posted.Text);

@@ -23,6 +23,7 @@ public static class UpdateSessionEndpoint
     public static async Task<IResult> Patch(string id, UpdateSessionRequest request, IDocumentSession documents, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
+        await SessionStream.LockAsync(documents, id);
         var session = await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id);
         if (session is null) return Problems.Result(SessionLookup.NotFound(id));
 
