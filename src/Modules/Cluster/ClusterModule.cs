@@ -67,21 +67,12 @@ public sealed record ClusterOptions(
     int MetricsSamples)
 {
     public static ClusterOptions From(IConfiguration configuration) => new(
-        Seconds(configuration, "NODE_HEALTH_CHECK_SECS", 10),
-        Seconds(configuration, "NODE_STALE_SECS", 60),
-        Seconds(configuration, "MAINTENANCE_INTERVAL_SECS", 60),
-        Seconds(configuration, "TURN_STALE_SECS", 600),
-        TimeSpan.FromDays(Seconds(configuration, "SESSION_RETENTION_DAYS", 30).TotalSeconds),
-        TimeSpan.FromDays(Seconds(configuration, "METRICS_RETENTION_DAYS", 7).TotalSeconds),
-        Seconds(configuration, "METRICS_SAMPLE_SECS", 10),
-        (int)Seconds(configuration, "METRICS_SAMPLES", 360).TotalSeconds);
-
-    private static TimeSpan Seconds(IConfiguration configuration, string key, double fallback)
-    {
-        var raw = configuration[key];
-        if (string.IsNullOrWhiteSpace(raw)) return TimeSpan.FromSeconds(fallback);
-        return double.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
-            ? TimeSpan.FromSeconds(value)
-            : throw new InvalidOperationException($"{key} must be a positive number, got '{raw}'");
-    }
+        Settings.Seconds(configuration, "NODE_HEALTH_CHECK_SECS", 10),
+        Settings.Seconds(configuration, "NODE_STALE_SECS", 60),
+        Settings.Seconds(configuration, "MAINTENANCE_INTERVAL_SECS", 60),
+        Settings.Seconds(configuration, "TURN_STALE_SECS", 600),
+        TimeSpan.FromDays(Settings.Positive(configuration, "SESSION_RETENTION_DAYS", 30)),
+        TimeSpan.FromDays(Settings.Positive(configuration, "METRICS_RETENTION_DAYS", 7)),
+        Settings.Seconds(configuration, "METRICS_SAMPLE_SECS", 10),
+        (int)Settings.Positive(configuration, "METRICS_SAMPLES", 360));
 }

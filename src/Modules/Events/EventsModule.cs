@@ -53,18 +53,9 @@ public sealed record SseOptions(
     TimeSpan Heartbeat, TimeSpan ConnectionCycle, int MaxConnections, int MaxConnectionsPerOrg, int MaxConnectionsPerSession)
 {
     public static SseOptions From(IConfiguration configuration) => new(
-        TimeSpan.FromSeconds(Seconds(configuration, "SSE_HEARTBEAT_INTERVAL_SECS", 30)),
-        TimeSpan.FromSeconds(Seconds(configuration, "SSE_CONNECTION_CYCLE_SECS", 300)),
-        (int)Seconds(configuration, "SSE_MAX_CONNECTIONS", 10_000),
-        (int)Seconds(configuration, "SSE_MAX_CONNECTIONS_PER_ORG", 2_000),
-        (int)Seconds(configuration, "SSE_MAX_CONNECTIONS_PER_SESSION", 20));
-
-    private static double Seconds(IConfiguration configuration, string key, double fallback)
-    {
-        var raw = configuration[key];
-        if (string.IsNullOrWhiteSpace(raw)) return fallback;
-        return double.TryParse(raw, System.Globalization.CultureInfo.InvariantCulture, out var value) && value > 0
-            ? value
-            : throw new InvalidOperationException($"{key} must be a positive number of seconds, got '{raw}'");
-    }
+        Settings.Seconds(configuration, "SSE_HEARTBEAT_INTERVAL_SECS", 30),
+        Settings.Seconds(configuration, "SSE_CONNECTION_CYCLE_SECS", 300),
+        (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS", 10_000),
+        (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS_PER_ORG", 2_000),
+        (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS_PER_SESSION", 20));
 }

@@ -18,11 +18,9 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton<Tools>();
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ModelCatalog>();
-        services.AddSingleton(new TurnHeartbeatOptions(TimeSpan.FromSeconds(
-            int.TryParse(configuration["TURN_HEARTBEAT_SECS"], out var beat) && beat > 0 ? beat : 5)));
+        services.AddSingleton(new TurnHeartbeatOptions(Settings.Seconds(configuration, "TURN_HEARTBEAT_SECS", 5)));
         services.AddSingleton<TurnHeartbeat>();
-        services.AddSingleton(new TaskListenerOptions(TimeSpan.FromSeconds(
-            int.TryParse(configuration["TASK_POLL_SECS"], out var poll) && poll > 0 ? poll : 30)));
+        services.AddSingleton(new TaskListenerOptions(Settings.Seconds(configuration, "TASK_POLL_SECS", 30)));
         services.AddHostedService<TaskListener>();
     }
 

@@ -101,3 +101,18 @@ public sealed class PoolWarningTests
         }
     }
 }
+
+public sealed class ModuleSettingsTests
+{
+    [Theory]
+    [InlineData("SSE_MAX_CONNECTIONS", "many")]
+    [InlineData("TURN_HEARTBEAT_SECS", "-1")]
+    [InlineData("MAINTENANCE_INTERVAL_SECS", "soon")]
+    [InlineData("OFFLINE_MODEL_CHUNK_DELAY_MS", "x")]
+    public async Task a_malformed_module_setting_stops_the_host_with_its_name(string key, string value)
+    {
+        var error = await Should.ThrowAsync<Exception>(() => TestHost.StartAsync("postgres://u@127.0.0.1:1/none",
+            settings: new Dictionary<string, string> { [key] = value }));
+        error.GetBaseException().Message.ShouldContain(key);
+    }
+}
