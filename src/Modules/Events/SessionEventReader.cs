@@ -39,13 +39,14 @@ public sealed record EventSlice(IReadOnlyList<StoredEvent> Events, long Head);
 /// Streams of one session wake together on each notification, mostly at the same position: identical reads in
 /// flight at the same moment share one query (so 1,000 streams on a session cost one read per event, not 1,000).
 /// </summary>
-public sealed class SharedEventReads(SessionEventReader reader)
+public sealed class SharedEventReads(SessionEventReader reader, SessionSignals signals)
 {
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<EventSlice>>> _inFlight = new();
 
     public async Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter)
     {
-        var key = $"{sessionId}|{after}|{limit}|{filter.Key}";
+        // Only readers woken by the same signal share: a read started before a newer signal may lack its event.
+        var key = $"{sessionId}|{signals.Generation(sessionId)}|{after}|{limit}|{filter.Key}";
         var read = _inFlight.GetOrAdd(key, _ => new Lazy<Task<EventSlice>>(() => reader.ReadForwardAsync(sessionId, after, limit, filter, CancellationToken.None)));
         try
         {

@@ -7,10 +7,20 @@ namespace Everruns.Modules.Events;
 public sealed class SessionSignals : ISessionSignals
 {
     private readonly ConcurrentDictionary<string, ConcurrentDictionary<Subscription, byte>> _bySession = new();
+    private readonly ConcurrentDictionary<string, long> _generations = new();
+    private long _clock;
+
+    /// <summary>
+    /// Changes with every signal of a session (and every signal to everyone), never repeating a value: a read begun
+    /// at one generation may miss only events whose signal came later, so readers of different generations must
+    /// not share one read.
+    /// </summary>
+    public long Generation(string sessionId) => _generations.GetValueOrDefault(sessionId);
 
     public SessionSubscription Subscribe(string sessionId)
     {
         var subscription = new Subscription(this, sessionId);
+        _generations.GetOrAdd(sessionId, _ => Interlocked.Increment(ref _clock));
         _bySession.GetOrAdd(sessionId, _ => new()).TryAdd(subscription, 0);
         return subscription;
     }
@@ -18,12 +28,16 @@ public sealed class SessionSignals : ISessionSignals
     public void Pulse(string sessionId)
     {
         if (_bySession.TryGetValue(sessionId, out var subscriptions))
+        {
+            _generations[sessionId] = Interlocked.Increment(ref _clock);
             foreach (var subscription in subscriptions.Keys) subscription.Pulse();
+        }
     }
 
     /// <summary>After the listener was down, every waiter re-reads: anything may have been missed.</summary>
     public void PulseAll()
     {
+        foreach (var sessionId in _generations.Keys) _generations[sessionId] = Interlocked.Increment(ref _clock);
         foreach (var subscriptions in _bySession.Values)
             foreach (var subscription in subscriptions.Keys) subscription.Pulse();
     }
@@ -35,7 +49,8 @@ public sealed class SessionSignals : ISessionSignals
         if (_bySession.TryGetValue(subscription.SessionId, out var subscriptions))
         {
             subscriptions.TryRemove(subscription, out _);
-            if (subscriptions.IsEmpty) _bySession.TryRemove(new(subscription.SessionId, subscriptions));
+            if (subscriptions.IsEmpty && _bySession.TryRemove(new(subscription.SessionId, subscriptions)))
+                _generations.TryRemove(subscription.SessionId, out _);
         }
     }
 
