@@ -78,14 +78,7 @@ public static class StreamEventsEndpoint
             while (!stopping.IsCancellationRequested)
             {
                 var slice = await shared.ReadForwardAsync(id, after, BatchSize, filter).WaitAsync(ct);
-                if (slice.Events.Count > 0)
-                {
-                    var text = new StringBuilder();
-                    foreach (var e in slice.Events)
-                        text.Append("event: ").Append(e.Type).Append("\nid: ").Append(e.Id)
-                            .Append("\ndata: ").Append(e.Json).Append("\n\n");
-                    await Write(response, text.ToString(), ct);
-                }
+                if (slice.Events.Count > 0) await Write(response, slice.Frames, ct);
 
                 after = slice.Head;
                 if (slice.Events.Count == BatchSize) continue;
