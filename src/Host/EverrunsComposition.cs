@@ -58,6 +58,7 @@ public static class EverrunsComposition
 
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<DatabaseUnavailable>();
+        builder.Services.AddExceptionHandler<ConflictingWrite>();
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = Naming;

@@ -173,6 +173,19 @@ public sealed class AgentsTests(AppFixture app)
         second.Object["prev_url"].ShouldNotBeNull();
     }
 
+    [Fact]
+    public async Task racing_creates_of_one_name_make_one_agent_and_never_a_500()
+    {
+        var name = Names.Unique("race");
+        var responses = await Task.WhenAll(Enumerable.Range(0, 8).Select(i =>
+            _api.PostAsync("/v1/agents", new { name, system_prompt = $"attempt {i}" })));
+
+        responses.ShouldAllBe(r => r.Status == HttpStatusCode.Created || r.Status == HttpStatusCode.OK || r.Status == HttpStatusCode.Conflict);
+        responses.Where(r => r.Status == HttpStatusCode.Conflict).ShouldAllBe(r => r.Code == "conflict");
+        responses.Count(r => r.Status == HttpStatusCode.Created).ShouldBeGreaterThanOrEqualTo(1);
+        (await ListIdsAsync($"?search={name}")).Count.ShouldBe(1);
+    }
+
     private async Task<List<string>> ListIdsAsync(string query)
     {
         var response = await _api.GetAsync("/v1/agents" + query);
