@@ -9,49 +9,43 @@ public sealed class CancelTests
     [Fact]
     public async Task cancel_stops_a_streaming_turn_with_turn_cancelled_and_the_next_message_runs()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_cancel");
-        try
+        await using var database = await TestDatabase.CreateAsync("everruns_cancel");
+        var url = database.Url;
+        // A slow offline model: 150 ms between words, so the turn is still streaming when cancelled.
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
         {
-            // A slow offline model: 150 ms between words, so the turn is still streaming when cancelled.
-            await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
-            {
-                ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "150",
-            });
-            var api = new ApiClient(host.Server.CreateClient());
-            var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-            await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
+            ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "150",
+        });
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
 
-            await api.PostMessageAsync(sessionId, string.Join(" ", Enumerable.Range(1, 60).Select(i => $"word{i}")));
-            await sse.UntilAsync(f => f.Event == "output.message.delta");
+        await api.PostMessageAsync(sessionId, string.Join(" ", Enumerable.Range(1, 60).Select(i => $"word{i}")));
+        await sse.UntilAsync(f => f.Event == "output.message.delta");
 
-            var cancel = await api.PostAsync($"/v1/sessions/{sessionId}/cancel");
-            cancel.Status.ShouldBe(HttpStatusCode.OK, cancel.Text);
-            ((string)cancel.Object["status"]!).ShouldBe("cancelled");
+        var cancel = await api.PostAsync($"/v1/sessions/{sessionId}/cancel");
+        cancel.Status.ShouldBe(HttpStatusCode.OK, cancel.Text);
+        ((string)cancel.Object["status"]!).ShouldBe("cancelled");
 
-            var rest = await sse.UntilAsync(f => f.Event == "turn.cancelled");
-            rest.ShouldNotContain(f => f.Event == "turn.completed" || f.Event == "output.message.completed");
-            ((string)rest.Last().Json["data"]!["reason"]!).ShouldBe("cancelled by user");
+        var rest = await sse.UntilAsync(f => f.Event == "turn.cancelled");
+        rest.ShouldNotContain(f => f.Event == "turn.completed" || f.Event == "output.message.completed");
+        ((string)rest.Last().Json["data"]!["reason"]!).ShouldBe("cancelled by user");
 
-            // The model call stopped: no more deltas after the cancel settles.
-            await Task.Delay(1000);
-            var events = await api.EventsAsync(sessionId);
-            var cancelledAt = events.FindIndex(e => (string)e["type"]! == "turn.cancelled");
-            events.Skip(cancelledAt + 1).ShouldBeEmpty();
-            var deltas = events.Count(e => (string)e["type"]! == "output.message.delta");
-            deltas.ShouldBeLessThan(60);
-            ((string)(await api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"]!).ShouldBe("idle");
+        // The model call stopped: no more deltas after the cancel settles.
+        await Task.Delay(1000);
+        var events = await api.EventsAsync(sessionId);
+        var cancelledAt = events.FindIndex(e => (string)e["type"]! == "turn.cancelled");
+        events.Skip(cancelledAt + 1).ShouldBeEmpty();
+        var deltas = events.Count(e => (string)e["type"]! == "output.message.delta");
+        deltas.ShouldBeLessThan(60);
+        ((string)(await api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"]!).ShouldBe("idle");
 
-            (await api.PostAsync($"/v1/sessions/{sessionId}/cancel")).Object["status"]!.GetValue<string>().ShouldBe("no_op");
+        (await api.PostAsync($"/v1/sessions/{sessionId}/cancel")).Object["status"]!.GetValue<string>().ShouldBe("no_op");
 
-            await api.PostMessageAsync(sessionId, "again");
-            var next = await sse.UntilAsync(f => f.Event is "turn.completed" or "turn.failed" or "turn.cancelled", TimeSpan.FromSeconds(30));
-            next.Last().Event.ShouldBe("turn.completed");
-            ((string)next.Single(f => f.Event == "output.message.completed").Json["data"]!["message"]!["content"]![0]!["text"]!)
-                .ShouldBe("Echo: again");
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        await api.PostMessageAsync(sessionId, "again");
+        var next = await sse.UntilAsync(f => f.Event is "turn.completed" or "turn.failed" or "turn.cancelled", TimeSpan.FromSeconds(30));
+        next.Last().Event.ShouldBe("turn.completed");
+        ((string)next.Single(f => f.Event == "output.message.completed").Json["data"]!["message"]!["content"]![0]!["text"]!)
+            .ShouldBe("Echo: again");
     }
 }

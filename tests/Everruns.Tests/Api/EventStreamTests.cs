@@ -128,36 +128,30 @@ public sealed class SseCycleTests
     [Fact]
     public async Task the_server_cycles_the_connection_with_a_disconnecting_event_and_the_client_resumes()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_cycle");
-        try
+        await using var database = await TestDatabase.CreateAsync("everruns_cycle");
+        var url = database.Url;
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
         {
-            await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
-            {
-                ["SSE_CONNECTION_CYCLE_SECS"] = "1", ["SSE_HEARTBEAT_INTERVAL_SECS"] = "0.3",
-            });
-            var api = new ApiClient(host.Server.CreateClient());
-            var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-            await api.PostMessageAsync(sessionId, "before the cycle");
-            var events = await api.WaitForTurnsAsync(sessionId);
+            ["SSE_CONNECTION_CYCLE_SECS"] = "1", ["SSE_HEARTBEAT_INTERVAL_SECS"] = "0.3",
+        });
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await api.PostMessageAsync(sessionId, "before the cycle");
+        var events = await api.WaitForTurnsAsync(sessionId);
 
-            await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
-            var frames = await sse.UntilAsync(f => f.Event == "disconnecting", TimeSpan.FromSeconds(10));
-            frames.Where(f => f.Id is not null).Select(f => f.Id).ShouldBe(events.Select(e => (string)e["id"]!));
-            var disconnecting = frames.Last().Json;
-            ((string)disconnecting["reason"]!).ShouldBe("connection_cycle");
-            disconnecting["retry_ms"]!.GetValue<int>().ShouldBe(100);
-            (await sse.EndsWithinAsync(TimeSpan.FromSeconds(5))).ShouldBeTrue();
-            sse.Comments.ShouldBeGreaterThan(0); // heartbeats while idle
+        await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
+        var frames = await sse.UntilAsync(f => f.Event == "disconnecting", TimeSpan.FromSeconds(10));
+        frames.Where(f => f.Id is not null).Select(f => f.Id).ShouldBe(events.Select(e => (string)e["id"]!));
+        var disconnecting = frames.Last().Json;
+        ((string)disconnecting["reason"]!).ShouldBe("connection_cycle");
+        disconnecting["retry_ms"]!.GetValue<int>().ShouldBe(100);
+        (await sse.EndsWithinAsync(TimeSpan.FromSeconds(5))).ShouldBeTrue();
+        sse.Comments.ShouldBeGreaterThan(0); // heartbeats while idle
 
-            await api.PostMessageAsync(sessionId, "after the cycle");
-            await using var again = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events.Last()["id"]}");
-            (await again.NextAsync()).Event.ShouldBe("connected");
-            var resumed = await again.UntilAsync(f => f.Event == "turn.completed");
-            resumed.First().Sequence.ShouldBe(events.Count + 1);
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        await api.PostMessageAsync(sessionId, "after the cycle");
+        await using var again = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events.Last()["id"]}");
+        (await again.NextAsync()).Event.ShouldBe("connected");
+        var resumed = await again.UntilAsync(f => f.Event == "turn.completed");
+        resumed.First().Sequence.ShouldBe(events.Count + 1);
     }
 }

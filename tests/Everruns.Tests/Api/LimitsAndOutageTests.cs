@@ -9,39 +9,33 @@ public sealed class SseLimitTests
     [Fact]
     public async Task sse_streams_over_the_per_session_or_per_instance_cap_get_429()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_sselimit");
-        try
+        await using var database = await TestDatabase.CreateAsync("everruns_sselimit");
+        var url = database.Url;
+        // 6 streams for 3 instances: 2 on this one. 2 per session.
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
         {
-            // 6 streams for 3 instances: 2 on this one. 2 per session.
-            await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
-            {
-                ["SSE_MAX_CONNECTIONS"] = "6", ["EXPECTED_INSTANCES"] = "3", ["SSE_MAX_CONNECTIONS_PER_SESSION"] = "1",
-            });
-            var api = new ApiClient(host.Server.CreateClient());
-            var first = (string)(await api.CreateSessionAsync())["id"]!;
-            var second = (string)(await api.CreateSessionAsync())["id"]!;
-            var third = (string)(await api.CreateSessionAsync())["id"]!;
+            ["SSE_MAX_CONNECTIONS"] = "6", ["EXPECTED_INSTANCES"] = "3", ["SSE_MAX_CONNECTIONS_PER_SESSION"] = "1",
+        });
+        var api = new ApiClient(host.Server.CreateClient());
+        var first = (string)(await api.CreateSessionAsync())["id"]!;
+        var second = (string)(await api.CreateSessionAsync())["id"]!;
+        var third = (string)(await api.CreateSessionAsync())["id"]!;
 
-            await using var a = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{first}/sse");
-            (await a.NextAsync()).Event.ShouldBe("connected");
+        await using var a = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{first}/sse");
+        (await a.NextAsync()).Event.ShouldBe("connected");
 
-            var sameSession = await api.GetAsync($"/v1/sessions/{first}/sse");
-            sameSession.ShouldBeProblem(HttpStatusCode.TooManyRequests, "sse_limit_session");
-            sameSession.Headers.RetryAfter.ShouldNotBeNull();
+        var sameSession = await api.GetAsync($"/v1/sessions/{first}/sse");
+        sameSession.ShouldBeProblem(HttpStatusCode.TooManyRequests, "sse_limit_session");
+        sameSession.Headers.RetryAfter.ShouldNotBeNull();
 
-            await using (var b = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{second}/sse"))
-            {
-                (await b.NextAsync()).Event.ShouldBe("connected");
-                (await api.GetAsync($"/v1/sessions/{third}/sse")).ShouldBeProblem(HttpStatusCode.TooManyRequests, "sse_limit_global");
-            }
-
-            // A closed stream frees its place.
-            await Eventually(async () => (await TryOpen(api, third)) == HttpStatusCode.OK);
-        }
-        finally
+        await using (var b = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{second}/sse"))
         {
-            await PostgresServer.DropDatabaseAsync(url);
+            (await b.NextAsync()).Event.ShouldBe("connected");
+            (await api.GetAsync($"/v1/sessions/{third}/sse")).ShouldBeProblem(HttpStatusCode.TooManyRequests, "sse_limit_global");
         }
+
+        // A closed stream frees its place.
+        await Eventually(async () => (await TryOpen(api, third)) == HttpStatusCode.OK);
     }
 
     private static async Task<HttpStatusCode> TryOpen(ApiClient api, string sessionId)
@@ -66,47 +60,41 @@ public sealed class DatabaseOutageTests
     [Fact]
     public async Task while_the_database_refuses_connections_requests_fail_fast_with_503_and_recover_after()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_outage");
+        await using var database = await TestDatabase.CreateAsync("everruns_outage");
+        var url = database.Url;
         var name = new Uri(url).AbsolutePath.TrimStart('/');
         var admin = url.Replace(name, "postgres");
+        await using var host = await TestHost.StartAsync(url);
+        var api = new ApiClient(host.Server.CreateClient());
+        var agent = await api.CreateAgentAsync();
+
+        await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections false; " +
+                                                 $"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'");
         try
         {
-            await using var host = await TestHost.StartAsync(url);
-            var api = new ApiClient(host.Server.CreateClient());
-            var agent = await api.CreateAgentAsync();
-
-            await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections false; " +
-                                                     $"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'");
-            try
-            {
-                var watch = Stopwatch.StartNew();
-                var down = await api.GetAsync($"/v1/agents/{agent["id"]}");
-                down.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
-                down.Headers.RetryAfter.ShouldNotBeNull();
-                watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10));
-                (await api.PostAsync("/v1/agents", new { name = Names.Unique("down"), system_prompt = "x" }))
-                    .ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
-                (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
-                (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
-            }
-            finally
-            {
-                await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections true");
-            }
-
-            var deadline = DateTime.UtcNow.AddSeconds(20);
-            while ((await api.GetAsync($"/v1/agents/{agent["id"]}")).Status != HttpStatusCode.OK)
-            {
-                if (DateTime.UtcNow > deadline) throw new TimeoutException("the instance did not recover");
-                await Task.Delay(200);
-            }
-
-            (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.OK);
-            (await api.PostAsync("/v1/agents", new { name = Names.Unique("up"), system_prompt = "x" })).Status.ShouldBe(HttpStatusCode.Created);
+            var watch = Stopwatch.StartNew();
+            var down = await api.GetAsync($"/v1/agents/{agent["id"]}");
+            down.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
+            down.Headers.RetryAfter.ShouldNotBeNull();
+            watch.Elapsed.ShouldBeLessThan(TimeSpan.FromSeconds(10));
+            (await api.PostAsync("/v1/agents", new { name = Names.Unique("down"), system_prompt = "x" }))
+                .ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
+            (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
+            (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
         }
         finally
         {
-            await PostgresServer.DropDatabaseAsync(url);
+            await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections true");
         }
+
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await api.GetAsync($"/v1/agents/{agent["id"]}")).Status != HttpStatusCode.OK)
+        {
+            if (DateTime.UtcNow > deadline) throw new TimeoutException("the instance did not recover");
+            await Task.Delay(200);
+        }
+
+        (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.OK);
+        (await api.PostAsync("/v1/agents", new { name = Names.Unique("up"), system_prompt = "x" })).Status.ShouldBe(HttpStatusCode.Created);
     }
 }

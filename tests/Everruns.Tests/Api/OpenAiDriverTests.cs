@@ -10,66 +10,60 @@ public sealed class OpenAiDriverTests
     public async Task a_session_on_an_openai_compatible_model_streams_its_answer_runs_tools_and_reports_errors()
     {
         await using var fake = await FakeOpenAi.StartAsync();
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_openai");
-        try
+        await using var database = await TestDatabase.CreateAsync("everruns_openai");
+        var url = database.Url;
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
         {
-            await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
-            {
-                ["OPENAI_BASE_URL"] = fake.BaseUrl,
-                ["OPENAI_API_KEY"] = "sk-test-key",
-                ["OPENAI_MODELS"] = "fake-small,fake-large",
-            });
-            var api = new ApiClient(host.Server.CreateClient());
+            ["OPENAI_BASE_URL"] = fake.BaseUrl,
+            ["OPENAI_API_KEY"] = "sk-test-key",
+            ["OPENAI_MODELS"] = "fake-small,fake-large",
+        });
+        var api = new ApiClient(host.Server.CreateClient());
 
-            // Configured models are listed, the first being the default.
-            var models = (await api.GetAsync("/v1/models")).Object["data"]!.AsArray();
-            models.Select(m => (string)m!["model_id"]!).ShouldBe(["fake-small", "fake-large", "everruns-offline"]);
-            models[0]!["is_default"]!.GetValue<bool>().ShouldBeTrue();
+        // Configured models are listed, the first being the default.
+        var models = (await api.GetAsync("/v1/models")).Object["data"]!.AsArray();
+        models.Select(m => (string)m!["model_id"]!).ShouldBe(["fake-small", "fake-large", "everruns-offline"]);
+        models[0]!["is_default"]!.GetValue<bool>().ShouldBeTrue();
 
-            var agent = await api.CreateAgentAsync(systemPrompt: "You are terse.", capabilities: new[] { new { @ref = "current_time" } });
-            var sessionId = (string)(await api.CreateSessionAsync(new { agent_id = (string)agent["id"]!, model_id = "fake-large" }))["id"]!;
+        var agent = await api.CreateAgentAsync(systemPrompt: "You are terse.", capabilities: new[] { new { @ref = "current_time" } });
+        var sessionId = (string)(await api.CreateSessionAsync(new { agent_id = (string)agent["id"]!, model_id = "fake-large" }))["id"]!;
 
-            await api.PostMessageAsync(sessionId, "hello fake");
-            var events = await api.WaitForTurnsAsync(sessionId);
-            ((string)events.Last()["type"]!).ShouldBe("turn.completed", string.Join(", ", events.Select(e => e["type"])));
-            var answer = events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!;
-            ((string)answer["message"]!["content"]![0]!["text"]!).ShouldBe("Fake says: hello fake");
-            ((string)answer["metadata"]!["model"]!).ShouldBe("fake-large");
-            events.Count(e => (string)e["type"]! == "output.message.delta").ShouldBeGreaterThan(0);
+        await api.PostMessageAsync(sessionId, "hello fake");
+        var events = await api.WaitForTurnsAsync(sessionId);
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed", string.Join(", ", events.Select(e => e["type"])));
+        var answer = events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!;
+        ((string)answer["message"]!["content"]![0]!["text"]!).ShouldBe("Fake says: hello fake");
+        ((string)answer["metadata"]!["model"]!).ShouldBe("fake-large");
+        events.Count(e => (string)e["type"]! == "output.message.delta").ShouldBeGreaterThan(0);
 
-            var (authorization, request) = fake.Requests.First();
-            authorization.ShouldBe("Bearer sk-test-key");
-            ((string)request["model"]!).ShouldBe("fake-large");
-            ((bool)request["stream"]!).ShouldBeTrue();
-            var messages = request["messages"]!.AsArray();
-            ((string)messages[0]!["role"]!).ShouldBe("system");
-            messages.ToJsonString().ShouldContain("You are terse.");
-            request["tools"]!.AsArray().Select(t => (string)t!["function"]!["name"]!).ShouldBe(["current_time"]);
+        var (authorization, request) = fake.Requests.First();
+        authorization.ShouldBe("Bearer sk-test-key");
+        ((string)request["model"]!).ShouldBe("fake-large");
+        ((bool)request["stream"]!).ShouldBeTrue();
+        var messages = request["messages"]!.AsArray();
+        ((string)messages[0]!["role"]!).ShouldBe("system");
+        messages.ToJsonString().ShouldContain("You are terse.");
+        request["tools"]!.AsArray().Select(t => (string)t!["function"]!["name"]!).ShouldBe(["current_time"]);
 
-            // A tool call round trip through the provider: the call, the tool's result sent back, the answer.
-            await api.PostMessageAsync(sessionId, "what time is it");
-            events = await api.WaitForTurnsAsync(sessionId, 2);
-            ((string)events.Last()["type"]!).ShouldBe("turn.completed");
-            var toolCompleted = events.Single(e => (string)e["type"]! == "tool.completed")["data"]!;
-            ((string)toolCompleted["tool_call_id"]!).ShouldBe("call_fake1");
-            ((bool)toolCompleted["success"]!).ShouldBeTrue();
-            var toolRequest = fake.Requests.Last().Body["messages"]!.AsArray();
-            ((string)toolRequest.Last()!["role"]!).ShouldBe("tool");
-            ((string)toolRequest.Last()!["tool_call_id"]!).ShouldBe("call_fake1");
-            var final = (string)events.Last(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!;
-            final.ShouldStartWith("The tool said {\"utc\":");
+        // A tool call round trip through the provider: the call, the tool's result sent back, the answer.
+        await api.PostMessageAsync(sessionId, "what time is it");
+        events = await api.WaitForTurnsAsync(sessionId, 2);
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed");
+        var toolCompleted = events.Single(e => (string)e["type"]! == "tool.completed")["data"]!;
+        ((string)toolCompleted["tool_call_id"]!).ShouldBe("call_fake1");
+        ((bool)toolCompleted["success"]!).ShouldBeTrue();
+        var toolRequest = fake.Requests.Last().Body["messages"]!.AsArray();
+        ((string)toolRequest.Last()!["role"]!).ShouldBe("tool");
+        ((string)toolRequest.Last()!["tool_call_id"]!).ShouldBe("call_fake1");
+        var final = (string)events.Last(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!;
+        final.ShouldStartWith("The tool said {\"utc\":");
 
-            // A provider error fails the turn with a message the user can read; the session stays usable.
-            await api.PostMessageAsync(sessionId, "please break");
-            events = await api.WaitForTurnsAsync(sessionId, 3);
-            var failed = events.Last();
-            ((string)failed["type"]!).ShouldBe("turn.failed");
-            ((string)failed["data"]!["error_code"]!).ShouldBe("llm_error");
-            ((string)failed["data"]!["error"]!).ShouldContain("the fake refuses to answer");
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        // A provider error fails the turn with a message the user can read; the session stays usable.
+        await api.PostMessageAsync(sessionId, "please break");
+        events = await api.WaitForTurnsAsync(sessionId, 3);
+        var failed = events.Last();
+        ((string)failed["type"]!).ShouldBe("turn.failed");
+        ((string)failed["data"]!["error_code"]!).ShouldBe("llm_error");
+        ((string)failed["data"]!["error"]!).ShouldContain("the fake refuses to answer");
     }
 }

@@ -51,24 +51,18 @@ public sealed class ShutdownTests
     [Fact]
     public async Task a_stopping_instance_refuses_new_requests_but_stays_live()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_refuse");
-        try
-        {
-            await using var host = await TestHost.StartAsync(url);
-            var api = new ApiClient(host.Server.CreateClient());
-            (await api.GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
+        await using var database = await TestDatabase.CreateAsync("everruns_refuse");
+        var url = database.Url;
+        await using var host = await TestHost.StartAsync(url);
+        var api = new ApiClient(host.Server.CreateClient());
+        (await api.GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
 
-            host.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
+        host.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>().StopApplication();
 
-            var refused = await api.GetAsync("/v1/agents");
-            refused.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "shutting_down");
-            refused.Headers.RetryAfter.ShouldNotBeNull();
-            (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
-            (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        var refused = await api.GetAsync("/v1/agents");
+        refused.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "shutting_down");
+        refused.Headers.RetryAfter.ShouldNotBeNull();
+        (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
+        (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
     }
 }

@@ -77,27 +77,21 @@ public sealed class PoolWarningTests
     [Fact]
     public async Task the_host_logs_a_warning_at_start_when_the_pools_oversubscribe_postgres()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_pool");
-        try
+        await using var database = await TestDatabase.CreateAsync("everruns_pool");
+        var url = database.Url;
+        var logs = new LogCapture();
+        await using (await TestHost.StartAsync(url, logs, new Dictionary<string, string>
+                     {
+                         ["DATABASE_POOL_MAX"] = "50", ["EXPECTED_INSTANCES"] = "3", ["PG_MAX_CONNECTIONS"] = "100",
+                     }))
         {
-            var logs = new LogCapture();
-            await using (await TestHost.StartAsync(url, logs, new Dictionary<string, string>
-                         {
-                             ["DATABASE_POOL_MAX"] = "50", ["EXPECTED_INSTANCES"] = "3", ["PG_MAX_CONNECTIONS"] = "100",
-                         }))
-            {
-                logs.Entries.ShouldContain(e => e.Level == LogLevel.Warning && e.Message.Contains("oversubscribed"));
-            }
-
-            var quiet = new LogCapture();
-            await using (await TestHost.StartAsync(url, quiet))
-            {
-                quiet.Entries.ShouldNotContain(e => e.Message.Contains("oversubscribed"));
-            }
+            logs.Entries.ShouldContain(e => e.Level == LogLevel.Warning && e.Message.Contains("oversubscribed"));
         }
-        finally
+
+        var quiet = new LogCapture();
+        await using (await TestHost.StartAsync(url, quiet))
         {
-            await PostgresServer.DropDatabaseAsync(url);
+            quiet.Entries.ShouldNotContain(e => e.Message.Contains("oversubscribed"));
         }
     }
 }

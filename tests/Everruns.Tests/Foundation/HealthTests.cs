@@ -47,60 +47,48 @@ public sealed class ReadinessTests
     [Fact]
     public async Task readiness_turns_503_while_the_database_refuses_connections_and_recovers_after()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_ready");
+        await using var database = await TestDatabase.CreateAsync("everruns_ready");
+        var url = database.Url;
         var name = new Uri(url).AbsolutePath.TrimStart('/');
-        try
+        await using (var host = await TestHost.StartAsync(url))
         {
-            await using (var host = await TestHost.StartAsync(url))
+            (await host.Server.CreateClient().GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
+
+            await PostgresServer.ExecuteAsync(url.Replace(name, "postgres"),
+                $"alter database \"{name}\" allow_connections false; " +
+                $"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'");
+            try
             {
-                (await host.Server.CreateClient().GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
-
-                await PostgresServer.ExecuteAsync(url.Replace(name, "postgres"),
-                    $"alter database \"{name}\" allow_connections false; " +
-                    $"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'");
-                try
-                {
-                    var client = host.Server.CreateClient();
-                    var ready = await client.GetAsync("/health/ready");
-                    ready.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
-                    var body = await ready.Content.ReadAsStringAsync();
-                    body.ShouldContain("\"reason\":\"database_unreachable\"");
-                    (await client.GetAsync("/health")).StatusCode.ShouldBe(HttpStatusCode.OK);
-                }
-                finally
-                {
-                    await PostgresServer.ExecuteAsync(url.Replace(name, "postgres"),
-                        $"alter database \"{name}\" allow_connections true");
-                }
-
-                (await host.Server.CreateClient().GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
+                var client = host.Server.CreateClient();
+                var ready = await client.GetAsync("/health/ready");
+                ready.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+                var body = await ready.Content.ReadAsStringAsync();
+                body.ShouldContain("\"reason\":\"database_unreachable\"");
+                (await client.GetAsync("/health")).StatusCode.ShouldBe(HttpStatusCode.OK);
             }
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
+            finally
+            {
+                await PostgresServer.ExecuteAsync(url.Replace(name, "postgres"),
+                    $"alter database \"{name}\" allow_connections true");
+            }
+
+            (await host.Server.CreateClient().GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
         }
     }
 
     [Fact]
     public async Task readiness_turns_503_as_soon_as_shutdown_begins()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_stop");
-        try
-        {
-            await using var host = await TestHost.StartAsync(url);
-            var client = host.Server.CreateClient();
-            (await client.GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
+        await using var database = await TestDatabase.CreateAsync("everruns_stop");
+        var url = database.Url;
+        await using var host = await TestHost.StartAsync(url);
+        var client = host.Server.CreateClient();
+        (await client.GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
-            host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
+        host.Services.GetRequiredService<IHostApplicationLifetime>().StopApplication();
 
-            var ready = await client.GetAsync("/health/ready");
-            ready.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
-            (await ready.Content.ReadAsStringAsync()).ShouldContain("\"reason\":\"shutting_down\"");
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        var ready = await client.GetAsync("/health/ready");
+        ready.StatusCode.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        (await ready.Content.ReadAsStringAsync()).ShouldContain("\"reason\":\"shutting_down\"");
     }
 }

@@ -68,7 +68,8 @@ public sealed class ProcessObservabilityTests
     [Fact]
     public async Task h2c_is_served_for_load_balancers_and_logs_never_show_secrets()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_h2c");
+        await using var database = await TestDatabase.CreateAsync("everruns_h2c");
+        var url = database.Url;
         // The local cluster trusts loopback, so a password in the URL is accepted and must never be printed.
         var withPassword = new UriBuilder(url) { UserName = "postgres", Password = "pw-Zq81-never-logged" }.Uri.ToString();
         var h2cPort = FreePort();
@@ -78,34 +79,27 @@ public sealed class ProcessObservabilityTests
             ["OPENAI_API_KEY"] = "sk-Zq81-never-logged",
             ["LOG_LEVEL"] = "Debug",
         });
-        try
+        await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+
+        using var h2 = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{h2cPort}") };
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/health")
         {
-            await host.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+            Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        };
+        using var response = await h2.SendAsync(request);
+        response.StatusCode.ShouldBe(HttpStatusCode.OK);
+        response.Version.ShouldBe(HttpVersion.Version20);
+        (await host.Http.GetAsync("/health")).Version.ShouldBe(HttpVersion.Version11);
 
-            using var h2 = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{h2cPort}") };
-            using var request = new HttpRequestMessage(HttpMethod.Get, "/health")
-            {
-                Version = HttpVersion.Version20, VersionPolicy = HttpVersionPolicy.RequestVersionExact,
-            };
-            using var response = await h2.SendAsync(request);
-            response.StatusCode.ShouldBe(HttpStatusCode.OK);
-            response.Version.ShouldBe(HttpVersion.Version20);
-            (await host.Http.GetAsync("/health")).Version.ShouldBe(HttpVersion.Version11);
+        var api = new ApiClient(host.Http);
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await api.PostMessageAsync(sessionId, "hello");
+        await api.WaitForTurnsAsync(sessionId);
+        (await host.Http.GetAsync("/nope")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
 
-            var api = new ApiClient(host.Http);
-            var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-            await api.PostMessageAsync(sessionId, "hello");
-            await api.WaitForTurnsAsync(sessionId);
-            (await host.Http.GetAsync("/nope")).StatusCode.ShouldBe(HttpStatusCode.NotFound);
-
-            host.Output.ShouldNotContain("pw-Zq81-never-logged");
-            host.Output.ShouldNotContain("sk-Zq81-never-logged");
-            host.Output.ShouldContain("dbug:"); // LOG_LEVEL=Debug took effect, so there was plenty to leak into
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        host.Output.ShouldNotContain("pw-Zq81-never-logged");
+        host.Output.ShouldNotContain("sk-Zq81-never-logged");
+        host.Output.ShouldContain("dbug:"); // LOG_LEVEL=Debug took effect, so there was plenty to leak into
     }
 
     private static int FreePort()

@@ -13,32 +13,26 @@ public sealed class PreflightTests
         unreachable.Output.ShouldContain("FAIL  database reachable");
         unreachable.Output.ShouldContain("preflight failed");
 
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_preflight");
-        try
-        {
-            var empty = await HostProcess.RunVerbAsync(url, "preflight");
-            empty.ExitCode.ShouldBe(1, empty.Output);
-            empty.Output.ShouldContain("ok    database reachable");
-            empty.Output.ShouldContain("FAIL  migrations current: the schema has not been applied");
+        await using var database = await TestDatabase.CreateAsync("everruns_preflight");
+        var url = database.Url;
+        var empty = await HostProcess.RunVerbAsync(url, "preflight");
+        empty.ExitCode.ShouldBe(1, empty.Output);
+        empty.Output.ShouldContain("ok    database reachable");
+        empty.Output.ShouldContain("FAIL  migrations current: the schema has not been applied");
 
-            (await HostProcess.RunVerbAsync(url, "migrate")).ExitCode.ShouldBe(0);
-            var ready = await HostProcess.RunVerbAsync(url, "preflight");
-            ready.ExitCode.ShouldBe(0, ready.Output);
-            foreach (var check in new[] { "database reachable", "migrations current", "LISTEN/NOTIFY", "session advisory locks", "pool sizing" })
-                ready.Output.ShouldContain("ok    " + check);
+        (await HostProcess.RunVerbAsync(url, "migrate")).ExitCode.ShouldBe(0);
+        var ready = await HostProcess.RunVerbAsync(url, "preflight");
+        ready.ExitCode.ShouldBe(0, ready.Output);
+        foreach (var check in new[] { "database reachable", "migrations current", "LISTEN/NOTIFY", "session advisory locks", "pool sizing" })
+            ready.Output.ShouldContain("ok    " + check);
 
-            var oversized = await HostProcess.RunVerbAsync(url, new Dictionary<string, string>
-            {
-                ["DATABASE_POOL_MAX"] = "100", ["EXPECTED_INSTANCES"] = "5", ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1",
-            }, "preflight");
-            oversized.ExitCode.ShouldBe(1);
-            oversized.Output.ShouldContain("FAIL  pool sizing");
-            oversized.Output.ShouldContain("FAIL  secrets: OPENAI_BASE_URL is set but OPENAI_API_KEY is not");
-        }
-        finally
+        var oversized = await HostProcess.RunVerbAsync(url, new Dictionary<string, string>
         {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+            ["DATABASE_POOL_MAX"] = "100", ["EXPECTED_INSTANCES"] = "5", ["OPENAI_BASE_URL"] = "http://127.0.0.1:9/v1",
+        }, "preflight");
+        oversized.ExitCode.ShouldBe(1);
+        oversized.Output.ShouldContain("FAIL  pool sizing");
+        oversized.Output.ShouldContain("FAIL  secrets: OPENAI_BASE_URL is set but OPENAI_API_KEY is not");
     }
 }
 
@@ -47,67 +41,55 @@ public sealed class AdminEndpointTests
     [Fact]
     public async Task status_is_public_and_the_admin_endpoints_need_the_admin_key_and_redact_secrets()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_admin");
-        try
+        await using var database = await TestDatabase.CreateAsync("everruns_admin");
+        var url = database.Url;
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
         {
-            await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
-            {
-                ["ADMIN_API_KEY"] = "adm-Zq81-secret",
-                ["OPENAI_API_KEY"] = "sk-Zq81-secret",
-                ["DATABASE_URL"] = new UriBuilder(url) { UserName = "postgres", Password = "pw-Zq81-secret" }.Uri.ToString(),
-            });
-            var api = new ApiClient(host.Server.CreateClient());
+            ["ADMIN_API_KEY"] = "adm-Zq81-secret",
+            ["OPENAI_API_KEY"] = "sk-Zq81-secret",
+            ["DATABASE_URL"] = new UriBuilder(url) { UserName = "postgres", Password = "pw-Zq81-secret" }.Uri.ToString(),
+        });
+        var api = new ApiClient(host.Server.CreateClient());
 
-            var conformance = await api.GetAsync("/conformance");
-            ((string)conformance.Object["api_version"]!).ShouldBe("v1");
-            conformance.Object["version"].ShouldNotBeNull();
-            var status = await api.GetAsync("/status");
-            status.Status.ShouldBe(HttpStatusCode.OK);
-            ((string)status.Object["database"]!["status"]!).ShouldBe("ok");
+        var conformance = await api.GetAsync("/conformance");
+        ((string)conformance.Object["api_version"]!).ShouldBe("v1");
+        conformance.Object["version"].ShouldNotBeNull();
+        var status = await api.GetAsync("/status");
+        status.Status.ShouldBe(HttpStatusCode.OK);
+        ((string)status.Object["database"]!["status"]!).ShouldBe("ok");
 
-            (await api.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
-            api.Http.DefaultRequestHeaders.Authorization = new("Bearer", "wrong");
-            (await api.GetAsync("/v1/admin/support-bundle")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
-            api.Http.DefaultRequestHeaders.Authorization = new("Bearer", "adm-Zq81-secret");
+        (await api.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
+        api.Http.DefaultRequestHeaders.Authorization = new("Bearer", "wrong");
+        (await api.GetAsync("/v1/admin/support-bundle")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
+        api.Http.DefaultRequestHeaders.Authorization = new("Bearer", "adm-Zq81-secret");
 
-            var health = await api.GetAsync("/v1/admin/system-health");
-            health.Status.ShouldBe(HttpStatusCode.OK, health.Text);
-            ((bool)health.Object["database"]!["ok"]!).ShouldBeTrue();
-            health.Object["database"]!["latency_ms"]!.GetValue<double>().ShouldBeGreaterThanOrEqualTo(0);
-            health.Object["pool"]!["max"]!.GetValue<int>().ShouldBe(20);
-            health.Object["memory"]!["working_set_bytes"]!.GetValue<long>().ShouldBeGreaterThan(0);
-            health.Object["durable"].ShouldNotBeNull();
-            health.Object["nodes"].ShouldNotBeNull();
+        var health = await api.GetAsync("/v1/admin/system-health");
+        health.Status.ShouldBe(HttpStatusCode.OK, health.Text);
+        ((bool)health.Object["database"]!["ok"]!).ShouldBeTrue();
+        health.Object["database"]!["latency_ms"]!.GetValue<double>().ShouldBeGreaterThanOrEqualTo(0);
+        health.Object["pool"]!["max"]!.GetValue<int>().ShouldBe(20);
+        health.Object["memory"]!["working_set_bytes"]!.GetValue<long>().ShouldBeGreaterThan(0);
+        health.Object["durable"].ShouldNotBeNull();
+        health.Object["nodes"].ShouldNotBeNull();
 
-            var bundle = await api.GetAsync("/v1/admin/support-bundle");
-            bundle.Status.ShouldBe(HttpStatusCode.OK, bundle.Text);
-            bundle.Text.ShouldNotContain("Zq81");
-            var config = bundle.Object["config"]!;
-            ((string)config["OPENAI_API_KEY"]!).ShouldBe("***");
-            ((string)config["ADMIN_API_KEY"]!).ShouldBe("***");
-            ((string)config["DATABASE_URL"]!).ShouldContain("postgres:***@127.0.0.1");
-            bundle.Object["database"]!["migrations_applied"]!.GetValue<long>().ShouldBe(1);
-            foreach (var section in new[] { "version", "health", "database" }) bundle.Object[section].ShouldNotBeNull(section);
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        var bundle = await api.GetAsync("/v1/admin/support-bundle");
+        bundle.Status.ShouldBe(HttpStatusCode.OK, bundle.Text);
+        bundle.Text.ShouldNotContain("Zq81");
+        var config = bundle.Object["config"]!;
+        ((string)config["OPENAI_API_KEY"]!).ShouldBe("***");
+        ((string)config["ADMIN_API_KEY"]!).ShouldBe("***");
+        ((string)config["DATABASE_URL"]!).ShouldContain("postgres:***@127.0.0.1");
+        bundle.Object["database"]!["migrations_applied"]!.GetValue<long>().ShouldBe(1);
+        foreach (var section in new[] { "version", "health", "database" }) bundle.Object[section].ShouldNotBeNull(section);
     }
 
     [Fact]
     public async Task without_an_admin_key_the_admin_endpoints_are_disabled()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_noadmin");
-        try
-        {
-            await using var host = await TestHost.StartAsync(url);
-            var api = new ApiClient(host.Server.CreateClient());
-            (await api.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Forbidden, "admin_disabled");
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        await using var database = await TestDatabase.CreateAsync("everruns_noadmin");
+        var url = database.Url;
+        await using var host = await TestHost.StartAsync(url);
+        var api = new ApiClient(host.Server.CreateClient());
+        (await api.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Forbidden, "admin_disabled");
     }
 }
