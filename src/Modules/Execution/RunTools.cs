@@ -28,11 +28,18 @@ public static class RunToolsHandler
         {
             if (!announced.Contains(call.Id))
             {
-                await progress.AppendAsync(run.SessionId, turn, EventTypes.ToolStarted, new JsonObject
+                try
                 {
-                    ["tool_call"] = call.ToJson(),
-                    ["display_name"] = call.Name,
-                }, ct);
+                    await progress.AppendAsync(run.SessionId, turn, EventTypes.ToolStarted, new JsonObject
+                    {
+                        ["tool_call"] = call.ToJson(),
+                        ["display_name"] = call.Name,
+                    }, ct);
+                }
+                catch (TurnEndedException)
+                {
+                    return null; // cancelled meanwhile: nothing more to do for this turn
+                }
             }
 
             outcomes.Add(await tools.RunAsync(call, enabled, ct));

@@ -73,13 +73,20 @@ public static class RunTurnStepHandler
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
             var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities)] };
 
-            if (!await ResumeAsync(ct))
-                await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageStarted, new JsonObject
-                {
-                    ["turn_id"] = step.TurnId,
-                    ["iteration"] = step.Iteration,
-                    ["model"] = model.ModelId,
-                }, ct);
+            try
+            {
+                if (!await ResumeAsync(ct))
+                    await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageStarted, new JsonObject
+                    {
+                        ["turn_id"] = step.TurnId,
+                        ["iteration"] = step.Iteration,
+                        ["model"] = model.ModelId,
+                    }, ct);
+            }
+            catch (TurnEndedException)
+            {
+                return null;
+            }
 
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
             using var subscription = signals.Subscribe(step.SessionId);
@@ -107,6 +114,11 @@ public static class RunTurnStepHandler
                     .ToList();
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
                     response.Text, calls, null, null);
+            }
+            catch (TurnEndedException)
+            {
+                logger.LogInformation("Turn {TurnId} of {SessionId} ended during its model call", step.TurnId, step.SessionId);
+                return null;
             }
             catch (OperationCanceledException) when (cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
             {

@@ -11,10 +11,18 @@ namespace Everruns.Modules.Execution;
 /// </summary>
 public sealed class TurnProgress(IDocumentStore store)
 {
+    /// <summary>
+    /// Appends the event if the turn is still the session's active one, checked under the session's write lock, so
+    /// that no progress lands after the turn ended (a cancel commits under the same lock); otherwise throws
+    /// <see cref="TurnEndedException"/> and the step stops.
+    /// </summary>
     public async Task AppendAsync(string sessionId, ActiveTurn turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
-        await SessionStream.AppendAsync(session, sessionId, SessionEvent.Create(sessionId, type, data, Turns.Context(turn)), ct);
+        var state = await Turns.LoadLockedAsync(session, sessionId, ct);
+        if (state?.Active?.TurnId != turn.TurnId) throw new TurnEndedException(turn.TurnId);
+        session.Events.Append(sessionId, SessionEvent.Create(sessionId, type, data, Turns.Context(turn)));
+        EverrunsMetrics.EventsWritten.Add();
         await session.SaveChangesAsync(ct);
     }
 
@@ -26,3 +34,6 @@ public sealed class TurnProgress(IDocumentStore store)
         return state?.Active?.TurnId == turnId;
     }
 }
+
+/// <summary>The turn a step works for is no longer active (cancelled, or ended by the reaper): the step stops.</summary>
+public sealed class TurnEndedException(string turnId) : Exception($"turn {turnId} is no longer active");
