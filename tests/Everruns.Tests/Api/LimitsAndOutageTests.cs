@@ -35,23 +35,13 @@ public sealed class SseLimitTests
         }
 
         // A closed stream frees its place.
-        await Eventually(async () => (await TryOpen(api, third)) == HttpStatusCode.OK);
+        await Eventually.Until(async () => (await TryOpen(api, third)) == HttpStatusCode.OK);
     }
 
     private static async Task<HttpStatusCode> TryOpen(ApiClient api, string sessionId)
     {
         await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
         return sse.Response.StatusCode;
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(100);
-        }
     }
 }
 
@@ -87,12 +77,9 @@ public sealed class DatabaseOutageTests
             await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections true");
         }
 
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while ((await api.GetAsync($"/v1/agents/{agent["id"]}")).Status != HttpStatusCode.OK)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("the instance did not recover");
-            await Task.Delay(200);
-        }
+        // The instance recovers by itself.
+        await Eventually.Until(async () => (await api.GetAsync($"/v1/agents/{agent["id"]}")).Status == HttpStatusCode.OK,
+            TimeSpan.FromSeconds(20));
 
         (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.OK);
         (await api.PostAsync("/v1/agents", new { name = Names.Unique("up"), system_prompt = "x" })).Status.ShouldBe(HttpStatusCode.Created);

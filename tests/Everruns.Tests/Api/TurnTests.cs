@@ -61,7 +61,7 @@ public sealed class TurnTests(AppFixture app)
         turnId.ShouldMatch("^turn_[0-9a-f]{32}$");
         turnCompleted["iterations"]!.GetValue<int>().ShouldBe(1);
 
-        await Eventually(async () => (string?)(await _api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"] == "idle");
+        await Eventually.Until(async () => (string?)(await _api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"] == "idle");
         var session = (await _api.GetAsync($"/v1/sessions/{sessionId}")).Object;
         ((string)session["output_preview"]!).ShouldBe("Echo: hello over there");
         ((string)session["preview"]!).ShouldBe("hello over there");
@@ -174,15 +174,5 @@ public sealed class TurnTests(AppFixture app)
         var ok = await _api.PostAsync(url, new { message = new { content = "just text" } });
         ok.Status.ShouldBe(HttpStatusCode.Created, ok.Text);
         ((string)ok.Object["content"]![0]!["text"]!).ShouldBe("just text");
-    }
-
-    private static async Task Eventually(Func<Task<bool>> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (!await condition())
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(100);
-        }
     }
 }

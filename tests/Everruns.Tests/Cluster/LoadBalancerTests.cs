@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Net;
-using System.Net.Sockets;
 using Everruns.Tests.Infrastructure;
 
 namespace Everruns.Tests.Cluster;
@@ -15,7 +14,7 @@ public sealed class LoadBalancerTests
         Skip.If(caddy is null, "caddy is not installed (Debian: apt-get install caddy); .ci/run installs it");
 
         await using var cluster = await Infrastructure.Cluster.StartAsync();
-        var lbPort = FreePort();
+        var lbPort = HostProcess.FreePort();
         var start = new ProcessStartInfo(caddy!, ["run", "--config", Path.Combine(PostgresServer.RepositoryRoot, "ops", "Caddyfile"), "--adapter", "caddyfile"])
         {
             RedirectStandardOutput = true,
@@ -74,11 +73,4 @@ public sealed class LoadBalancerTests
 
     private static string? FindCaddy() =>
         (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':').Select(d => Path.Combine(d, "caddy")).FirstOrDefault(File.Exists);
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

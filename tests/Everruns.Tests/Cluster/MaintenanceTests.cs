@@ -18,7 +18,7 @@ public sealed class MaintenanceTests
         var api = cluster.Api(0);
 
         // The leader assigns the maintenance agent to one node; the workers list shows all three.
-        var runner = await Eventually(async () =>
+        var runner = await Eventually.Value(async () =>
         {
             var workers = (await api.GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
             var running = workers.Where(w => (bool)w!["runs_maintenance"]!).ToList();
@@ -27,7 +27,7 @@ public sealed class MaintenanceTests
         var workers = (await api.GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
         workers.Count(w => (bool)w!["is_leader"]!).ShouldBe(1);
         // While nodes joined, the leader may have moved the agent; once settled, only the runner records runs.
-        await Eventually(async () =>
+        await Eventually.Value(async () =>
         {
             var since = DateTimeOffset.UtcNow;
             await Task.Delay(2500);
@@ -50,17 +50,17 @@ public sealed class MaintenanceTests
             where id = '{{stuck}}'
             """);
 
-        await Eventually(async () =>
+        await Eventually.Value(async () =>
             await PostgresServer.ScalarAsync<long>(cluster.DatabaseUrl,
                 $"select count(*) from everruns.mt_events where stream_id = '{purged}'") == 0
             && await PostgresServer.ScalarAsync<long>(cluster.DatabaseUrl,
                 $"select count(*) from everruns.mt_doc_session where id = '{purged}'") == 0 ? "purged" : null, TimeSpan.FromSeconds(30));
-        var lost = await Eventually(async () =>
+        var lost = await Eventually.Value(async () =>
             (await api.EventsAsync(stuck, "?types=turn.failed")).FirstOrDefault(), TimeSpan.FromSeconds(30));
         ((string)lost["data"]!["error_code"]!).ShouldBe("turn_lost");
         ((string)lost["data"]!["turn_id"]!).ShouldBe("turn_00000000000000000000000000000bad");
         // The roll-up counts the turns completed so far (the purged session's events may already be gone).
-        await Eventually(async () => await PostgresServer.ScalarAsync<long>(cluster.DatabaseUrl,
+        await Eventually.Value(async () => await PostgresServer.ScalarAsync<long>(cluster.DatabaseUrl,
             "select coalesce(sum(count), 0)::bigint from everruns_ops.event_counts_minutely where event_type = 'turn.completed'") >= 1
             ? "rolled up" : null, TimeSpan.FromSeconds(10));
 
@@ -76,7 +76,7 @@ public sealed class MaintenanceTests
         (await victim.WaitForExitAsync(TimeSpan.FromSeconds(10))).ShouldBeTrue();
         var killedAt = DateTimeOffset.UtcNow;
         var survivor = cluster.Nodes.First(n => n != victim);
-        var next = await Eventually(async () =>
+        var next = await Eventually.Value(async () =>
         {
             var runners = await RunnersSince(cluster, killedAt.AddSeconds(1));
             return runners.FirstOrDefault(r => r != runner);
@@ -86,7 +86,7 @@ public sealed class MaintenanceTests
         ((string)after.Single(w => (string)w!["id"]! == runner)!["status"]!).ShouldBe("stale");
 
         // Kill -9 the leader among the two left: the last node is elected and runs the jobs.
-        var leader = await Eventually(async () =>
+        var leader = await Eventually.Value(async () =>
         {
             var list = (await new ApiClient(survivor.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
             return list.Where(w => (bool)w!["is_leader"]! && (string)w!["status"]! == "active").Select(w => (string)w!["id"]!).FirstOrDefault();
@@ -96,7 +96,7 @@ public sealed class MaintenanceTests
         (await killedLeader.WaitForExitAsync(TimeSpan.FromSeconds(10))).ShouldBeTrue();
         var leaderKilledAt = DateTimeOffset.UtcNow;
         var last = cluster.Nodes.Single(n => !n.HasExited);
-        await Eventually(async () =>
+        await Eventually.Value(async () =>
         {
             var list = (await new ApiClient(last.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
             var self = list.Single(w => (bool)w!["is_self"]!)!;
@@ -110,16 +110,5 @@ public sealed class MaintenanceTests
         var csv = await PostgresServer.ScalarAsync<string>(cluster.DatabaseUrl,
             $"select coalesce(string_agg(distinct instance_id, ','), '') from everruns_ops.maintenance_runs where started_at > '{since:O}'");
         return csv.Split(',', StringSplitOptions.RemoveEmptyEntries).ToList();
-    }
-
-    private static async Task<T> Eventually<T>(Func<Task<T?>> probe, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (true)
-        {
-            if (await probe() is { } value) return value;
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("condition not met in time");
-            await Task.Delay(250);
-        }
     }
 }

@@ -72,7 +72,7 @@ public sealed class ProcessObservabilityTests
         var url = database.Url;
         // The local cluster trusts loopback, so a password in the URL is accepted and must never be printed.
         var withPassword = new UriBuilder(url) { UserName = "postgres", Password = "pw-Zq81-never-logged" }.Uri.ToString();
-        var h2cPort = FreePort();
+        var h2cPort = HostProcess.FreePort();
         await using var host = HostProcess.Start(withPassword, new Dictionary<string, string>
         {
             ["H2C_PORT"] = h2cPort.ToString(),
@@ -100,12 +100,5 @@ public sealed class ProcessObservabilityTests
         host.Output.ShouldNotContain("pw-Zq81-never-logged");
         host.Output.ShouldNotContain("sk-Zq81-never-logged");
         host.Output.ShouldContain("dbug:"); // LOG_LEVEL=Debug took effect, so there was plenty to leak into
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
