@@ -31,19 +31,7 @@ public sealed class InstanceRegistry(
             {
                 logger.LogWarning("Instance heartbeat failed: {Error}", e.Message);
             }
-        } while (await WaitAsync(timer, stoppingToken));
-    }
-
-    private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken ct)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        } while (await timer.NextTickAsync(stoppingToken));
     }
 
     private async Task BeatAsync(CancellationToken ct)

@@ -59,19 +59,7 @@ public sealed class MaintenanceAgent(
                 if (ct.IsCancellationRequested) return;
                 await RunAsync(name, message(), ct);
             }
-        } while (await Tick(timer, ct));
-    }
-
-    private static async Task<bool> Tick(PeriodicTimer timer, CancellationToken ct)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
+        } while (await timer.NextTickAsync(ct));
     }
 
     private async Task RunAsync(string job, object message, CancellationToken ct)

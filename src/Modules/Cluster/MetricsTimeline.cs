@@ -29,14 +29,7 @@ public sealed class MetricsTimeline(ClusterOptions options) : BackgroundService
     {
         foreach (var tally in EverrunsMetrics.Tallies) _previous[tally.Name] = tally.Total;
         using var timer = new PeriodicTimer(options.MetricsSample);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(stoppingToken)) Sample();
-        }
-        catch (OperationCanceledException)
-        {
-            // stopping
-        }
+        while (await timer.NextTickAsync(stoppingToken)) Sample();
     }
 
     public void Sample()

@@ -42,8 +42,6 @@ public sealed class SessionSignals : ISessionSignals
             foreach (var subscription in subscriptions.Keys) subscription.Pulse();
     }
 
-    public int SubscriberCount => _bySession.Values.Sum(s => s.Count);
-
     private void Remove(Subscription subscription)
     {
         if (_bySession.TryGetValue(subscription.SessionId, out var subscriptions))

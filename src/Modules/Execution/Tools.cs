@@ -25,8 +25,6 @@ public sealed class Tools
     public IReadOnlyList<AITool> For(IEnumerable<CapabilityRef> capabilities) =>
         capabilities.Select(c => _byCapability.GetValueOrDefault(c.Ref)).OfType<AITool>().ToList();
 
-    public IReadOnlyList<AIFunction> All => _byCapability.Values.ToList();
-
     public async Task<ToolOutcome> RunAsync(ToolCallRequest call, IEnumerable<CapabilityRef> enabled, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();

@@ -35,21 +35,9 @@ public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity 
                 {
                     logger.LogWarning("Turn heartbeat of {TurnId} failed: {Error}", turnId, e.Message);
                 }
-            } while (await Next(timer, stop.Token));
+            } while (await timer.NextTickAsync(stop.Token));
         });
         return new Beat(stop, loop);
-    }
-
-    private static async Task<bool> Next(PeriodicTimer timer, CancellationToken ct)
-    {
-        try
-        {
-            return await timer.WaitForNextTickAsync(ct);
-        }
-        catch (OperationCanceledException)
-        {
-            return false;
-        }
     }
 
     private sealed class Beat(CancellationTokenSource stop, Task loop) : IAsyncDisposable
