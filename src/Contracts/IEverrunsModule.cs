@@ -1,4 +1,5 @@
 using System.Reflection;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,6 +24,18 @@ public interface IEverrunsModule
     /// tables exist: triggers, functions and tables Marten does not manage.
     /// </summary>
     IEnumerable<string> SchemaSql => [];
+
+    /// <summary>Request middleware every route passes through (after draining, before the endpoint): authentication, limits.</summary>
+    void UsePipeline(IApplicationBuilder app)
+    {
+    }
+
+    /// <summary>
+    /// Command-line verbs (<c>ops/run &lt;verb&gt; ...</c>), run after the schema migration with the host's services:
+    /// verb → (services, arguments after the verb, console) → exit code.
+    /// </summary>
+    IReadOnlyDictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> Verbs =>
+        new Dictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>>();
 
     /// <summary>Endpoints that are not Wolverine HTTP endpoints (long-lived streams such as SSE).</summary>
     void MapEndpoints(IEndpointRouteBuilder endpoints)

@@ -11,6 +11,9 @@ public static class Ids
     public const string Message = "message";
     public const string Harness = "harness";
     public const string Turn = "turn";
+    public const string Org = "org";
+    public const string User = "user";
+    public const string Provider = "provider";
 
     public static string New(string prefix) =>
         $"{prefix}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant()}";

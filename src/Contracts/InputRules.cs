@@ -44,10 +44,10 @@ public static class InputRules
     /// For modules other than Sessions: the session must be a well-formed id of a live session in the caller's org
     /// (asked of Sessions); otherwise the 400 or 404 to answer with.
     /// </summary>
-    public static async Task<ProblemDetails?> ExistingSession(Wolverine.IMessageBus bus, string id, CancellationToken ct = default)
+    public static async Task<ProblemDetails?> ExistingSession(Wolverine.IMessageBus bus, string orgId, string id, CancellationToken ct = default)
     {
         if (SessionId(id) is { } invalid) return invalid;
-        var found = await bus.InvokeAsync<SessionFound>(new FindSession(Tenancy.DefaultOrgId, id), ct);
+        var found = await bus.InvokeAsync<SessionFound>(new FindSession(orgId, id), ct);
         return found.Session is null ? Problems.NotFound("session_not_found", $"session {id} not found") : null;
     }
 

@@ -59,6 +59,7 @@ public static class EverrunsComposition
         builder.Services.AddProblemDetails();
         builder.Services.AddExceptionHandler<DatabaseUnavailable>();
         builder.Services.AddExceptionHandler<ConflictingWrite>();
+        builder.Services.AddExceptionHandler<RejectedRequest>();
         builder.Services.ConfigureHttpJsonOptions(json =>
         {
             json.SerializerOptions.PropertyNamingPolicy = Naming;
@@ -133,6 +134,8 @@ public static class EverrunsComposition
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseMiddleware<Draining>();
+        foreach (var module in Modules.All)
+            module.UsePipeline(app);
         app.MapHealth();
         app.MapMetrics();
         app.MapOperations();

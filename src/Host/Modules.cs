@@ -7,6 +7,7 @@ public static class Modules
 {
     public static IReadOnlyList<IEverrunsModule> All { get; } =
     [
+        new Everruns.Modules.Identity.IdentityModule(),
         new Everruns.Modules.Agents.AgentsModule(),
         new Everruns.Modules.Sessions.SessionsModule(),
         new Everruns.Modules.Messages.MessagesModule(),

@@ -4,7 +4,7 @@ using Everruns.Host.Schema;
 using JasperFx;
 
 // Verbs: (none) runs the server; `migrate` applies the schema and exits; `preflight` checks the deployment;
-// `version` prints the build;
+// `version` prints the build; module verbs: `tokens`, `orgs`, `rehash-api-keys`, `reencrypt-secrets`;
 // `--no-migrations` skips the start-up migration; any other verb (check-env, resources, codegen, describe...) goes to JasperFx.
 var skipMigrations = args.Contains("--no-migrations");
 var hostArgs = args.Where(a => a != "--no-migrations").ToArray();
@@ -28,7 +28,17 @@ if (verb == "migrate")
 {
     var changed = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(CancellationToken.None);
     Console.WriteLine(changed ? "Schema migrated." : "Schema is current.");
+    // A deployment that migrates before starting its instances gets its admin token here, once.
+    await app.Services.GetRequiredService<Everruns.Modules.Identity.IdentityBootstrap>().RunAsync(Console.Out, CancellationToken.None);
     return 0;
+}
+
+// Module verbs (tokens, orgs, rehash-api-keys, reencrypt-secrets): on the current schema.
+if (verb is not null && Modules.All.SelectMany(m => m.Verbs).FirstOrDefault(v => v.Key == verb).Value is { } moduleVerb)
+{
+    if (!skipMigrations) await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(CancellationToken.None);
+    var rest = hostArgs.SkipWhile(a => a != verb).Skip(1).ToArray();
+    return await moduleVerb(app.Services, rest, Console.Out);
 }
 
 return await app.RunJasperFxCommands(hostArgs);

@@ -1,13 +1,11 @@
-using System.Security.Cryptography;
-using System.Text;
 using Everruns.Contracts;
 using Everruns.Host.Configuration;
 
 namespace Everruns.Host.Operations;
 
 /// <summary>
-/// /conformance and /status (public), /v1/admin/system-health and /v1/admin/support-bundle (admin: header
-/// <c>Authorization: Bearer &lt;ADMIN_API_KEY&gt;</c>; without ADMIN_API_KEY configured they are disabled).
+/// /conformance and /status (public), /v1/admin/system-health and /v1/admin/support-bundle (deployment
+/// administrators: the bootstrap admin, or any user created with system admin rights).
 /// </summary>
 public static class OperationsEndpoints
 {
@@ -64,16 +62,9 @@ public static class OperationsEndpoints
         });
     }
 
-    private static IResult? Denied(HttpContext http)
-    {
-        var key = http.RequestServices.GetRequiredService<IConfiguration>()["ADMIN_API_KEY"];
-        if (string.IsNullOrEmpty(key))
-            return Problems.Result(Problems.Create(StatusCodes.Status403Forbidden, "admin_disabled",
-                "admin endpoints are disabled: set ADMIN_API_KEY on the server"));
-        var header = http.Request.Headers.Authorization.ToString();
-        var given = header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) ? header["Bearer ".Length..].Trim() : header.Trim();
-        if (CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(given), Encoding.UTF8.GetBytes(key))) return null;
-        http.Response.Headers.WWWAuthenticate = "Bearer";
-        return Problems.Result(Problems.Create(StatusCodes.Status401Unauthorized, "unauthorized", "an admin API key is required"));
-    }
+    /// <summary>Authentication (401) happened before; here only the deployment-admin right is checked.</summary>
+    private static IResult? Denied(HttpContext http) =>
+        http.Caller().SystemAdmin
+            ? null
+            : Problems.Result(Problems.Create(StatusCodes.Status403Forbidden, "forbidden", "deployment administrators only"));
 }

@@ -151,8 +151,12 @@ public sealed class Preflight(EverrunsOptions options, IConfiguration configurat
             yield return string.IsNullOrWhiteSpace(configuration["OPENAI_API_KEY"])
                 ? new Check("secrets", false, "OPENAI_BASE_URL is set but OPENAI_API_KEY is not")
                 : new Check("secrets", true, "OPENAI_API_KEY present");
-        yield return string.IsNullOrWhiteSpace(configuration["ADMIN_API_KEY"])
-            ? new Check("admin key", true, "ADMIN_API_KEY is not set: the admin endpoints are disabled", Warning: true)
-            : new Check("admin key", true, "ADMIN_API_KEY present");
+        // API_KEY_SECRET is checked at start (the process does not get this far without it).
+        yield return new Check("api key secret", true, string.IsNullOrWhiteSpace(configuration["API_KEY_SECRET_PREVIOUS"])
+            ? "API_KEY_SECRET present"
+            : "API_KEY_SECRET present; API_KEY_SECRET_PREVIOUS set (a rotation window is open: see rehash-api-keys)");
+        yield return string.IsNullOrWhiteSpace(configuration["SECRETS_ENCRYPTION_KEY"])
+            ? new Check("encryption key", true, "SECRETS_ENCRYPTION_KEY is not set: LLM provider credentials cannot be stored", Warning: true)
+            : new Check("encryption key", true, "SECRETS_ENCRYPTION_KEY present");
     }
 }

@@ -10,7 +10,7 @@ public static class AgentQueriesHandler
     public static async Task<AgentFound> Handle(FindAgent query, IQuerySession documents)
     {
         var agent = query.AgentId is not null
-            ? await AgentLookup.InOrg(documents, query.AgentId)
+            ? await AgentLookup.InOrg(documents, query.OrgId, query.AgentId)
             : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == query.OrgId && a.Name == query.AgentName);
         if (agent is null || agent.OrgId != query.OrgId) return new AgentFound(null);
         return new AgentFound(new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId,

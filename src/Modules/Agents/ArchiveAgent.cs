@@ -1,6 +1,7 @@
 using Everruns.Contracts;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Wolverine;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Agents;
@@ -9,16 +10,20 @@ namespace Everruns.Modules.Agents;
 public static class ArchiveAgentEndpoint
 {
     [WolverineDelete("/v1/agents/{id}")]
-    public static async Task<IResult> Delete(string id, IDocumentSession session)
+    public static async Task<IResult> Delete(string id, IDocumentSession session, IMessageBus bus, HttpContext http)
     {
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
-        var agent = await AgentLookup.InOrg(session, id);
+        var caller = http.Caller();
+        var agent = await AgentLookup.InOrg(session, caller.Org, id);
         if (agent is null) return Problems.Result(AgentLookup.NotFound(id));
         if (agent.Status != AgentStatus.Archived)
         {
             agent.Status = AgentStatus.Archived;
             agent.ArchivedAt = agent.UpdatedAt = DateTimeOffset.UtcNow;
             session.Store(agent);
+            // Outboxed: the audit entry commits with the archive.
+            await bus.PublishAsync(new AuditAction(caller.Org, caller.Actor, "agent.deleted", agent.Id,
+                new Dictionary<string, string> { ["name"] = agent.Name }));
         }
 
         return Results.NoContent();

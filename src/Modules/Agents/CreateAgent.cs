@@ -59,7 +59,7 @@ public static class CreateAgentEndpoint
         HttpRequest http)
     {
         if (await InputRules.Model(bus, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
-        var org = Tenancy.DefaultOrgId;
+        var org = http.Caller().Org;
         var byId = id is null ? null : await session.LoadAsync<Agent>(id);
         if (byId is not null && byId.OrgId != org) byId = null;
         var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == org && a.Name == request.Name);

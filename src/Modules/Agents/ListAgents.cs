@@ -18,7 +18,8 @@ public static class ListAgentsEndpoint
         if (archivedProblem is not null) return Problems.Result(archivedProblem);
         var search = http.Query["search"].ToString();
 
-        IQueryable<Agent> query = session.Query<Agent>().Where(a => a.OrgId == Tenancy.DefaultOrgId);
+        var org = http.Caller().Org;
+        IQueryable<Agent> query = session.Query<Agent>().Where(a => a.OrgId == org);
         if (includeArchived != true) query = query.Where(a => a.Status == AgentStatus.Active);
         if (!string.IsNullOrWhiteSpace(search))
             query = query.Where(a => a.Name.Contains(search, StringComparison.OrdinalIgnoreCase)

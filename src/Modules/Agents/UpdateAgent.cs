@@ -45,7 +45,7 @@ public static class UpdateAgentEndpoint
     {
         if (await InputRules.Model(bus, request.DefaultModelId) is { } unknownModel) return Problems.Result(unknownModel);
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
-        var agent = await AgentLookup.InOrg(session, id);
+        var agent = await AgentLookup.InOrg(session, http.Caller().Org, id);
         if (agent is null) return Problems.Result(AgentLookup.NotFound(id));
 
         var changesContent = request with { Status = null } != new UpdateAgentRequest(null, null, null, null, null, null, null, null, null, null, null);

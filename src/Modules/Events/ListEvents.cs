@@ -20,7 +20,7 @@ public static class ListEventsEndpoint
     [WolverineGet("/v1/sessions/{id}/events")]
     public static async Task<IResult> Get(string id, HttpRequest http, IMessageBus bus, SessionEventReader reader, CancellationToken ct)
     {
-        if (await InputRules.ExistingSession(bus, id) is { } missing) return Problems.Result(missing);
+        if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing) return Problems.Result(missing);
         var (filter, filterProblem) = EventQuery.Filter(http);
         if (filterProblem is not null) return Problems.Result(filterProblem);
 

@@ -29,7 +29,7 @@ public static class StreamEventsEndpoint
         SharedEventReads shared, ISessionSignals signals, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
     {
         var ct = http.RequestAborted;
-        if (await InputRules.ExistingSession(bus, id) is { } missing)
+        if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing)
         {
             await Problems.Result(missing).ExecuteAsync(http);
             return;
@@ -51,7 +51,7 @@ public static class StreamEventsEndpoint
             return;
         }
 
-        var (lease, overCap) = limits.TryOpen(Tenancy.DefaultOrgId, id);
+        var (lease, overCap) = limits.TryOpen(http.Caller().Org, id);
         if (overCap is not null)
         {
             http.Response.Headers.RetryAfter = "5";

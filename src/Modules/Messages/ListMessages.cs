@@ -19,7 +19,7 @@ public static class ListMessagesEndpoint
     [WolverineGet("/v1/sessions/{id}/messages")]
     public static async Task<IResult> Get(string id, HttpRequest http, IMessageBus bus, CancellationToken ct)
     {
-        if (await InputRules.ExistingSession(bus, id, ct) is { } missing) return Problems.Result(missing);
+        if (await InputRules.ExistingSession(bus, http.Caller().Org, id, ct) is { } missing) return Problems.Result(missing);
         var (offset, offsetProblem) = Query.Int(http, "offset");
         if (offsetProblem is not null) return Problems.Result(offsetProblem);
         var (limit, limitProblem) = Query.Int(http, "limit");

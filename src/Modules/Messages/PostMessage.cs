@@ -28,9 +28,9 @@ public static class PostMessageEndpoint
     }
 
     [WolverinePost("/v1/sessions/{id}/messages")]
-    public static async Task<IResult> Post(string id, PostMessageRequest request, IDocumentSession documents, IMessageBus bus)
+    public static async Task<IResult> Post(string id, PostMessageRequest request, IDocumentSession documents, IMessageBus bus, HttpContext http)
     {
-        if (await InputRules.ExistingSession(bus, id) is { } missing) return Problems.Result(missing);
+        if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing) return Problems.Result(missing);
 
         var (content, text, _) = InputContent.Parse(request.Message!);
         var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);

@@ -13,10 +13,10 @@ namespace Everruns.Modules.Sessions;
 public static class CancelSessionTurnEndpoint
 {
     [WolverinePost("/v1/sessions/{id}/cancel")]
-    public static async Task<IResult> Post(string id, IQuerySession documents, IMessageBus bus, CancellationToken ct)
+    public static async Task<IResult> Post(string id, IQuerySession documents, IMessageBus bus, HttpContext http, CancellationToken ct)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
-        if (await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id) is null)
+        if (await SessionLookup.InOrg(documents, http.Caller().Org, id) is null)
             return Problems.Result(SessionLookup.NotFound(id));
 
         var outcome = await bus.InvokeAsync<CancelTurnOutcome>(new CancelTurn(id, "cancelled by user"), ct);

@@ -47,7 +47,8 @@ public static class CreateSessionEndpoint
     public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IMessageBus bus, HttpRequest http)
     {
         request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
-        var org = Tenancy.DefaultOrgId;
+        var caller = http.Caller();
+        var org = caller.Org;
         AgentSnapshot? agent = null;
         if (request.AgentId is not null || request.AgentName is not null)
         {
@@ -65,6 +66,7 @@ public static class CreateSessionEndpoint
         {
             Id = Ids.New(Ids.Session),
             OrgId = org,
+            OwnerId = caller.UserId,
             AgentId = agent?.Id,
             Title = request.Title,
             Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [],

@@ -13,16 +13,18 @@ namespace Everruns.Modules.Sessions;
 public static class DeleteSessionEndpoint
 {
     [WolverineDelete("/v1/sessions/{id}")]
-    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus)
+    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, HttpContext http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         await SessionStream.LockAsync(documents, id);
-        var session = await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id);
+        var session = await SessionLookup.InOrg(documents, http.Caller().Org, id);
         if (session is null) return Problems.Result(SessionLookup.NotFound(id));
 
         session.DeletedAt = session.UpdatedAt = DateTimeOffset.UtcNow;
         documents.Store(session);
         await bus.PublishAsync(new CancelTurn(id, "session deleted", DropQueued: true));
+        var caller = http.Caller();
+        await bus.PublishAsync(new AuditAction(caller.Org, caller.Actor, "session.deleted", id));
         return Results.NoContent();
     }
 }

@@ -11,7 +11,7 @@ public static class GetSessionEndpoint
     public static async Task<IResult> Get(string id, IQuerySession documents, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
-        var session = await SessionLookup.InOrg(documents, Tenancy.DefaultOrgId, id);
+        var session = await SessionLookup.InOrg(documents, http.Caller().Org, id);
         return session is null ? Problems.Result(SessionLookup.NotFound(id)) : Results.Ok(SessionResponse.From(session, http));
     }
 }

@@ -22,7 +22,8 @@ public static class ListSessionsEndpoint
             return Problems.Result(Problems.BadRequest("invalid_agent_id", $"'{agentId}' is not an agent id (agent_<32 hex>)"));
         var search = http.Query["search"].ToString();
 
-        IQueryable<Session> query = documents.Query<Session>().Where(s => s.OrgId == Tenancy.DefaultOrgId && s.DeletedAt == null);
+        var org = http.Caller().Org;
+        IQueryable<Session> query = documents.Query<Session>().Where(s => s.OrgId == org && s.DeletedAt == null);
         if (agentId.Length > 0) query = query.Where(s => s.AgentId == agentId);
         if (!string.IsNullOrWhiteSpace(search))
             query = query.Where(s => s.Title != null && s.Title.Contains(search, StringComparison.OrdinalIgnoreCase));

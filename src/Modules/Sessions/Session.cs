@@ -11,6 +11,9 @@ public sealed class Session
 {
     public string Id { get; set; } = "";
     public string OrgId { get; set; } = Tenancy.DefaultOrgId;
+
+    /// <summary>The user who opened it (null for sessions from before identity).</summary>
+    public string? OwnerId { get; set; }
     public string? AgentId { get; set; }
     public string HarnessId { get; set; } = BuiltInHarness.Id;
     public string? Title { get; set; }

@@ -9,7 +9,7 @@ public sealed record SessionResponse(
     string Id,
     string OrganizationId,
     string WorkspaceId,
-    string OwnerPrincipalId,
+    string? OwnerPrincipalId,
     string? AgentId,
     string HarnessId,
     string? Title,
@@ -34,7 +34,7 @@ public sealed record SessionResponse(
     {
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/sessions/{session.Id}");
         return new(
-            session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, Tenancy.DefaultPrincipalId, session.AgentId,
+            session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, session.OwnerId, session.AgentId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
             session.Capabilities, session.Locale, session.Status, session.Preview, session.OutputPreview,
             session.CreatedAt, session.UpdatedAt, session.StartedAt, session.FinishedAt,

@@ -6,9 +6,16 @@ using System.Text.Json.Nodes;
 namespace Everruns.Tests.Infrastructure;
 
 /// <summary>Raw JSON over HTTP, as any client of the public API sends it (snake_case bodies, no server types).</summary>
-public sealed class ApiClient(HttpClient http)
+public sealed class ApiClient
 {
-    public HttpClient Http { get; } = http;
+    /// <summary>A client of <paramref name="http"/>; unless it already sends a token, it sends the test admin's.</summary>
+    public ApiClient(HttpClient http)
+    {
+        if (!http.DefaultRequestHeaders.Contains("Authorization")) http.As(TestAuth.AdminToken);
+        Http = http;
+    }
+
+    public HttpClient Http { get; }
 
     public Task<ApiResponse> GetAsync(string url) => SendAsync(HttpMethod.Get, url, null);
     public Task<ApiResponse> DeleteAsync(string url) => SendAsync(HttpMethod.Delete, url, null);

@@ -22,7 +22,7 @@ public sealed class HostProcess : IAsyncDisposable
     {
         _process = process;
         Port = port;
-        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) };
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) }.As(TestAuth.AdminToken);
     }
 
     /// <summary>
@@ -67,7 +67,7 @@ public sealed class HostProcess : IAsyncDisposable
         start.Environment["PORT"] = port.ToString();
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["LOG_FORMAT"] = "simple";
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>())
+        foreach (var (key, value) in TestAuth.Settings(environment))
             start.Environment[key] = value;
 
         var process = new Process { StartInfo = start, EnableRaisingEvents = true };

@@ -18,7 +18,7 @@ public static class TestHost
         {
             builder.UseSetting("DATABASE_URL", databaseUrl);
             builder.UseSetting("INSTANCE_ID", "test-" + Guid.NewGuid().ToString("N")[..6]);
-            foreach (var (key, value) in settings ?? new Dictionary<string, string>())
+            foreach (var (key, value) in TestAuth.Settings(settings))
                 builder.UseSetting(key, value);
             if (logs is not null)
                 builder.ConfigureServices(services => services.AddSingleton<ILoggerProvider>(logs));

@@ -1,0 +1,133 @@
+using Everruns.Contracts;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Wolverine.Http;
+
+namespace Everruns.Modules.Identity;
+
+public sealed record OrgResponse(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? Role)
+{
+    public static OrgResponse From(OrgRecord org, string? role) => new(org.Id, org.Name, org.CreatedAt, org.UpdatedAt, role);
+}
+
+public sealed record OrgRequest(string? Name);
+
+public sealed record MemberResponse(string UserId, string Name, string Role, DateTimeOffset CreatedAt, TokenCreatedResponse? Token = null);
+
+/// <summary>
+/// Organizations. Members see their orgs; org admins rename them and manage members; deployment admins create orgs.
+/// Another org's id answers 404, as if it did not exist.
+/// </summary>
+public static class OrgEndpoints
+{
+    [WolverineGet("/v1/orgs")]
+    public static async Task<IResult> List(HttpContext http, IdentityStore store)
+    {
+        var caller = http.Caller();
+        var orgs = await store.OrgsOfAsync(caller.UserId, http.RequestAborted);
+        var roles = await RolesAsync(store, caller, http);
+        return Results.Ok(new { data = orgs.Select(o => OrgResponse.From(o, roles.GetValueOrDefault(o.Id))).ToList() });
+    }
+
+    [WolverinePost("/v1/orgs")]
+    public static async Task<IResult> Create(OrgRequest? request, HttpContext http, IdentityStore store)
+    {
+        var caller = http.Caller();
+        if (!caller.SystemAdmin)
+            return Problems.Result(Forbidden("only deployment administrators create organizations"));
+        if (OrgName(request?.Name) is { } invalid) return Problems.Result(invalid);
+        var org = await store.CreateOrgAsync(request!.Name!.Trim(), caller.UserId, caller.Actor, http.RequestAborted);
+        return Results.Created($"/v1/orgs/{org.Id}", OrgResponse.From(org, Caller.AdminRole));
+    }
+
+    [WolverineGet("/v1/orgs/{org}")]
+    public static async Task<IResult> Get(string org, HttpContext http, IdentityStore store)
+    {
+        var (role, problem) = await MembershipAsync(store, http, org, adminOnly: false);
+        if (problem is not null) return Problems.Result(problem);
+        var found = await store.OrgAsync(org, http.RequestAborted);
+        return found is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(found, role));
+    }
+
+    [WolverinePatch("/v1/orgs/{org}")]
+    public static async Task<IResult> Patch(string org, OrgRequest? request, HttpContext http, IdentityStore store)
+    {
+        var (role, problem) = await MembershipAsync(store, http, org, adminOnly: true);
+        if (problem is not null) return Problems.Result(problem);
+        if (OrgName(request?.Name) is { } invalid) return Problems.Result(invalid);
+        var caller = http.Caller();
+        var renamed = await store.RenameOrgAsync(org, request!.Name!.Trim(), caller.Actor, http.RequestAborted);
+        return renamed is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(renamed, role));
+    }
+
+    [WolverineGet("/v1/orgs/{org}/members")]
+    public static async Task<IResult> Members(string org, HttpContext http, IdentityStore store)
+    {
+        var (_, problem) = await MembershipAsync(store, http, org, adminOnly: false);
+        if (problem is not null) return Problems.Result(problem);
+        var members = await store.MembersAsync(org, http.RequestAborted);
+        return Results.Ok(new { data = members.Select(m => new MemberResponse(m.UserId, m.Name, m.Role, m.CreatedAt)).ToList() });
+    }
+
+    public sealed record AddMemberRequest(string? Name, string? UserId, string? Role);
+
+    /// <summary>
+    /// With <c>name</c>: a new user (a person or a service) in the org, returned with a first token, shown once.
+    /// With <c>user_id</c>: an existing user joins the org (or changes role); their tokens then reach it with X-Org-Id.
+    /// </summary>
+    [WolverinePost("/v1/orgs/{org}/members")]
+    public static async Task<IResult> AddMember(string org, AddMemberRequest? request, HttpContext http, IdentityStore store)
+    {
+        var (_, problem) = await MembershipAsync(store, http, org, adminOnly: true);
+        if (problem is not null) return Problems.Result(problem);
+        var role = request?.Role ?? Caller.MemberRole;
+        if (role is not (Caller.AdminRole or Caller.MemberRole))
+            return Problems.Result(Problems.BadRequest("invalid_role", "role must be 'admin' or 'member'"));
+        var caller = http.Caller();
+        if (request?.UserId is { } userId)
+        {
+            if (!Ids.IsValid(userId, Ids.User) || !await store.SetMemberAsync(org, userId, role, caller.Actor, http.RequestAborted))
+                return Problems.Result(Problems.NotFound("user_not_found", $"user {userId} not found"));
+            var member = (await store.MembersAsync(org, http.RequestAborted)).Single(m => m.UserId == userId);
+            return Results.Ok(new MemberResponse(member.UserId, member.Name, member.Role, member.CreatedAt));
+        }
+
+        if (string.IsNullOrWhiteSpace(request?.Name) || request.Name.Length > 200)
+            return Problems.Result(Problems.BadRequest("invalid_name", "name (1 to 200 characters) or user_id is required"));
+        var (created, token, plaintext) = await store.CreateMemberAsync(org, request.Name.Trim(), role, caller.Actor, http.RequestAborted);
+        return Results.Created($"/v1/orgs/{org}/members/{created.UserId}",
+            new MemberResponse(created.UserId, created.Name, created.Role, created.CreatedAt, TokenCreatedResponse.From(token, plaintext)));
+    }
+
+    [WolverineDelete("/v1/orgs/{org}/members/{userId}")]
+    public static async Task<IResult> RemoveMember(string org, string userId, HttpContext http, IdentityStore store)
+    {
+        var (_, problem) = await MembershipAsync(store, http, org, adminOnly: true);
+        if (problem is not null) return Problems.Result(problem);
+        var caller = http.Caller();
+        return await store.RemoveMemberAsync(org, userId, caller.Actor, http.RequestAborted)
+            ? Results.NoContent()
+            : Problems.Result(Problems.NotFound("member_not_found", $"user {userId} is not a member of {org}"));
+    }
+
+    /// <summary>The caller's role in <paramref name="org"/> (from the database, not the token cache), or the 404/403 to answer.</summary>
+    private static async Task<(string? Role, ProblemDetails? Problem)> MembershipAsync(IdentityStore store, HttpContext http, string org, bool adminOnly)
+    {
+        var roles = await RolesAsync(store, http.Caller(), http);
+        if (!roles.TryGetValue(org, out var role)) return (null, NotFound(org));
+        if (adminOnly && role != Caller.AdminRole) return (role, Forbidden($"only admins of {org} may do this"));
+        return (role, null);
+    }
+
+    private static async Task<Dictionary<string, string>> RolesAsync(IdentityStore store, Caller caller, HttpContext http) =>
+        (await store.MembersOfUserAsync(caller.UserId, http.RequestAborted));
+
+    private static ProblemDetails? OrgName(string? name) =>
+        string.IsNullOrWhiteSpace(name) || name.Trim().Length > 200
+            ? Problems.BadRequest("invalid_name", "name is required (1 to 200 characters)")
+            : null;
+
+    private static ProblemDetails NotFound(string org) => Problems.NotFound("org_not_found", $"organization {org} not found");
+
+    public static ProblemDetails Forbidden(string detail) => Problems.Create(StatusCodes.Status403Forbidden, "forbidden", detail);
+}
