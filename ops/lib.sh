@@ -36,3 +36,17 @@ host_dll() {
 }
 
 run_host() { local dll; dll=$(host_dll); (cd "$(dirname "$dll")" && DATABASE_URL="$DATABASE_URL" dotnet "$(basename "$dll")" "$@"); }
+
+# Local development only: API_KEY_SECRET and SECRETS_ENCRYPTION_KEY from .local/secrets.env, generated on first use
+# (mode 600). A deployment sets its own in the environment; nothing here runs when API_KEY_SECRET is already set.
+local_secrets() {
+  [ -z "${API_KEY_SECRET:-}" ] || return 0
+  local file="$repo/.local/secrets.env"
+  if [ ! -f "$file" ]; then
+    mkdir -p "$repo/.local"
+    (umask 077; printf 'API_KEY_SECRET=%s\nSECRETS_ENCRYPTION_KEY=%s\n' \
+      "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$file")
+    echo "Generated local secrets in .local/secrets.env" >&2
+  fi
+  set -a; . "$file"; set +a
+}

@@ -14,5 +14,6 @@ public static class Modules
         new Everruns.Modules.Events.EventsModule(),
         new Everruns.Modules.Execution.ExecutionModule(),
         new Everruns.Modules.Cluster.ClusterModule(),
+        new Everruns.Modules.Providers.ProvidersModule(),
     ];
 }

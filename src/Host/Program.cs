@@ -29,7 +29,10 @@ if (verb == "migrate")
     var changed = await app.Services.GetRequiredService<SchemaMigrator>().MigrateAsync(CancellationToken.None);
     Console.WriteLine(changed ? "Schema migrated." : "Schema is current.");
     // A deployment that migrates before starting its instances gets its admin token here, once.
-    await app.Services.GetRequiredService<Everruns.Modules.Identity.IdentityBootstrap>().RunAsync(Console.Out, CancellationToken.None);
+    if (string.IsNullOrEmpty(app.Configuration["API_KEY_SECRET"]))
+        Console.WriteLine("API_KEY_SECRET is not set: the admin token will be created by the first server start.");
+    else
+        await app.Services.GetRequiredService<Everruns.Modules.Identity.IdentityBootstrap>().RunAsync(Console.Out, CancellationToken.None);
     return 0;
 }
 

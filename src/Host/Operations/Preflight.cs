@@ -151,8 +151,9 @@ public sealed class Preflight(EverrunsOptions options, IConfiguration configurat
             yield return string.IsNullOrWhiteSpace(configuration["OPENAI_API_KEY"])
                 ? new Check("secrets", false, "OPENAI_BASE_URL is set but OPENAI_API_KEY is not")
                 : new Check("secrets", true, "OPENAI_API_KEY present");
-        // API_KEY_SECRET is checked at start (the process does not get this far without it).
-        yield return new Check("api key secret", true, string.IsNullOrWhiteSpace(configuration["API_KEY_SECRET_PREVIOUS"])
+        if (string.IsNullOrWhiteSpace(configuration["API_KEY_SECRET"]))
+            yield return new Check("api key secret", false, "API_KEY_SECRET is not set: the server refuses to start without it");
+        else yield return new Check("api key secret", true, string.IsNullOrWhiteSpace(configuration["API_KEY_SECRET_PREVIOUS"])
             ? "API_KEY_SECRET present"
             : "API_KEY_SECRET present; API_KEY_SECRET_PREVIOUS set (a rotation window is open: see rehash-api-keys)");
         yield return string.IsNullOrWhiteSpace(configuration["SECRETS_ENCRYPTION_KEY"])

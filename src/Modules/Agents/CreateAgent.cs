@@ -61,7 +61,8 @@ public static class CreateAgentEndpoint
         if (await InputRules.Model(bus, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
         var org = http.Caller().Org;
         var byId = id is null ? null : await session.LoadAsync<Agent>(id);
-        if (byId is not null && byId.OrgId != org) byId = null;
+        // Another org's agent id: as if it did not exist, yet never overwritten.
+        if (byId is not null && byId.OrgId != org) return Problems.Result(AgentLookup.NotFound(id!));
         var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == org && a.Name == request.Name);
 
         if (byId is not null && byName is not null && byId.Id != byName.Id)

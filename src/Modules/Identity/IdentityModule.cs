@@ -15,8 +15,8 @@ public sealed class IdentityModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        var options = IdentityOptions.From(configuration);
-        services.AddSingleton(options);
+        // Read when first needed (the server's start), so that verbs which never touch tokens (preflight) run without it.
+        services.AddSingleton(_ => IdentityOptions.From(configuration));
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<TokenCache>();
         services.AddSingleton<IdentityChanges>();
@@ -24,8 +24,9 @@ public sealed class IdentityModule : IEverrunsModule
         services.AddSingleton<IdentityStore>();
         services.AddSingleton<IdentityBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<IdentityBootstrap>());
-        if (options.RateLimitStore == RateLimitStore.Memory) services.AddSingleton<IRateLimitStore, MemoryRateLimitStore>();
-        else services.AddSingleton<IRateLimitStore, PostgresRateLimitStore>();
+        services.AddSingleton<IRateLimitStore>(sp => sp.GetRequiredService<IdentityOptions>().RateLimitStore == RateLimitStore.Memory
+            ? ActivatorUtilities.CreateInstance<MemoryRateLimitStore>(sp)
+            : ActivatorUtilities.CreateInstance<PostgresRateLimitStore>(sp));
     }
 
     public IEnumerable<string> SchemaSql => IdentitySchema.Sql;

@@ -87,28 +87,22 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
             .FirstOrDefault();
     }
 
-    public Task<OrgRecord> CreateOrgAsync(string name, string adminUserId, string actor, CancellationToken ct, string? id = null) =>
+    /// <summary>A new, empty org (its first admin is added as a member next).</summary>
+    public Task<OrgRecord> CreateOrgAsync(string name, string actor, CancellationToken ct, string? id = null) =>
         InTransactionAsync(async connection =>
         {
             var org = (await connection.ListAsync("""
                 insert into everruns.orgs (id, name) values ($1, $2) returning id, name, created_at, updated_at
                 """, ReadOrg, ct, id ?? Ids.New(Ids.Org), name)).Single();
-            await connection.ExecuteAsync("insert into everruns.org_members (org_id, user_id, role) values ($1, $2, 'admin')", ct,
-                org.Id, adminUserId);
             await AuditAsync(connection, org.Id, actor, "org.created", org.Id, new() { ["name"] = name }, ct);
             return org;
-        }, [adminUserId], ct);
+        }, [], ct);
 
     /// <summary>A new org with a new admin user and that user's first token (the CLI's <c>orgs create</c>).</summary>
     public async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> CreateOrgWithAdminAsync(string orgId, string name,
         string actor, CancellationToken ct)
     {
-        await InTransactionAsync(async connection =>
-        {
-            await connection.ExecuteAsync("insert into everruns.orgs (id, name) values ($1, $2)", ct, orgId, name);
-            await AuditAsync(connection, orgId, actor, "org.created", orgId, new() { ["name"] = name }, ct);
-            return true;
-        }, [], ct);
+        await CreateOrgAsync(name, actor, ct, orgId);
         return await CreateMemberAsync(orgId, $"{name} admin", Caller.AdminRole, actor, ct);
     }
 

@@ -36,8 +36,9 @@ public static class OrgEndpoints
         if (!caller.SystemAdmin)
             return Problems.Result(Forbidden("only deployment administrators create organizations"));
         if (OrgName(request?.Name) is { } invalid) return Problems.Result(invalid);
-        var org = await store.CreateOrgAsync(request!.Name!.Trim(), caller.UserId, caller.Actor, http.RequestAborted);
-        return Results.Created($"/v1/orgs/{org.Id}", OrgResponse.From(org, Caller.AdminRole));
+        // The deployment admin does not join it: they add its first admin with POST /v1/orgs/{org}/members.
+        var org = await store.CreateOrgAsync(request!.Name!.Trim(), caller.Actor, http.RequestAborted);
+        return Results.Created($"/v1/orgs/{org.Id}", OrgResponse.From(org, null));
     }
 
     [WolverineGet("/v1/orgs/{org}")]
@@ -110,11 +111,21 @@ public static class OrgEndpoints
             : Problems.Result(Problems.NotFound("member_not_found", $"user {userId} is not a member of {org}"));
     }
 
-    /// <summary>The caller's role in <paramref name="org"/> (from the database, not the token cache), or the 404/403 to answer.</summary>
+    /// <summary>
+    /// The caller's role in <paramref name="org"/> (from the database, not the token cache), or the 404/403 to answer.
+    /// Deployment admins manage every org without being members.
+    /// </summary>
     private static async Task<(string? Role, ProblemDetails? Problem)> MembershipAsync(IdentityStore store, HttpContext http, string org, bool adminOnly)
     {
-        var roles = await RolesAsync(store, http.Caller(), http);
-        if (!roles.TryGetValue(org, out var role)) return (null, NotFound(org));
+        var caller = http.Caller();
+        var roles = await RolesAsync(store, caller, http);
+        if (!roles.TryGetValue(org, out var role))
+        {
+            if (!caller.SystemAdmin || !Ids.IsValid(org, Ids.Org) || await store.OrgAsync(org, http.RequestAborted) is null)
+                return (null, NotFound(org));
+            return (null, null);
+        }
+
         if (adminOnly && role != Caller.AdminRole) return (role, Forbidden($"only admins of {org} may do this"));
         return (role, null);
     }

@@ -8,10 +8,10 @@ namespace Everruns.Tests.Infrastructure;
 /// <summary>Raw JSON over HTTP, as any client of the public API sends it (snake_case bodies, no server types).</summary>
 public sealed class ApiClient
 {
-    /// <summary>A client of <paramref name="http"/>; unless it already sends a token, it sends the test admin's.</summary>
-    public ApiClient(HttpClient http)
+    /// <summary>A client of <paramref name="http"/>; unless it already sends a token, it sends <paramref name="token"/> (the test admin's by default; null: none).</summary>
+    public ApiClient(HttpClient http, string? token = TestAuth.AdminToken)
     {
-        if (!http.DefaultRequestHeaders.Contains("Authorization")) http.As(TestAuth.AdminToken);
+        if (!http.DefaultRequestHeaders.Contains("Authorization") && token is not null) http.As(token);
         Http = http;
     }
 

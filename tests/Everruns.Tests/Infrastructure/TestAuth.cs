@@ -7,6 +7,7 @@ namespace Everruns.Tests.Infrastructure;
 public static class TestAuth
 {
     public const string Secret = "test-api-key-secret-7f3c9a1e5b2d4c6a8e0f1a2b3c4d5e6f";
+    public const string EncryptionKey = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
     public const string AdminToken = "evr_pat_a11ce0000000000000000000000000000000000000000000000000000000beef";
 
     /// <summary>Settings a host needs; <paramref name="overrides"/> win.</summary>
@@ -16,6 +17,7 @@ public static class TestAuth
         {
             ["API_KEY_SECRET"] = Secret,
             ["BOOTSTRAP_ADMIN_TOKEN"] = AdminToken,
+            ["SECRETS_ENCRYPTION_KEY"] = EncryptionKey,
             // Limits are on in tests, high enough that only the tests about them reach them.
             ["RATE_LIMIT_REQUESTS"] = "1000000",
         };

@@ -1,3 +1,4 @@
+using Everruns.Contracts;
 using System.Net;
 using Everruns.Tests.Infrastructure;
 
@@ -39,29 +40,34 @@ public sealed class PreflightTests
 public sealed class AdminEndpointTests
 {
     [Fact]
-    public async Task status_is_public_and_the_admin_endpoints_need_the_admin_key_and_redact_secrets()
+    public async Task status_is_public_and_the_admin_endpoints_need_a_deployment_admin_and_redact_secrets()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_admin");
         var url = database.Url;
         await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
         {
-            ["ADMIN_API_KEY"] = "adm-Zq81-secret",
             ["OPENAI_API_KEY"] = "sk-Zq81-secret",
             ["DATABASE_URL"] = new UriBuilder(url) { UserName = "postgres", Password = "pw-Zq81-secret" }.Uri.ToString(),
         });
-        var api = new ApiClient(host.Server.CreateClient());
+        var anonymous = new ApiClient(host.Server.CreateClient(), token: null);
 
-        var conformance = await api.GetAsync("/conformance");
+        var conformance = await anonymous.GetAsync("/conformance");
         ((string)conformance.Object["api_version"]!).ShouldBe("v1");
         conformance.Object["version"].ShouldNotBeNull();
-        var status = await api.GetAsync("/status");
+        var status = await anonymous.GetAsync("/status");
         status.Status.ShouldBe(HttpStatusCode.OK);
         ((string)status.Object["database"]!["status"]!).ShouldBe("ok");
 
-        (await api.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
-        api.Http.DefaultRequestHeaders.Authorization = new("Bearer", "wrong");
-        (await api.GetAsync("/v1/admin/support-bundle")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
-        api.Http.DefaultRequestHeaders.Authorization = new("Bearer", "adm-Zq81-secret");
+        (await anonymous.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
+        var wrong = new ApiClient(host.Server.CreateClient().As("Bearer wrong"));
+        (await wrong.GetAsync("/v1/admin/support-bundle")).ShouldBeProblem(HttpStatusCode.Unauthorized, "invalid_token");
+
+        // An org admin is not a deployment admin.
+        var api = new ApiClient(host.Server.CreateClient());
+        var member = await api.PostAsync($"/v1/orgs/{Tenancy.DefaultOrgId}/members", new { name = "ops-person", role = "admin" });
+        member.Status.ShouldBe(HttpStatusCode.Created, member.Text);
+        var orgAdmin = new ApiClient(host.Server.CreateClient().As((string)member.Object["token"]!["token"]!));
+        (await orgAdmin.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
 
         var health = await api.GetAsync("/v1/admin/system-health");
         health.Status.ShouldBe(HttpStatusCode.OK, health.Text);
@@ -75,21 +81,16 @@ public sealed class AdminEndpointTests
         var bundle = await api.GetAsync("/v1/admin/support-bundle");
         bundle.Status.ShouldBe(HttpStatusCode.OK, bundle.Text);
         bundle.Text.ShouldNotContain("Zq81");
+        bundle.Text.ShouldNotContain(TestAuth.Secret);
+        bundle.Text.ShouldNotContain(TestAuth.EncryptionKey);
+        bundle.Text.ShouldNotContain(TestAuth.AdminToken);
         var config = bundle.Object["config"]!;
         ((string)config["OPENAI_API_KEY"]!).ShouldBe("***");
-        ((string)config["ADMIN_API_KEY"]!).ShouldBe("***");
+        ((string)config["API_KEY_SECRET"]!).ShouldBe("***");
+        ((string)config["SECRETS_ENCRYPTION_KEY"]!).ShouldBe("***");
+        ((string)config["BOOTSTRAP_ADMIN_TOKEN"]!).ShouldBe("***");
         ((string)config["DATABASE_URL"]!).ShouldContain("postgres:***@127.0.0.1");
         bundle.Object["database"]!["migrations_applied"]!.GetValue<long>().ShouldBe(1);
         foreach (var section in new[] { "version", "health", "database" }) bundle.Object[section].ShouldNotBeNull(section);
-    }
-
-    [Fact]
-    public async Task without_an_admin_key_the_admin_endpoints_are_disabled()
-    {
-        await using var database = await TestDatabase.CreateAsync("everruns_noadmin");
-        var url = database.Url;
-        await using var host = await TestHost.StartAsync(url);
-        var api = new ApiClient(host.Server.CreateClient());
-        (await api.GetAsync("/v1/admin/system-health")).ShouldBeProblem(HttpStatusCode.Forbidden, "admin_disabled");
     }
 }

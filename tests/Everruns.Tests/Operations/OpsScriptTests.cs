@@ -137,7 +137,7 @@ public sealed class OpsScriptTests
         start.Environment["DATABASE_URL"] = databaseUrl;
         start.Environment["EVERRUNS_HOST_DLL"] = HostProcess.HostDll;
         start.Environment["LOG_FORMAT"] = "simple";
-        foreach (var (key, value) in environment ?? new Dictionary<string, string>()) start.Environment[key] = value;
+        foreach (var (key, value) in TestAuth.Settings(environment)) start.Environment[key] = value;
         using var process = Process.Start(start)!;
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();

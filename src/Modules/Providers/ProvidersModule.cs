@@ -1,0 +1,59 @@
+using Everruns.Contracts;
+using Marten;
+using Marten.Schema;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Everruns.Modules.Providers;
+
+/// <summary>LLM provider connections per org, their keys sealed with SECRETS_ENCRYPTION_KEY; the <c>reencrypt-secrets</c> verb.</summary>
+public sealed class ProvidersModule : IEverrunsModule
+{
+    public string Name => "providers";
+
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddSingleton(new SecretBox(configuration));
+        services.ConfigureMarten(marten => marten.Schema.For<Provider>()
+            .UniqueIndex(UniqueIndexType.Computed, "uq_provider_org_name", x => x.OrgId, x => x.Name));
+    }
+
+    public IReadOnlyDictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> Verbs =>
+        new Dictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> { ["reencrypt-secrets"] = ReencryptSecrets.RunAsync };
+}
+
+/// <summary>
+/// <c>reencrypt-secrets</c>: after SECRETS_ENCRYPTION_KEY changed (the old key in SECRETS_ENCRYPTION_KEY_PREVIOUS),
+/// re-seals every stored credential under the current key, in one transaction; then the previous key can go.
+/// </summary>
+public static class ReencryptSecrets
+{
+    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter console)
+    {
+        var box = services.GetRequiredService<SecretBox>();
+        if (!box.Enabled)
+        {
+            await console.WriteLineAsync("SECRETS_ENCRYPTION_KEY is not set: nothing can be re-encrypted");
+            return 2;
+        }
+
+        await using var session = services.GetRequiredService<IDocumentStore>().LightweightSession();
+        var providers = await session.Query<Provider>().Where(p => p.ApiKeySealed != null).ToListAsync();
+        var changed = 0;
+        foreach (var provider in providers.Where(p => SecretBox.KeyIdOf(p.ApiKeySealed!) != box.CurrentKeyId))
+        {
+            provider.ApiKeySealed = box.Seal(box.Open(provider.ApiKeySealed!, provider.Binding), provider.Binding);
+            session.Store(provider);
+            changed++;
+        }
+
+        session.QueueSqlCommand(
+            "insert into everruns.audit_log (actor, action, details) values ('cli', 'secrets.reencrypted', ?::jsonb)",
+            System.Text.Json.JsonSerializer.Serialize(new Dictionary<string, string>
+                { ["reencrypted"] = changed.ToString(), ["key_id"] = box.CurrentKeyId! }));
+        await session.SaveChangesAsync();
+        await console.WriteLineAsync(
+            $"re-encrypted {changed} of {providers.Count} stored credential(s) under key {box.CurrentKeyId}; SECRETS_ENCRYPTION_KEY_PREVIOUS can go");
+        return 0;
+    }
+}

@@ -1,0 +1,232 @@
+using System.Net;
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+using Npgsql;
+
+namespace Everruns.Tests.Identity;
+
+[Collection(AppCollection.Name)]
+public sealed class TenancyTests(AppFixture app)
+{
+    /// <summary>A new org (created by the deployment admin) with an admin user; a client acting as that user.</summary>
+    private async Task<(string OrgId, string UserId, ApiClient Client)> NewOrgAsync(string name)
+    {
+        var org = await app.Api.PostAsync("/v1/orgs", new { name });
+        org.Status.ShouldBe(HttpStatusCode.Created, org.Text);
+        var orgId = (string)org.Object["id"]!;
+        var member = await app.Api.PostAsync($"/v1/orgs/{orgId}/members", new { name = $"{name} admin", role = "admin" });
+        member.Status.ShouldBe(HttpStatusCode.Created, member.Text);
+        var token = (string)member.Object["token"]!["token"]!;
+        token.ShouldStartWith("evr_pat_");
+        // The deployment admin created the org and is its member too: the new user's token must pick the org.
+        return (orgId, (string)member.Object["user_id"]!, new ApiClient(app.Host.Server.CreateClient().As(token, orgId)));
+    }
+
+    [Fact]
+    public async Task without_a_valid_token_every_api_route_is_401_and_the_probes_stay_open()
+    {
+        var anonymous = new ApiClient(app.Host.Server.CreateClient(), token: null);
+        foreach (var path in new[] { "/v1/agents", "/v1/sessions", "/v1/orgs", "/v1/providers", "/v1/auth/personal-access-tokens" })
+        {
+            var response = await anonymous.GetAsync(path);
+            response.ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
+            response.Headers.WwwAuthenticate.ToString().ShouldBe("Bearer");
+        }
+
+        (await anonymous.PostAsync("/v1/agents", new { name = "x", system_prompt = "y" })).ShouldBeProblem(HttpStatusCode.Unauthorized, "unauthorized");
+        (await new ApiClient(app.Host.Server.CreateClient().As("evr_pat_short")).GetAsync("/v1/agents"))
+            .ShouldBeProblem(HttpStatusCode.Unauthorized, "invalid_token");
+        (await new ApiClient(app.Host.Server.CreateClient().As(AccessTokenLike())).GetAsync("/v1/agents"))
+            .ShouldBeProblem(HttpStatusCode.Unauthorized, "invalid_token");
+        foreach (var open in new[] { "/health", "/health/ready", "/status", "/conformance" })
+            (await anonymous.GetAsync(open)).Status.ShouldBe(HttpStatusCode.OK, open);
+
+        // Both header forms: the SDK's bare token and Bearer.
+        (await new ApiClient(app.Host.Server.CreateClient().As(TestAuth.AdminToken)).GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
+        (await new ApiClient(app.Host.Server.CreateClient().As("Bearer " + TestAuth.AdminToken)).GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task another_orgs_agents_sessions_messages_events_and_providers_are_not_found_for_reads_and_writes()
+    {
+        var owner = app.Api;
+        var agent = await owner.CreateAgentAsync();
+        var agentId = (string)agent["id"]!;
+        var session = (string)(await owner.CreateSessionAsync(new { agent_id = agentId }))["id"]!;
+        await owner.PostMessageAsync(session, "hello");
+        await owner.WaitForTurnsAsync(session);
+        var provider = await owner.PostAsync("/v1/providers", new { name = Names.Unique("openai"), provider_type = "openai", api_key = "sk-tenancy-1" });
+        provider.Status.ShouldBe(HttpStatusCode.Created, provider.Text);
+        var providerId = (string)provider.Object["id"]!;
+        var eventsBefore = (await owner.EventsAsync(session)).Count;
+
+        var (otherOrg, _, stranger) = await NewOrgAsync(Names.Unique("rival"));
+
+        var notFound = new (HttpMethod Method, string Path, object? Body, string Code)[]
+        {
+            (HttpMethod.Get, $"/v1/agents/{agentId}", null, "agent_not_found"),
+            (HttpMethod.Patch, $"/v1/agents/{agentId}", new { description = "mine now" }, "agent_not_found"),
+            (HttpMethod.Put, $"/v1/agents/{agentId}", new { name = "stolen", system_prompt = "x" }, "agent_not_found"),
+            (HttpMethod.Delete, $"/v1/agents/{agentId}", null, "agent_not_found"),
+            (HttpMethod.Post, "/v1/sessions", new { agent_id = agentId }, "agent_not_found"),
+            (HttpMethod.Get, $"/v1/sessions/{session}", null, "session_not_found"),
+            (HttpMethod.Patch, $"/v1/sessions/{session}", new { title = "mine now" }, "session_not_found"),
+            (HttpMethod.Delete, $"/v1/sessions/{session}", null, "session_not_found"),
+            (HttpMethod.Post, $"/v1/sessions/{session}/cancel", null, "session_not_found"),
+            (HttpMethod.Post, $"/v1/sessions/{session}/messages",
+                new { message = new { role = "user", content = new[] { new { type = "text", text = "intrude" } } } }, "session_not_found"),
+            (HttpMethod.Get, $"/v1/sessions/{session}/messages", null, "session_not_found"),
+            (HttpMethod.Get, $"/v1/sessions/{session}/events", null, "session_not_found"),
+            (HttpMethod.Get, $"/v1/sessions/{session}/sse", null, "session_not_found"),
+            (HttpMethod.Get, $"/v1/providers/{providerId}", null, "provider_not_found"),
+            (HttpMethod.Patch, $"/v1/providers/{providerId}", new { name = "mine" }, "provider_not_found"),
+            (HttpMethod.Put, $"/v1/providers/{providerId}", new { name = "mine", provider_type = "openai" }, "provider_not_found"),
+            (HttpMethod.Delete, $"/v1/providers/{providerId}", null, "provider_not_found"),
+            (HttpMethod.Get, $"/v1/orgs/{Tenancy.DefaultOrgId}", null, "org_not_found"),
+            (HttpMethod.Patch, $"/v1/orgs/{Tenancy.DefaultOrgId}", new { name = "mine" }, "org_not_found"),
+            (HttpMethod.Get, $"/v1/orgs/{Tenancy.DefaultOrgId}/members", null, "org_not_found"),
+        };
+        foreach (var (method, path, body, code) in notFound)
+            (await stranger.SendAsync(method, path, body)).ShouldBeProblem(HttpStatusCode.NotFound, code);
+
+        // Naming someone else's org in X-Org-Id is the same 404.
+        var asOwnerOrg = new ApiClient(app.Host.Server.CreateClient().As((string)stranger.Http.DefaultRequestHeaders.GetValues("Authorization").Single(),
+            Tenancy.DefaultOrgId));
+        (await asOwnerOrg.GetAsync("/v1/agents")).ShouldBeProblem(HttpStatusCode.NotFound, "org_not_found");
+
+        // Lists show only the caller's org.
+        (await stranger.GetAsync("/v1/agents")).Object["data"]!.AsArray().ShouldBeEmpty();
+        (await stranger.GetAsync("/v1/sessions")).Object["data"]!.AsArray().ShouldBeEmpty();
+        (await stranger.GetAsync("/v1/providers")).Object["data"]!.AsArray().ShouldBeEmpty();
+        var orgs = (await stranger.GetAsync("/v1/orgs")).Object["data"]!.AsArray();
+        orgs.Select(o => (string)o!["id"]!).ShouldBe([otherOrg]);
+
+        // Nothing of the owner's changed.
+        var after = (await owner.GetAsync($"/v1/agents/{agentId}")).Object;
+        ((string)after["name"]!).ShouldBe((string)agent["name"]!);
+        ((string)after["status"]!).ShouldBe("active");
+        (await owner.GetAsync($"/v1/sessions/{session}")).Status.ShouldBe(HttpStatusCode.OK);
+        (await owner.EventsAsync(session)).Count.ShouldBe(eventsBefore);
+        (await owner.GetAsync($"/v1/providers/{providerId}")).Object["name"]!.ToString().ShouldBe((string)provider.Object["name"]!);
+    }
+
+    [Fact]
+    public async Task a_token_of_a_user_in_several_orgs_must_name_the_org_with_x_org_id()
+    {
+        var (orgId, userId, client) = await NewOrgAsync(Names.Unique("multi"));
+        var theirs = await client.CreateAgentAsync();
+        // The deployment admin adds that user to the default org as a member.
+        (await app.Api.PostAsync($"/v1/orgs/{Tenancy.DefaultOrgId}/members", new { user_id = userId, role = "member" }))
+            .Status.ShouldBe(HttpStatusCode.OK);
+        var token = client.Http.DefaultRequestHeaders.GetValues("Authorization").Single();
+
+        var unnamed = new ApiClient(app.Host.Server.CreateClient().As(token));
+        (await unnamed.GetAsync("/v1/agents")).ShouldBeProblem(HttpStatusCode.BadRequest, "org_required");
+        (await unnamed.GetAsync("/v1/orgs")).Object["data"]!.AsArray().Count.ShouldBe(2);
+
+        var inDefault = new ApiClient(app.Host.Server.CreateClient().As(token, Tenancy.DefaultOrgId));
+        var defaultAgents = await inDefault.GetAsync("/v1/agents");
+        defaultAgents.Status.ShouldBe(HttpStatusCode.OK);
+        defaultAgents.Object["data"]!.AsArray().ShouldNotContain(a => (string)a!["id"]! == (string)theirs["id"]!);
+        // A member (not admin) of the default org may not manage it.
+        (await inDefault.PostAsync($"/v1/orgs/{Tenancy.DefaultOrgId}/members", new { name = "x" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await inDefault.PostAsync("/v1/providers", new { name = "p", provider_type = "openai" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await inDefault.PostAsync("/v1/orgs", new { name = "mine" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+
+        var inTheirs = new ApiClient(app.Host.Server.CreateClient().As(token, orgId));
+        (await inTheirs.GetAsync($"/v1/agents/{theirs["id"]}")).Status.ShouldBe(HttpStatusCode.OK);
+
+        // Removed from the default org: the header now names an org it cannot reach.
+        (await app.Api.DeleteAsync($"/v1/orgs/{Tenancy.DefaultOrgId}/members/{userId}")).Status.ShouldBe(HttpStatusCode.NoContent);
+        (await inDefault.GetAsync("/v1/agents")).ShouldBeProblem(HttpStatusCode.NotFound, "org_not_found");
+        (await unnamed.GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task tokens_are_created_listed_and_revoked_and_the_audit_log_records_it_append_only()
+    {
+        var created = await app.Api.PostAsync("/v1/auth/personal-access-tokens", new { name = "ci", expires_in_days = 30 });
+        created.Status.ShouldBe(HttpStatusCode.Created, created.Text);
+        var token = (string)created.Object["token"]!;
+        var tokenId = (string)created.Object["id"]!;
+        token.Length.ShouldBe(72);
+        ((string)created.Object["token_prefix"]!).ShouldBe(token[..16] + "...");
+        created.Object["expires_at"].ShouldNotBeNull();
+
+        var list = await app.Api.GetAsync("/v1/auth/personal-access-tokens");
+        var listed = list.Object["data"]!.AsArray().Single(t => (string)t!["id"]! == tokenId)!;
+        listed["token"].ShouldBeNull();
+        list.Text.ShouldNotContain(token);
+
+        var client = new ApiClient(app.Host.Server.CreateClient().As(token));
+        (await client.GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
+        (await app.Api.PostAsync("/v1/auth/personal-access-tokens", new { name = "x", scopes = new[] { "agents:read" } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "unsupported_pat_scopes");
+        (await app.Api.PostAsync("/v1/auth/personal-access-tokens", new { name = "x", expires_in_days = 0 }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_expires_in_days");
+        (await app.Api.PostAsync("/v1/auth/personal-access-tokens", new { })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_name");
+
+        (await app.Api.DeleteAsync($"/v1/auth/personal-access-tokens/{tokenId}")).Status.ShouldBe(HttpStatusCode.NoContent);
+        (await client.GetAsync("/v1/agents")).ShouldBeProblem(HttpStatusCode.Unauthorized, "invalid_token");
+        (await app.Api.DeleteAsync($"/v1/auth/personal-access-tokens/{tokenId}")).ShouldBeProblem(HttpStatusCode.NotFound, "token_not_found");
+
+        var agent = await app.Api.CreateAgentAsync();
+        (await app.Api.DeleteAsync($"/v1/agents/{agent["id"]}")).Status.ShouldBe(HttpStatusCode.NoContent);
+
+        var entries = await Eventually.Value(async () =>
+        {
+            var log = (await app.Api.GetAsync("/v1/audit-log?limit=100")).Object["data"]!.AsArray();
+            return log.Any(e => (string)e!["action"]! == "agent.deleted" && (string)e["target"]! == (string)agent["id"]!) ? log : null;
+        }, TimeSpan.FromSeconds(10));
+        entries.ShouldContain(e => (string)e!["action"]! == "token.created" && (string)e["target"]! == tokenId);
+        entries.ShouldContain(e => (string)e!["action"]! == "token.revoked" && (string)e["target"]! == tokenId);
+        entries.ToJsonString().ShouldNotContain(token);
+
+        // Append-only, in the database itself.
+        await using var connection = new NpgsqlConnection(PostgresServer.ConnectionStringFor(app.DatabaseUrl));
+        await connection.OpenAsync();
+        foreach (var sql in new[] { "update everruns.audit_log set actor = 'nobody'", "delete from everruns.audit_log", "truncate everruns.audit_log" })
+        {
+            await using var command = new NpgsqlCommand(sql, connection);
+            (await Should.ThrowAsync<PostgresException>(() => command.ExecuteNonQueryAsync())).MessageText.ShouldContain("append-only");
+        }
+    }
+
+    [Fact]
+    public async Task provider_keys_are_stored_sealed_and_never_returned()
+    {
+        const string key = "sk-sealed-Qx7-secret-value";
+        var created = await app.Api.PostAsync("/v1/providers", new { name = Names.Unique("openai"), provider_type = "openai", api_key = key });
+        created.Status.ShouldBe(HttpStatusCode.Created, created.Text);
+        created.Text.ShouldNotContain(key);
+        ((bool)created.Object["api_key_set"]!).ShouldBeTrue();
+        var id = (string)created.Object["id"]!;
+        (await app.Api.GetAsync($"/v1/providers/{id}")).Text.ShouldNotContain(key);
+        (await app.Api.GetAsync("/v1/providers")).Text.ShouldNotContain(key);
+
+        await using var connection = new NpgsqlConnection(PostgresServer.ConnectionStringFor(app.DatabaseUrl));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("select data::text from everruns.mt_doc_provider where id = @id", connection);
+        command.Parameters.AddWithValue("id", id);
+        var stored = (string)(await command.ExecuteScalarAsync())!;
+        stored.ShouldNotContain(key);
+        stored.ShouldContain("v1.");
+
+        var box = new Everruns.Modules.Providers.SecretBox(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["SECRETS_ENCRYPTION_KEY"] = TestAuth.EncryptionKey }).Build());
+        var sealedKey = (string)JsonNode.Parse(stored)!["api_key_sealed"]!;
+        box.Open(sealedKey, $"{Tenancy.DefaultOrgId}/{id}/api_key").ShouldBe(key);
+        // Bound to its row: the same value does not open as another provider's.
+        Should.Throw<System.Security.Cryptography.CryptographicException>(() => box.Open(sealedKey, $"{Tenancy.DefaultOrgId}/provider_x/api_key"));
+
+        var cleared = await app.Api.PatchAsync($"/v1/providers/{id}", new { api_key = "" });
+        ((bool)cleared.Object["api_key_set"]!).ShouldBeFalse();
+        (await app.Api.PostAsync("/v1/providers", new { name = "bad", provider_type = "Open AI" })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_provider_type");
+        (await app.Api.DeleteAsync($"/v1/providers/{id}")).Status.ShouldBe(HttpStatusCode.NoContent);
+        (await app.Api.GetAsync($"/v1/providers/{id}")).ShouldBeProblem(HttpStatusCode.NotFound, "provider_not_found");
+    }
+
+    private static string AccessTokenLike() => "evr_pat_" + new string('0', 64);
+}
