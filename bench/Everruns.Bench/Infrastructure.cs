@@ -45,6 +45,8 @@ public sealed class Node : IAsyncDisposable
         foreach (var (key, value) in settings) start.Environment[key] = value;
         var process = Process.Start(start)!;
         var node = new Node(process, port);
+        if (settings.TryGetValue("BOOTSTRAP_ADMIN_TOKEN", out var token))
+            node.Http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", token);
         process.OutputDataReceived += (_, e) => { lock (node._log) node._log.AppendLine(e.Data); };
         process.ErrorDataReceived += (_, e) => { lock (node._log) node._log.AppendLine(e.Data); };
         process.BeginOutputReadLine();

@@ -21,6 +21,10 @@ var settings = new Dictionary<string, string>
 {
     ["SSE_MAX_CONNECTIONS"] = "200000", ["SSE_MAX_CONNECTIONS_PER_ORG"] = "200000", ["SSE_MAX_CONNECTIONS_PER_SESSION"] = "200000",
     ["DATABASE_POOL_MAX"] = "40", ["EXPECTED_INSTANCES"] = "1",
+    // Identity as in production: every request authenticated, rate limits on (set high enough not to bite).
+    ["API_KEY_SECRET"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+    ["BOOTSTRAP_ADMIN_TOKEN"] = "evr_pat_" + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant(),
+    ["RATE_LIMIT_REQUESTS"] = "100000000",
 };
 
 try
@@ -29,7 +33,11 @@ try
     var migrate = Process.Start(new ProcessStartInfo("dotnet", [hostDll, "migrate"])
     {
         WorkingDirectory = Path.GetDirectoryName(hostDll)!, RedirectStandardOutput = true,
-        Environment = { ["DATABASE_URL"] = url, ["LOG_LEVEL"] = "Warning" },
+        Environment =
+        {
+            ["DATABASE_URL"] = url, ["LOG_LEVEL"] = "Warning", ["API_KEY_SECRET"] = settings["API_KEY_SECRET"],
+            ["BOOTSTRAP_ADMIN_TOKEN"] = settings["BOOTSTRAP_ADMIN_TOKEN"],
+        },
     })!;
     await migrate.WaitForExitAsync();
 

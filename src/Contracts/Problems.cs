@@ -23,6 +23,7 @@ public static class Problems
     }
 
     public static ProblemDetails BadRequest(string code, string detail) => Create(StatusCodes.Status400BadRequest, code, detail);
+    public static ProblemDetails Forbidden(string detail) => Create(StatusCodes.Status403Forbidden, "forbidden", detail);
     public static ProblemDetails NotFound(string code, string detail) => Create(StatusCodes.Status404NotFound, code, detail);
     public static ProblemDetails Conflict(string code, string detail) => Create(StatusCodes.Status409Conflict, code, detail);
     public static ProblemDetails Unprocessable(string code, string detail) => Create(StatusCodes.Status422UnprocessableEntity, code, detail);

@@ -66,5 +66,5 @@ public static class OperationsEndpoints
     private static IResult? Denied(HttpContext http) =>
         http.Caller().SystemAdmin
             ? null
-            : Problems.Result(Problems.Create(StatusCodes.Status403Forbidden, "forbidden", "deployment administrators only"));
+            : Problems.Result(Problems.Forbidden("deployment administrators only"));
 }

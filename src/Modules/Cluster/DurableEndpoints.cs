@@ -8,6 +8,7 @@ namespace Everruns.Modules.Cluster;
 /// <summary>
 /// GET /v1/durable/workers — the instances sharing this database, from their heartbeats, with Wolverine's view
 /// (leader, assigned agents). GET /v1/durable/metrics/timeseries — this instance's ring buffer.
+/// Both describe the deployment, not an org: deployment admins only.
 /// </summary>
 public static class DurableEndpoints
 {
@@ -16,10 +17,13 @@ public static class DurableEndpoints
         DateTimeOffset LastHeartbeatAt, DateTimeOffset? StoppedAt, bool IsLeader, bool RunsMaintenance, bool IsSelf,
         IReadOnlyList<string> Agents);
 
+    private const string AdminsOnly = "the durable worker views describe the deployment: deployment administrators only";
+
     [WolverineGet("/v1/durable/workers")]
     public static async Task<IResult> Workers(NpgsqlDataSource dataSource, ClusterOptions options, InstanceIdentity self,
-        CancellationToken ct)
+        HttpContext http, CancellationToken ct)
     {
+        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         var workers = await ReadWorkersAsync(dataSource, options, self, ct);
         return Results.Ok(new
         {
@@ -32,8 +36,9 @@ public static class DurableEndpoints
 
     [WolverineGet("/v1/durable/metrics/timeseries")]
     public static async Task<IResult> Timeseries(MetricsTimeline timeline, NpgsqlDataSource dataSource, ClusterOptions options,
-        InstanceIdentity self, CancellationToken ct)
+        InstanceIdentity self, HttpContext http, CancellationToken ct)
     {
+        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         var active = (await ReadWorkersAsync(dataSource, options, self, ct)).Count(w => w.Status == "active");
         var samples = timeline.Samples;
         var series = samples.SelectMany(s => s.Values.Keys).Distinct().ToDictionary(

@@ -30,7 +30,7 @@ public static class AuditEndpoints
     public static async Task<IResult> OrgLog(HttpContext http, NpgsqlDataSource dataSource)
     {
         var caller = http.Caller();
-        if (!caller.IsOrgAdmin) return Problems.Result(OrgEndpoints.Forbidden("only org admins read the audit log"));
+        if (!caller.IsOrgAdmin) return Problems.Result(Problems.Forbidden("only org admins read the audit log"));
         return await PageAsync(http, dataSource, caller.Org);
     }
 
@@ -38,7 +38,7 @@ public static class AuditEndpoints
     [WolverineGet("/v1/admin/audit-log")]
     public static async Task<IResult> AdminLog(HttpContext http, NpgsqlDataSource dataSource)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(OrgEndpoints.Forbidden("deployment administrators only"));
+        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden("deployment administrators only"));
         return await PageAsync(http, dataSource, null);
     }
 

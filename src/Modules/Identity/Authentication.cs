@@ -19,7 +19,8 @@ public sealed class Authentication(RequestDelegate next, IdentityStore store, Ti
 
     /// <summary>Routes that act on the user or the deployment, not inside one org.</summary>
     private static bool IsOrgFree(PathString path) =>
-        path.StartsWithSegments("/v1/orgs") || path.StartsWithSegments("/v1/auth") || path.StartsWithSegments("/v1/admin");
+        path.StartsWithSegments("/v1/orgs") || path.StartsWithSegments("/v1/auth") || path.StartsWithSegments("/v1/admin") ||
+        path.StartsWithSegments("/v1/durable");
 
     public async Task InvokeAsync(HttpContext http)
     {

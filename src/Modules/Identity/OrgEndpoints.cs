@@ -34,7 +34,7 @@ public static class OrgEndpoints
     {
         var caller = http.Caller();
         if (!caller.SystemAdmin)
-            return Problems.Result(Forbidden("only deployment administrators create organizations"));
+            return Problems.Result(Problems.Forbidden("only deployment administrators create organizations"));
         if (OrgName(request?.Name) is { } invalid) return Problems.Result(invalid);
         // The deployment admin does not join it: they add its first admin with POST /v1/orgs/{org}/members.
         var org = await store.CreateOrgAsync(request!.Name!.Trim(), caller.Actor, http.RequestAborted);
@@ -126,7 +126,7 @@ public static class OrgEndpoints
             return (null, null);
         }
 
-        if (adminOnly && role != Caller.AdminRole) return (role, Forbidden($"only admins of {org} may do this"));
+        if (adminOnly && role != Caller.AdminRole) return (role, Problems.Forbidden($"only admins of {org} may do this"));
         return (role, null);
     }
 
@@ -139,6 +139,4 @@ public static class OrgEndpoints
             : null;
 
     private static ProblemDetails NotFound(string org) => Problems.NotFound("org_not_found", $"organization {org} not found");
-
-    public static ProblemDetails Forbidden(string detail) => Problems.Create(StatusCodes.Status403Forbidden, "forbidden", detail);
 }

@@ -160,7 +160,7 @@ public static partial class ProviderEndpoints
     private static ProblemDetails NameTaken(string name) => Problems.Conflict("provider_name_taken", $"another provider is named '{name}'");
 
     private static ProblemDetails Forbidden() =>
-        Problems.Create(StatusCodes.Status403Forbidden, "forbidden", "only org admins change provider connections");
+        Problems.Forbidden("only org admins change provider connections");
 
     private static ProblemDetails EncryptionOff() => Problems.Create(StatusCodes.Status503ServiceUnavailable, "secrets_encryption_not_configured",
         "this server cannot store credentials: SECRETS_ENCRYPTION_KEY is not set");

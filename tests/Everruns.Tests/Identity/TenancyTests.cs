@@ -134,6 +134,11 @@ public sealed class TenancyTests(AppFixture app)
         (await inDefault.PostAsync($"/v1/orgs/{Tenancy.DefaultOrgId}/members", new { name = "x" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.PostAsync("/v1/providers", new { name = "p", provider_type = "openai" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.PostAsync("/v1/orgs", new { name = "mine" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        // Deployment-wide views are for deployment admins.
+        (await inDefault.GetAsync("/v1/durable/workers")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await inDefault.GetAsync("/v1/admin/audit-log")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await inDefault.GetAsync("/v1/audit-log")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await app.Api.GetAsync("/v1/admin/audit-log")).Status.ShouldBe(HttpStatusCode.OK);
 
         var inTheirs = new ApiClient(app.Host.Server.CreateClient().As(token, orgId));
         (await inTheirs.GetAsync($"/v1/agents/{theirs["id"]}")).Status.ShouldBe(HttpStatusCode.OK);
