@@ -61,6 +61,14 @@ public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Event
 /// <summary>A stored session event with its per-session sequence.</summary>
 public sealed record RecordedSessionEvent(long Sequence, string Id, string Type, DateTimeOffset Ts, EventContext Context, JsonObject Data);
 
+/// <summary>
+/// Ask Providers for an org's credentials for a provider type (its oldest active connection of that type); answered
+/// with <see cref="ProviderCredentialsFound"/>, the key opened (it stays in memory, never in a message that is stored).
+/// </summary>
+public sealed record FindProviderCredentials(string OrgId, string ProviderType);
+
+public sealed record ProviderCredentialsFound(string? ProviderId, string? ApiKey, string? BaseUrl);
+
 /// <summary>Ask Execution whether a model (public id or name) can run turns; answered with <see cref="ModelFound"/>.</summary>
 public sealed record FindModel(string IdOrName);
 

@@ -24,8 +24,12 @@ public sealed class ModelCatalog
     public const string OfflineModelName = "everruns-offline";
     public const string OpenAiProvider = "openai";
 
+    private readonly ModelOptions _options;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, IChatClient> _orgClients = new();
+
     public ModelCatalog(ModelOptions options)
     {
+        _options = options;
         var models = new List<Model>();
         if (options.OpenAiBaseUrl is { } baseUrl)
         {
@@ -49,6 +53,20 @@ public sealed class ModelCatalog
 
     /// <summary>The model sessions without a model_id run on.</summary>
     public Model Default { get; }
+
+    /// <summary>
+    /// The model's driver with an org's own key (and base URL, else the server's): one client per key, URL and model,
+    /// kept for reuse, keyed by a hash of the key.
+    /// </summary>
+    public IChatClient ClientFor(Model model, string apiKey, string? baseUrl)
+    {
+        var endpoint = baseUrl is not null ? new Uri(baseUrl) : _options.OpenAiBaseUrl;
+        var keyHash = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(apiKey)));
+        if (_orgClients.Count > 1000) _orgClients.Clear();
+        return _orgClients.GetOrAdd($"{keyHash}|{endpoint}|{model.ModelId}", _ =>
+            new OpenAIClient(new ApiKeyCredential(apiKey), new OpenAIClientOptions { Endpoint = endpoint })
+                .GetChatClient(model.ModelId).AsIChatClient());
+    }
 
     public Model? Find(string idOrName) => All.FirstOrDefault(m => m.Id == idOrName || m.ModelId == idOrName);
 

@@ -72,6 +72,14 @@ public static class RunTurnStepHandler
             if (model is null)
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
             var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities)] };
+            var client = model.Client;
+            if (model.Provider == ModelCatalog.OpenAiProvider)
+            {
+                // The org's own OpenAI connection, when it has one, pays for its turns.
+                var credentials = await bus.InvokeAsync<ProviderCredentialsFound>(
+                    new FindProviderCredentials(runtime.OrgId, ModelCatalog.OpenAiProvider), ct);
+                if (credentials.ApiKey is not null) client = models.ClientFor(model, credentials.ApiKey, credentials.BaseUrl);
+            }
 
             try
             {
@@ -95,7 +103,7 @@ public static class RunTurnStepHandler
             {
                 var updates = new List<ChatResponseUpdate>();
                 var lastFlush = Stopwatch.StartNew();
-                await foreach (var update in model.Client.GetStreamingResponseAsync(
+                await foreach (var update in client.GetStreamingResponseAsync(
                                    Conversation.Build(runtime.SystemPrompt, history.Events), options, cancelled.Token))
                 {
                     updates.Add(update);

@@ -66,4 +66,39 @@ public sealed class OpenAiDriverTests
         ((string)failed["data"]!["error_code"]!).ShouldBe("llm_error");
         ((string)failed["data"]!["error"]!).ShouldContain("the fake refuses to answer");
     }
+
+    [Fact]
+    public async Task an_org_with_its_own_openai_connection_runs_its_turns_with_its_key_and_others_with_the_servers()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_orgkey");
+        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string>
+        {
+            ["OPENAI_BASE_URL"] = fake.BaseUrl, ["OPENAI_API_KEY"] = "sk-server-key", ["OPENAI_MODELS"] = "fake-small",
+        });
+        var admin = new ApiClient(host.Server.CreateClient());
+        var org = (string)(await admin.PostAsync("/v1/orgs", new { name = "byok" })).Object["id"]!;
+        var member = await admin.PostAsync($"/v1/orgs/{org}/members", new { name = "byok admin", role = "admin" });
+        var byok = new ApiClient(host.Server.CreateClient().As((string)member.Object["token"]!["token"]!));
+        (await byok.PostAsync("/v1/providers", new { name = "ours", provider_type = "openai", api_key = "sk-org-own-key" }))
+            .Status.ShouldBe(HttpStatusCode.Created);
+
+        var theirs = (string)(await byok.CreateSessionAsync())["id"]!;
+        await byok.PostMessageAsync(theirs, "with our key");
+        ((string)(await byok.WaitForTurnsAsync(theirs)).Last()["type"]!).ShouldBe("turn.completed");
+        fake.Requests.Last().Authorization.ShouldBe("Bearer sk-org-own-key");
+
+        // The default org has no connection: the server's key.
+        var ours = (string)(await admin.CreateSessionAsync())["id"]!;
+        await admin.PostMessageAsync(ours, "with the server key");
+        ((string)(await admin.WaitForTurnsAsync(ours)).Last()["type"]!).ShouldBe("turn.completed");
+        fake.Requests.Last().Authorization.ShouldBe("Bearer sk-server-key");
+
+        // Disabled connection: back to the server's key.
+        var providers = (await byok.GetAsync("/v1/providers")).Object["data"]!.AsArray();
+        (await byok.PatchAsync($"/v1/providers/{providers[0]!["id"]}", new { status = "disabled" })).Status.ShouldBe(HttpStatusCode.OK);
+        await byok.PostMessageAsync(theirs, "again");
+        await byok.WaitForTurnsAsync(theirs, turns: 2);
+        fake.Requests.Last().Authorization.ShouldBe("Bearer sk-server-key");
+    }
 }

@@ -1,0 +1,30 @@
+using Everruns.Contracts;
+using Marten;
+using Microsoft.Extensions.Logging;
+
+namespace Everruns.Modules.Providers;
+
+/// <summary>Answers Execution: the org's oldest active connection of a provider type, its key opened.</summary>
+public static class ProviderCredentialsHandler
+{
+    public static async Task<ProviderCredentialsFound> Handle(FindProviderCredentials query, IQuerySession documents, SecretBox box,
+        ILogger<FindProviderCredentials> logger)
+    {
+        var provider = await documents.Query<Provider>()
+            .Where(p => p.OrgId == query.OrgId && p.ProviderType == query.ProviderType && p.Status == ProviderStatus.Active)
+            .OrderBy(p => p.CreatedAt)
+            .FirstOrDefaultAsync();
+        if (provider is null) return new ProviderCredentialsFound(null, null, null);
+        if (provider.ApiKeySealed is null) return new ProviderCredentialsFound(provider.Id, null, provider.BaseUrl);
+        try
+        {
+            return new ProviderCredentialsFound(provider.Id, box.Open(provider.ApiKeySealed, provider.Binding), provider.BaseUrl);
+        }
+        catch (System.Security.Cryptography.CryptographicException e)
+        {
+            // A key sealed under a key this instance does not have: the server's own credentials are used.
+            logger.LogError("Provider {Provider} of {Org}: its stored key cannot be opened ({Reason})", provider.Id, query.OrgId, e.Message);
+            return new ProviderCredentialsFound(provider.Id, null, provider.BaseUrl);
+        }
+    }
+}
