@@ -60,6 +60,9 @@ try
     // Turns on one node, then on three.
     nodes.Add(await StartNodeAsync("n1"));
     var one = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
+    // The same node under more concurrent sessions: throughput of a closed loop is sessions ÷ latency, so this shows
+    // how far the pipeline goes before PostgreSQL (or the CPU) saturates.
+    var oneBusy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 3);
     settings["EXPECTED_INSTANCES"] = "3";
     nodes.Add(await StartNodeAsync("n2"));
     nodes.Add(await StartNodeAsync("n3"));
@@ -73,11 +76,13 @@ try
     // Idle capacity on one node.
     var idle = await IdleStreamsAsync(nodes[2], quick ? 2000 : 10_000);
 
-    var best = Math.Max(one.TurnsPerSecond, three.TurnsPerSecond);
+    var runs = new[] { ("1 node", one), ("1 node, busy", oneBusy), ("3 nodes", three) };
+    var bestRun = runs.Select(r => r.Item2).MaxBy(r => r.TurnsPerSecond)!;
+    var best = bestRun.TurnsPerSecond;
     rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
     rows.Add(("LISTEN/NOTIFY round trip p50 / p99 (baseline)", $"{F(notifyP50, 2)} / {F(notifyP99, 2)} ms", "", ""));
     rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss), "", ""));
-    foreach (var (label, run) in new[] { ("1 node", one), ("3 nodes", three) })
+    foreach (var (label, run) in runs)
     {
         rows.Add(($"Turns/s, {label} ({run.Turns} turns, {run.Sessions} sessions)", F(run.TurnsPerSecond, 1), "", ""));
         rows.Add(($"POST → turn.completed on SSE p50 / p95 / p99, {label}", $"{F(run.P50)} / {F(run.P95)} / {F(run.P99)} ms", "", ""));
@@ -85,8 +90,9 @@ try
     }
 
     rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss, 1)} (×{F(best / pgBoss, 2)})", "≥ pg-boss", Verdict(best >= pgBoss)));
-    var commitShare = best * three.CommitsPerTurn / pgbenchTps;
-    rows.Add(("Turns/s × commits per turn vs pgbench commits/s", $"{F(best * three.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}%", "≥ 50%", Verdict(commitShare >= 0.5)));
+    // Commits per turn of the same run as the turns/s.
+    var commitShare = best * bestRun.CommitsPerTurn / pgbenchTps;
+    rows.Add(("Turns/s × commits per turn vs pgbench commits/s", $"{F(best * bestRun.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}%", "≥ 50%", Verdict(commitShare >= 0.5)));
     foreach (var (streams, p50, p99, samples) in crossNode)
         rows.Add(($"Cross-node SSE delivery p50 / p99, {streams} stream(s) ({samples} deliveries)", $"{F(p50, 1)} / {F(p99, 1)} ms",
             streams == 1000 ? "p99 < 50 ms" : "", streams == 1000 ? Verdict(p99 < 50) : ""));
