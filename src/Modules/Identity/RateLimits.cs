@@ -8,30 +8,64 @@ using Npgsql;
 
 namespace Everruns.Modules.Identity;
 
-/// <summary>One hit on a fixed-window counter: the count in the current window and the time left in it.</summary>
+/// <summary>One hit on a fixed-window counter: whether it is allowed, about how many remain, and the time left in the window.</summary>
 public interface IRateLimitStore
 {
-    Task<(long Count, TimeSpan ResetIn)> HitAsync(string key, TimeSpan window, CancellationToken ct);
+    Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct);
 }
 
 /// <summary>
 /// Cluster-wide counters in the UNLOGGED table <c>everruns.rate_limits</c>: one row per org and route, overwritten
 /// as windows roll (so the table never grows), windows aligned on the database clock that every instance shares.
+/// An instance claims a lease of several requests at a time (a tenth of the limit per expected instance, at least
+/// one), so that a busy org does not take a row lock on every request; small limits are counted exactly, and a
+/// lease left unused when the window ends only ever makes the cluster stricter, never looser.
 /// </summary>
-public sealed class PostgresRateLimitStore(NpgsqlDataSource dataSource) : IRateLimitStore
+public sealed class PostgresRateLimitStore(NpgsqlDataSource dataSource, InstanceIdentity self, TimeProvider clock) : IRateLimitStore
 {
-    public async Task<(long Count, TimeSpan ResetIn)> HitAsync(string key, TimeSpan window, CancellationToken ct)
+    private readonly ConcurrentDictionary<string, Lease> _leases = new();
+
+    private sealed class Lease
     {
+        public long Left;
+        public long Remaining;
+        public DateTimeOffset Until;
+    }
+
+    public async Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
+    {
+        var lease = _leases.GetOrAdd(key, _ => new Lease());
+        var now = clock.GetUtcNow();
+        lock (lease)
+        {
+            if (lease.Until > now && lease.Left > 0)
+            {
+                lease.Left--;
+                return (true, Math.Max(lease.Remaining, 0), lease.Until - now);
+            }
+        }
+
+        var size = Math.Max(1, limit / (10 * self.ExpectedInstances));
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         var row = (await connection.ListAsync("""
             insert into everruns.rate_limits as r (key, window_start, count)
-            values ($1, to_timestamp(floor(extract(epoch from clock_timestamp())::float8 / $2) * $2), 1)
+            values ($1, to_timestamp(floor(extract(epoch from clock_timestamp())::float8 / $2) * $2), $3)
             on conflict (key) do update set
-                count = case when r.window_start = excluded.window_start then r.count + 1 else 1 end,
+                count = case when r.window_start = excluded.window_start then r.count + $3 else $3 end,
                 window_start = excluded.window_start
             returning count, extract(epoch from (window_start + make_interval(secs => $2) - clock_timestamp()))::float8
-            """, r => (Count: (long)r.GetInt32(0), Left: r.GetDouble(1)), ct, key, window.TotalSeconds)).Single();
-        return (row.Count, TimeSpan.FromSeconds(Math.Max(0, row.Left)));
+            """, r => (Count: (long)r.GetInt32(0), Left: r.GetDouble(1)), ct, key, window.TotalSeconds, size)).Single();
+        var resetIn = TimeSpan.FromSeconds(Math.Max(0, row.Left));
+        // This claim covers counts (count - size, count]: the part within the limit is ours.
+        var granted = Math.Clamp(limit - (row.Count - size), 0, size);
+        lock (lease)
+        {
+            lease.Left = Math.Max(0, granted - 1);
+            lease.Remaining = Math.Max(0, limit - row.Count);
+            lease.Until = clock.GetUtcNow() + resetIn;
+        }
+
+        return (granted > 0, Math.Max(0, limit - row.Count) + Math.Max(0, granted - 1), resetIn);
     }
 }
 
@@ -40,13 +74,13 @@ public sealed class MemoryRateLimitStore(TimeProvider clock) : IRateLimitStore
 {
     private readonly ConcurrentDictionary<string, (long Window, long Count)> _counters = new();
 
-    public Task<(long Count, TimeSpan ResetIn)> HitAsync(string key, TimeSpan window, CancellationToken ct)
+    public Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
     {
         var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
         var size = (long)window.TotalMilliseconds;
         var current = now / size;
         var counter = _counters.AddOrUpdate(key, _ => (current, 1), (_, c) => c.Window == current ? (current, c.Count + 1) : (current, 1));
-        return Task.FromResult((counter.Count, TimeSpan.FromMilliseconds((current + 1) * size - now)));
+        return Task.FromResult((counter.Count <= limit, Math.Max(0, limit - counter.Count), TimeSpan.FromMilliseconds((current + 1) * size - now)));
     }
 }
 
@@ -67,11 +101,11 @@ public sealed class RateLimiting(RequestDelegate next, IdentityOptions options, 
 
         var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
         var key = $"{caller.OrgId ?? caller.UserId}|{http.Request.Method} {route}";
-        var (count, resetIn) = await store.HitAsync(key, options.RateLimitWindow, http.RequestAborted);
+        var (allowed, remaining, resetIn) = await store.HitAsync(key, options.RateLimitRequests, options.RateLimitWindow, http.RequestAborted);
         var headers = http.Response.Headers;
         headers["X-RateLimit-Limit"] = options.RateLimitRequests.ToString(CultureInfo.InvariantCulture);
-        headers["X-RateLimit-Remaining"] = Math.Max(0, options.RateLimitRequests - count).ToString(CultureInfo.InvariantCulture);
-        if (count <= options.RateLimitRequests)
+        headers["X-RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
+        if (allowed)
         {
             await next(http);
             return;

@@ -177,6 +177,23 @@ public sealed partial class ClusterIdentityTests
     }
 
     [Fact]
+    public async Task instances_lease_requests_in_batches_yet_never_allow_more_than_the_limit()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_lease");
+        // 40 a window, 2 instances: leases of 2 requests, so 20 claims at most, and not one request beyond 40.
+        var settings = new Dictionary<string, string> { ["RATE_LIMIT_REQUESTS"] = "40", ["EXPECTED_INSTANCES"] = "2" };
+        await using var one = await TestHost.StartAsync(database.Url, settings: settings);
+        await using var two = await TestHost.StartAsync(database.Url, settings: settings);
+        var clients = new[] { new ApiClient(one.Server.CreateClient()), new ApiClient(two.Server.CreateClient()) };
+        var allowed = 0;
+        for (var i = 0; i < 60; i++)
+            if ((await clients[i % 2].GetAsync("/v1/agents")).Status == HttpStatusCode.OK) allowed++;
+        allowed.ShouldBe(40);
+        var counted = await PostgresServer.ScalarAsync<int>(database.Url, "select count from everruns.rate_limits where key like '%GET /v1/agents'");
+        counted.ShouldBeGreaterThanOrEqualTo(40);
+    }
+
+    [Fact]
     public async Task with_the_memory_store_each_host_counts_alone_and_bodies_over_the_limit_get_413()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_memlimit");
