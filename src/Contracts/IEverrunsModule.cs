@@ -25,6 +25,11 @@ public interface IEverrunsModule
     /// </summary>
     IEnumerable<string> SchemaSql => [];
 
+    /// <summary>Wolverine settings of this module's messages (local queue parallelism, for one).</summary>
+    void ConfigureWolverine(Wolverine.WolverineOptions wolverine, IConfiguration configuration)
+    {
+    }
+
     /// <summary>Request middleware every route passes through (after draining, before the endpoint): authentication, limits.</summary>
     void UsePipeline(IApplicationBuilder app)
     {

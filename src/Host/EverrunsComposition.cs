@@ -100,6 +100,9 @@ public static class EverrunsComposition
             wolverine.Durability.StaleNodeTimeout = options.NodeStaleAfter;
             wolverine.Policies.AutoApplyTransactions();
             wolverine.Policies.UseDurableLocalQueues();
+            // Wolverine runs as many messages of a local queue at once as there are cores by default: on a small
+            // machine that serialized the whole pipeline behind two handlers waiting on PostgreSQL round trips.
+            wolverine.Policies.AllLocalQueues(queue => queue.MaximumParallelMessages(options.HandlerParallelism));
             // A module's handler of a published message runs on its own, in its own transaction: Execution
             // starting a turn and Sessions updating its preview never fail or retry together.
             wolverine.MultipleHandlerBehavior = MultipleHandlerBehavior.Separated;
@@ -108,7 +111,10 @@ public static class EverrunsComposition
                 .RetryWithCooldown(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100),
                     TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
             foreach (var module in Modules.All)
+            {
                 wolverine.Discovery.IncludeAssembly(module.Assembly);
+                module.ConfigureWolverine(wolverine, builder.Configuration);
+            }
         });
         builder.Services.AddWolverineHttp();
         return builder;

@@ -29,6 +29,9 @@ public sealed record EverrunsOptions
     public int Http2ConnectionWindowSize { get; init; } = 16 * 1024 * 1024;
     public int Http2MaxConcurrentStreams { get; init; } = 256;
 
+    /// <summary>Messages of one local queue (one message type) handled at once on this instance.</summary>
+    public int HandlerParallelism { get; init; } = 16;
+
     /// <summary>How old a node's heartbeat may get before the others take over its durable work.</summary>
     public TimeSpan NodeStaleAfter { get; init; } = TimeSpan.FromSeconds(60);
 
@@ -78,6 +81,7 @@ public sealed record EverrunsOptions
             Http2StreamWindowSize = PositiveInt(configuration, "HTTP2_STREAM_WINDOW_SIZE", 2 * 1024 * 1024),
             Http2ConnectionWindowSize = PositiveInt(configuration, "HTTP2_CONNECTION_WINDOW_SIZE", 16 * 1024 * 1024),
             Http2MaxConcurrentStreams = PositiveInt(configuration, "HTTP2_MAX_CONCURRENT_STREAMS", 256),
+            HandlerParallelism = PositiveInt(configuration, "HANDLER_PARALLELISM", 16, max: 1000),
         };
         if (options.Http2StreamWindowSize < 65_535 || options.Http2ConnectionWindowSize < options.Http2StreamWindowSize)
             throw new InvalidOperationException(

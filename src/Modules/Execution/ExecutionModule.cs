@@ -24,6 +24,18 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddHostedService<TaskListener>();
     }
 
+    /// <summary>
+    /// A model-call step waits on the model for seconds without holding a database connection: TURN_CONCURRENCY
+    /// (200) of them may run at once on an instance, far more than the other handlers' HANDLER_PARALLELISM.
+    /// </summary>
+    public void ConfigureWolverine(Wolverine.WolverineOptions wolverine, IConfiguration configuration)
+    {
+        wolverine.PublishMessage<RunTurnStep>().ToLocalQueue(TurnStepQueue);
+        wolverine.Policies.Add(new LocalQueueParallelism(TurnStepQueue, (int)Settings.Positive(configuration, "TURN_CONCURRENCY", 200)));
+    }
+
+    public const string TurnStepQueue = "turn-steps";
+
     public IEnumerable<string> SchemaSql =>
     [
         """
