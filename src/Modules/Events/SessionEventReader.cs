@@ -35,16 +35,16 @@ public sealed record StoredEvent(long Sequence, string Id, string Type, JsonObje
 /// <summary>A slice of a session's events, and how far the stream was looked at (<c>Head</c>).</summary>
 public sealed record EventSlice(IReadOnlyList<StoredEvent> Events, long Head)
 {
-    private readonly Lazy<string> _frames = new(() =>
+    private readonly Lazy<byte[]> _frames = new(() =>
     {
         var text = new System.Text.StringBuilder();
         foreach (var e in Events)
             text.Append("event: ").Append(e.Type).Append("\nid: ").Append(e.Id).Append("\ndata: ").Append(e.Json).Append("\n\n");
-        return text.ToString();
+        return System.Text.Encoding.UTF8.GetBytes(text.ToString());
     });
 
-    /// <summary>The slice as SSE frames, built once however many streams share the slice.</summary>
-    public string Frames => _frames.Value;
+    /// <summary>The slice as UTF-8 SSE frames, built and encoded once however many streams share the slice.</summary>
+    public ReadOnlyMemory<byte> Frames => _frames.Value;
 }
 
 /// <summary>

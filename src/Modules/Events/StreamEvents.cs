@@ -78,7 +78,11 @@ public static class StreamEventsEndpoint
             while (!stopping.IsCancellationRequested)
             {
                 var slice = await shared.ReadForwardAsync(id, after, BatchSize, filter).WaitAsync(ct);
-                if (slice.Events.Count > 0) await Write(response, slice.Frames, ct);
+                if (slice.Events.Count > 0)
+                {
+                    await response.Body.WriteAsync(slice.Frames, ct);
+                    await response.Body.FlushAsync(ct);
+                }
 
                 after = slice.Head;
                 if (slice.Events.Count == BatchSize) continue;
