@@ -65,8 +65,9 @@ public static class IdentitySchema
         create unlogged table if not exists everruns.rate_limits (
             key text primary key,
             window_start timestamptz not null,
-            count int not null
+            count bigint not null
         );
+        alter table everruns.rate_limits alter column count type bigint;
         """,
     ];
 }

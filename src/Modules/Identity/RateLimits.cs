@@ -25,47 +25,68 @@ public sealed class PostgresRateLimitStore(NpgsqlDataSource dataSource, Instance
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new();
 
+    /// <summary>This instance's share of one key's current window.</summary>
     private sealed class Lease
     {
+        public readonly SemaphoreSlim Claiming = new(1, 1);
         public long Left;
         public long Remaining;
+        public bool Exhausted;
         public DateTimeOffset Until;
     }
 
     public async Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
     {
         var lease = _leases.GetOrAdd(key, _ => new Lease());
+        if (TryLocal(lease) is { } local) return local;
+
+        // One claim in flight per key on this instance: requests arriving meanwhile use what it brings.
+        await lease.Claiming.WaitAsync(ct);
+        try
+        {
+            if (TryLocal(lease) is { } claimedMeanwhile) return claimedMeanwhile;
+            var size = Math.Max(1, limit / (10 * self.ExpectedInstances));
+            await using var connection = await dataSource.OpenConnectionAsync(ct);
+            var row = (await connection.ListAsync("""
+                insert into everruns.rate_limits as r (key, window_start, count)
+                values ($1, to_timestamp(floor(extract(epoch from clock_timestamp())::float8 / $2) * $2), $3)
+                on conflict (key) do update set
+                    count = case when r.window_start = excluded.window_start then r.count + $3 else $3 end,
+                    window_start = excluded.window_start
+                returning count, extract(epoch from (window_start + make_interval(secs => $2) - clock_timestamp()))::float8
+                """, r => (Count: r.GetInt64(0), Left: r.GetDouble(1)), ct, key, window.TotalSeconds, (long)size)).Single();
+            var resetIn = TimeSpan.FromSeconds(Math.Max(0, row.Left));
+            // This claim covers counts (count - size, count]: the part within the limit is ours.
+            var granted = Math.Clamp(limit - (row.Count - size), 0, size);
+            var remaining = Math.Max(0, limit - row.Count);
+            lock (lease)
+            {
+                lease.Left = Math.Max(0, granted - 1);
+                lease.Remaining = remaining;
+                // Nothing frees capacity before the window ends: refuse locally until then.
+                lease.Exhausted = granted == 0;
+                lease.Until = clock.GetUtcNow() + resetIn;
+            }
+
+            return (granted > 0, remaining + Math.Max(0, granted - 1), resetIn);
+        }
+        finally
+        {
+            lease.Claiming.Release();
+        }
+    }
+
+    private (bool, long, TimeSpan)? TryLocal(Lease lease)
+    {
         var now = clock.GetUtcNow();
         lock (lease)
         {
-            if (lease.Until > now && lease.Left > 0)
-            {
-                lease.Left--;
-                return (true, Math.Max(lease.Remaining, 0), lease.Until - now);
-            }
+            if (lease.Until <= now) return null;
+            if (lease.Exhausted) return (false, 0, lease.Until - now);
+            if (lease.Left <= 0) return null;
+            lease.Left--;
+            return (true, lease.Remaining + lease.Left, lease.Until - now);
         }
-
-        var size = Math.Max(1, limit / (10 * self.ExpectedInstances));
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var row = (await connection.ListAsync("""
-            insert into everruns.rate_limits as r (key, window_start, count)
-            values ($1, to_timestamp(floor(extract(epoch from clock_timestamp())::float8 / $2) * $2), $3)
-            on conflict (key) do update set
-                count = case when r.window_start = excluded.window_start then r.count + $3 else $3 end,
-                window_start = excluded.window_start
-            returning count, extract(epoch from (window_start + make_interval(secs => $2) - clock_timestamp()))::float8
-            """, r => (Count: (long)r.GetInt32(0), Left: r.GetDouble(1)), ct, key, window.TotalSeconds, size)).Single();
-        var resetIn = TimeSpan.FromSeconds(Math.Max(0, row.Left));
-        // This claim covers counts (count - size, count]: the part within the limit is ours.
-        var granted = Math.Clamp(limit - (row.Count - size), 0, size);
-        lock (lease)
-        {
-            lease.Left = Math.Max(0, granted - 1);
-            lease.Remaining = Math.Max(0, limit - row.Count);
-            lease.Until = clock.GetUtcNow() + resetIn;
-        }
-
-        return (granted > 0, Math.Max(0, limit - row.Count) + Math.Max(0, granted - 1), resetIn);
     }
 }
 
