@@ -54,20 +54,19 @@ public sealed class SessionSignals : ISessionSignals
 
     private sealed class Subscription(SessionSignals owner, string sessionId) : SessionSubscription
     {
-        // At most one pending signal: many events while the waiter is busy coalesce into one re-read.
+        // At most one pending signal: many events while the waiter is busy coalesce into one re-read. The flag keeps
+        // a second pulse from releasing a full semaphore (an exception per stream and event, thousands a second).
         private readonly SemaphoreSlim _signal = new(0, 1);
+        private int _pending;
 
         public string SessionId { get; } = sessionId;
 
         public void Pulse()
         {
+            if (Interlocked.Exchange(ref _pending, 1) == 1) return; // already signalled
             try
             {
                 _signal.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // already signalled
             }
             catch (ObjectDisposedException)
             {
@@ -75,7 +74,16 @@ public sealed class SessionSignals : ISessionSignals
             }
         }
 
-        public override Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
+        /// <summary>
+        /// Clears the flag on waking, before the caller reads: a pulse swallowed in between belongs to an event that
+        /// committed before it, which that read sees.
+        /// </summary>
+        public override async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
+        {
+            var woken = await _signal.WaitAsync(timeout, ct);
+            if (woken) Interlocked.Exchange(ref _pending, 0);
+            return woken;
+        }
 
         public override void Dispose()
         {
