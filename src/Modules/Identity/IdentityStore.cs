@@ -71,13 +71,14 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
 
     // ---- orgs -------------------------------------------------------------------------------------------------
 
-    public async Task<List<OrgRecord>> OrgsOfAsync(string userId, CancellationToken ct)
+    /// <summary>The user's orgs, each with the user's role there.</summary>
+    public async Task<List<(OrgRecord Org, string Role)>> OrgsOfAsync(string userId, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         return await connection.ListAsync("""
-            select o.id, o.name, o.created_at, o.updated_at from everruns.orgs o
+            select o.id, o.name, o.created_at, o.updated_at, m.role from everruns.orgs o
             join everruns.org_members m on m.org_id = o.id where m.user_id = $1 order by o.created_at, o.id
-            """, ReadOrg, ct, userId);
+            """, r => (ReadOrg(r), r.GetString(4)), ct, userId);
     }
 
     public async Task<OrgRecord?> OrgAsync(string orgId, CancellationToken ct)
@@ -88,22 +89,25 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
     }
 
     /// <summary>A new, empty org (its first admin is added as a member next).</summary>
-    public Task<OrgRecord> CreateOrgAsync(string name, string actor, CancellationToken ct, string? id = null) =>
+    public Task<OrgRecord> CreateOrgAsync(string name, string actor, CancellationToken ct) =>
+        InTransactionAsync(connection => InsertOrgAsync(connection, Ids.New(Ids.Org), name, actor, ct), [], ct);
+
+    /// <summary>A new org with a new admin user and that user's first token, in one transaction (the CLI's <c>orgs create</c>).</summary>
+    public Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> CreateOrgWithAdminAsync(string orgId, string name,
+        string actor, CancellationToken ct) =>
         InTransactionAsync(async connection =>
         {
-            var org = (await connection.ListAsync("""
-                insert into everruns.orgs (id, name) values ($1, $2) returning id, name, created_at, updated_at
-                """, ReadOrg, ct, id ?? Ids.New(Ids.Org), name)).Single();
-            await AuditAsync(connection, org.Id, actor, "org.created", org.Id, new() { ["name"] = name }, ct);
-            return org;
-        }, [], ct);
+            await InsertOrgAsync(connection, orgId, name, actor, ct);
+            return await NewMemberAsync(connection, orgId, $"{name} admin", Caller.AdminRole, actor, ct);
+        }, [orgId], ct);
 
-    /// <summary>A new org with a new admin user and that user's first token (the CLI's <c>orgs create</c>).</summary>
-    public async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> CreateOrgWithAdminAsync(string orgId, string name,
-        string actor, CancellationToken ct)
+    private static async Task<OrgRecord> InsertOrgAsync(NpgsqlConnection connection, string id, string name, string actor, CancellationToken ct)
     {
-        await CreateOrgAsync(name, actor, ct, orgId);
-        return await CreateMemberAsync(orgId, $"{name} admin", Caller.AdminRole, actor, ct);
+        var org = (await connection.ListAsync("""
+            insert into everruns.orgs (id, name) values ($1, $2) returning id, name, created_at, updated_at
+            """, ReadOrg, ct, id, name)).Single();
+        await AuditAsync(connection, org.Id, actor, "org.created", org.Id, new() { ["name"] = name }, ct);
+        return org;
     }
 
     public Task<OrgRecord?> RenameOrgAsync(string orgId, string name, string actor, CancellationToken ct) =>
@@ -117,12 +121,12 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
             return org;
         }, [orgId], ct);
 
-    /// <summary>The user's orgs and roles, read now (membership checks of org management do not trust the cache).</summary>
-    public async Task<Dictionary<string, string>> MembersOfUserAsync(string userId, CancellationToken ct)
+    /// <summary>The user's role in the org, read now (membership checks of org management do not trust the cache); null when not a member.</summary>
+    public async Task<string?> RoleAsync(string userId, string orgId, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return (await connection.ListAsync("select org_id, role from everruns.org_members where user_id = $1",
-            r => (r.GetString(0), r.GetString(1)), ct, userId)).ToDictionary(x => x.Item1, x => x.Item2);
+        return await connection.ScalarAsync<string>("select role from everruns.org_members where user_id = $1 and org_id = $2", ct,
+            userId, orgId);
     }
 
     // ---- users and members ------------------------------------------------------------------------------------
@@ -138,19 +142,32 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
 
     /// <summary>A new user in the org with a first token (the plaintext is returned once).</summary>
     public Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> CreateMemberAsync(string orgId, string name, string role,
-        string actor, CancellationToken ct, bool systemAdmin = false, string? plaintext = null) =>
-        InTransactionAsync(async connection =>
-        {
-            var userId = Ids.New(Ids.User);
-            await connection.ExecuteAsync("insert into everruns.users (id, name, system_admin) values ($1, $2, $3)", ct, userId, name, systemAdmin);
-            var created = (await connection.ListAsync("""
-                insert into everruns.org_members (org_id, user_id, role) values ($1, $2, $3) returning created_at
-                """, r => r.Time(0), ct, orgId, userId, role)).Single();
-            await AuditAsync(connection, orgId, actor, "member.added", userId, new() { ["role"] = role, ["name"] = name }, ct);
-            var (token, secret) = await InsertTokenAsync(connection, userId, $"{name} (first token)", null, plaintext, ct);
-            await AuditAsync(connection, orgId, actor, "token.created", token.Id, new() { ["user_id"] = userId }, ct);
-            return (new MemberRecord(userId, name, role, created), token, secret);
-        }, [orgId], ct);
+        string actor, CancellationToken ct) =>
+        InTransactionAsync(connection => NewMemberAsync(connection, orgId, name, role, actor, ct), [orgId], ct);
+
+    /// <summary>A new member with a first token, audited, in the caller's transaction.</summary>
+    private async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> NewMemberAsync(NpgsqlConnection connection,
+        string orgId, string name, string role, string actor, CancellationToken ct)
+    {
+        var created = await InsertMemberAsync(connection, orgId, name, role, false, $"{name} (first token)", null, ct);
+        var userId = created.Member.UserId;
+        await AuditAsync(connection, orgId, actor, "member.added", userId, new() { ["role"] = role, ["name"] = name }, ct);
+        await AuditAsync(connection, orgId, actor, "token.created", created.Token.Id, new() { ["user_id"] = userId }, ct);
+        return created;
+    }
+
+    /// <summary>A user, their membership of the org and a first token, in the caller's transaction (unaudited).</summary>
+    private async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> InsertMemberAsync(NpgsqlConnection connection,
+        string orgId, string name, string role, bool systemAdmin, string tokenName, string? plaintext, CancellationToken ct)
+    {
+        var userId = Ids.New(Ids.User);
+        await connection.ExecuteAsync("insert into everruns.users (id, name, system_admin) values ($1, $2, $3)", ct, userId, name, systemAdmin);
+        var joined = (await connection.ListAsync("""
+            insert into everruns.org_members (org_id, user_id, role) values ($1, $2, $3) returning created_at
+            """, r => r.Time(0), ct, orgId, userId, role)).Single();
+        var (token, secret) = await InsertTokenAsync(connection, userId, tokenName, null, plaintext, ct);
+        return (new MemberRecord(userId, name, role, joined), token, secret);
+    }
 
     /// <summary>Adds an existing user to the org, or changes their role. False when the user does not exist.</summary>
     public Task<bool> SetMemberAsync(string orgId, string userId, string role, string actor, CancellationToken ct) =>
@@ -256,12 +273,9 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
 
         await connection.ExecuteAsync("insert into everruns.orgs (id, name) values ($1, 'Default') on conflict (id) do nothing", ct,
             Tenancy.DefaultOrgId);
-        var userId = Ids.New(Ids.User);
-        await connection.ExecuteAsync("insert into everruns.users (id, name, system_admin) values ($1, 'admin', true)", ct, userId);
-        await connection.ExecuteAsync("insert into everruns.org_members (org_id, user_id, role) values ($1, $2, 'admin')", ct,
-            Tenancy.DefaultOrgId, userId);
-        var (token, plaintext) = await InsertTokenAsync(connection, userId, "bootstrap admin", null, options.BootstrapToken, ct);
-        await AuditAsync(connection, Tenancy.DefaultOrgId, actor, "identity.bootstrapped", userId, new() { ["token_id"] = token.Id }, ct);
+        var (admin, token, plaintext) = await InsertMemberAsync(connection, Tenancy.DefaultOrgId, "admin", Caller.AdminRole, true,
+            "bootstrap admin", options.BootstrapToken, ct);
+        await AuditAsync(connection, Tenancy.DefaultOrgId, actor, "identity.bootstrapped", admin.UserId, new() { ["token_id"] = token.Id }, ct);
         await transaction.CommitAsync(ct);
         return plaintext;
     }

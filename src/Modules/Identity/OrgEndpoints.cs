@@ -25,8 +25,7 @@ public static class OrgEndpoints
     {
         var caller = http.Caller();
         var orgs = await store.OrgsOfAsync(caller.UserId, http.RequestAborted);
-        var roles = await RolesAsync(store, caller, http);
-        return Results.Ok(new { data = orgs.Select(o => OrgResponse.From(o, roles.GetValueOrDefault(o.Id))).ToList() });
+        return Results.Ok(new { data = orgs.Select(o => OrgResponse.From(o.Org, o.Role)).ToList() });
     }
 
     [WolverinePost("/v1/orgs")]
@@ -118,8 +117,8 @@ public static class OrgEndpoints
     private static async Task<(string? Role, ProblemDetails? Problem)> MembershipAsync(IdentityStore store, HttpContext http, string org, bool adminOnly)
     {
         var caller = http.Caller();
-        var roles = await RolesAsync(store, caller, http);
-        if (!roles.TryGetValue(org, out var role))
+        var role = await store.RoleAsync(caller.UserId, org, http.RequestAborted);
+        if (role is null)
         {
             if (!caller.SystemAdmin || !Ids.IsValid(org, Ids.Org) || await store.OrgAsync(org, http.RequestAborted) is null)
                 return (null, NotFound(org));
@@ -129,9 +128,6 @@ public static class OrgEndpoints
         if (adminOnly && role != Caller.AdminRole) return (role, Problems.Forbidden($"only admins of {org} may do this"));
         return (role, null);
     }
-
-    private static async Task<Dictionary<string, string>> RolesAsync(IdentityStore store, Caller caller, HttpContext http) =>
-        (await store.MembersOfUserAsync(caller.UserId, http.RequestAborted));
 
     private static ProblemDetails? OrgName(string? name) =>
         string.IsNullOrWhiteSpace(name) || name.Trim().Length > 200
