@@ -56,9 +56,7 @@ public static partial class ProviderEndpoints
         var provider = await InOrgAsync(documents, caller.Org, id);
         if (provider is null) return Problems.Result(NotFound(id));
         request ??= new ProviderRequest(null, null, null, null, null, null);
-        if (request.Status is not (null or ProviderStatus.Active or ProviderStatus.Disabled))
-            return Problems.Result(Problems.BadRequest("invalid_status", "status must be 'active' or 'disabled'"));
-        if (Validate(request.Name ?? provider.Name, request.ProviderType ?? provider.ProviderType, request.BaseUrl) is { } invalid)
+        if (Validate(request.Name ?? provider.Name, request.ProviderType ?? provider.ProviderType, request.BaseUrl, request.Status) is { } invalid)
             return Problems.Result(invalid);
         if (request.Name is not null && request.Name.Trim() != provider.Name &&
             await NameTakenAsync(documents, caller.Org, request.Name.Trim(), provider.Id))
@@ -95,9 +93,7 @@ public static partial class ProviderEndpoints
         var caller = http.Caller();
         if (!caller.IsOrgAdmin) return Problems.Result(Forbidden());
         if (request is null) return Problems.Result(Problems.BadRequest("invalid_body", "the request body must be a JSON object"));
-        if (Validate(request.Name, request.ProviderType, request.BaseUrl) is { } invalid) return Problems.Result(invalid);
-        if (request.Status is not (null or ProviderStatus.Active or ProviderStatus.Disabled))
-            return Problems.Result(Problems.BadRequest("invalid_status", "status must be 'active' or 'disabled'"));
+        if (Validate(request.Name, request.ProviderType, request.BaseUrl, request.Status) is { } invalid) return Problems.Result(invalid);
         var key = KeyOf(request);
         if (!string.IsNullOrEmpty(key) && !box.Enabled) return Problems.Result(EncryptionOff());
 
@@ -126,7 +122,7 @@ public static partial class ProviderEndpoints
     private static string? KeyOf(ProviderRequest request) =>
         request.Credentials?.GetValueOrDefault("api_key") ?? request.ApiKey;
 
-    private static ProblemDetails? Validate(string? name, string? type, string? baseUrl)
+    private static ProblemDetails? Validate(string? name, string? type, string? baseUrl, string? status)
     {
         if (string.IsNullOrWhiteSpace(name) || name.Trim().Length > 200)
             return Problems.BadRequest("invalid_name", "name is required (1 to 200 characters)");
@@ -134,6 +130,8 @@ public static partial class ProviderEndpoints
             return Problems.BadRequest("invalid_provider_type", "provider_type is required: a lowercase name such as 'openai' or 'anthropic'");
         if (baseUrl is not null && !(Uri.TryCreate(baseUrl, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https"))
             return Problems.BadRequest("invalid_base_url", "base_url must be an absolute http(s) URL");
+        if (status is not (null or ProviderStatus.Active or ProviderStatus.Disabled))
+            return Problems.BadRequest("invalid_status", "status must be 'active' or 'disabled'");
         return null;
     }
 
