@@ -54,36 +54,14 @@ public sealed class SessionSignals : ISessionSignals
 
     private sealed class Subscription(SessionSignals owner, string sessionId) : SessionSubscription
     {
-        // At most one pending signal: many events while the waiter is busy coalesce into one re-read. The flag keeps
-        // a second pulse from releasing a full semaphore (an exception per stream and event, thousands a second).
-        private readonly SemaphoreSlim _signal = new(0, 1);
-        private int _pending;
+        // At most one pending signal: many events while the waiter is busy coalesce into one re-read.
+        private readonly Wakeup _signal = new();
 
         public string SessionId { get; } = sessionId;
 
-        public void Pulse()
-        {
-            if (Interlocked.Exchange(ref _pending, 1) == 1) return; // already signalled
-            try
-            {
-                _signal.Release();
-            }
-            catch (ObjectDisposedException)
-            {
-                // the waiter left
-            }
-        }
+        public void Pulse() => _signal.Pulse();
 
-        /// <summary>
-        /// Clears the flag on waking, before the caller reads: a pulse swallowed in between belongs to an event that
-        /// committed before it, which that read sees.
-        /// </summary>
-        public override async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct)
-        {
-            var woken = await _signal.WaitAsync(timeout, ct);
-            if (woken) Interlocked.Exchange(ref _pending, 0);
-            return woken;
-        }
+        public override Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
 
         public override void Dispose()
         {

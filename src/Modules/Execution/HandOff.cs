@@ -92,26 +92,14 @@ public static class ClaimHandedOffStepsHandler
 public sealed class TaskListener(NpgsqlDataSource dataSource, IServiceProvider services, TaskListenerOptions options,
     ILogger<TaskListener> logger) : NotificationListener(dataSource, HandOff.Channel, logger)
 {
-    private readonly SemaphoreSlim _wake = new(0, 1);
+    private readonly Wakeup _wake = new();
 
-    protected override void OnNotification(string payload) => Wake();
+    protected override void OnNotification(string payload) => _wake.Pulse();
 
     protected override Task OnListeningAsync(CancellationToken ct)
     {
-        Wake();
+        _wake.Pulse();
         return Task.CompletedTask;
-    }
-
-    private void Wake()
-    {
-        try
-        {
-            _wake.Release();
-        }
-        catch (SemaphoreFullException)
-        {
-            // already awake
-        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
