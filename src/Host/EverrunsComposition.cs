@@ -50,6 +50,8 @@ public static class EverrunsComposition
         builder.AddEverrunsLogging();
 
         builder.Services.AddSingleton(_ => NpgsqlDataSource.Create(options.ConnectionString));
+        // Shared by the modules that tell time (token expiry, rate-limit windows, turn heartbeats).
+        builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddSingleton<SystemProbe>();
         builder.Services.AddSingleton<SchemaMigrator>();

@@ -14,7 +14,6 @@ public sealed class ExecutionModule : IEverrunsModule
     {
         services.ConfigureMarten(marten => marten.Schema.For<SessionTurns>().UseOptimisticConcurrency(true));
         services.AddSingleton(ModelOptions.From(configuration));
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Tools>();
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ModelCatalog>();

@@ -17,7 +17,6 @@ public sealed class IdentityModule : IEverrunsModule
     {
         // Read when first needed (the server's start), so that verbs which never touch tokens (preflight) run without it.
         services.AddSingleton(_ => IdentityOptions.From(configuration));
-        services.AddSingleton(TimeProvider.System);
         services.AddSingleton<TokenCache>();
         services.AddSingleton<IdentityChanges>();
         services.AddHostedService(sp => sp.GetRequiredService<IdentityChanges>());
