@@ -8,7 +8,8 @@ public sealed class DurableTurnTests
     [Fact]
     public async Task a_turn_interrupted_by_a_crash_is_completed_by_another_instance()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_crash");
+        await using var database = await TestDatabase.CreateAsync("everruns_crash");
+        var url = database.Url;
         var settings = new Dictionary<string, string>
         {
             ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "200",
@@ -53,7 +54,6 @@ public sealed class DurableTurnTests
         {
             await first.DisposeAsync();
             if (second is not null) await second.DisposeAsync();
-            await PostgresServer.DropDatabaseAsync(url);
         }
     }
 }

@@ -51,16 +51,11 @@ public sealed class DatabaseOutageTests
     public async Task while_the_database_refuses_connections_requests_fail_fast_with_503_and_recover_after()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_outage");
-        var url = database.Url;
-        var name = new Uri(url).AbsolutePath.TrimStart('/');
-        var admin = url.Replace(name, "postgres");
-        await using var host = await TestHost.StartAsync(url);
+        await using var host = await TestHost.StartAsync(database.Url);
         var api = new ApiClient(host.Server.CreateClient());
         var agent = await api.CreateAgentAsync();
 
-        await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections false; " +
-                                                 $"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'");
-        try
+        await using (await database.RefuseConnectionsAsync())
         {
             var watch = Stopwatch.StartNew();
             var down = await api.GetAsync($"/v1/agents/{agent["id"]}");
@@ -71,10 +66,6 @@ public sealed class DatabaseOutageTests
                 .ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
             (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
             (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
-        }
-        finally
-        {
-            await PostgresServer.ExecuteAsync(admin, $"alter database \"{name}\" allow_connections true");
         }
 
         // The instance recovers by itself.

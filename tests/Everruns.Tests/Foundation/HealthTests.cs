@@ -48,16 +48,11 @@ public sealed class ReadinessTests
     public async Task readiness_turns_503_while_the_database_refuses_connections_and_recovers_after()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_ready");
-        var url = database.Url;
-        var name = new Uri(url).AbsolutePath.TrimStart('/');
-        await using (var host = await TestHost.StartAsync(url))
+        await using (var host = await TestHost.StartAsync(database.Url))
         {
             (await host.Server.CreateClient().GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);
 
-            await PostgresServer.ExecuteAsync(url.Replace(name, "postgres"),
-                $"alter database \"{name}\" allow_connections false; " +
-                $"select pg_terminate_backend(pid) from pg_stat_activity where datname = '{name}'");
-            try
+            await using (await database.RefuseConnectionsAsync())
             {
                 var client = host.Server.CreateClient();
                 var ready = await client.GetAsync("/health/ready");
@@ -65,11 +60,6 @@ public sealed class ReadinessTests
                 var body = await ready.Content.ReadAsStringAsync();
                 body.ShouldContain("\"reason\":\"database_unreachable\"");
                 (await client.GetAsync("/health")).StatusCode.ShouldBe(HttpStatusCode.OK);
-            }
-            finally
-            {
-                await PostgresServer.ExecuteAsync(url.Replace(name, "postgres"),
-                    $"alter database \"{name}\" allow_connections true");
             }
 
             (await host.Server.CreateClient().GetAsync("/health/ready")).StatusCode.ShouldBe(HttpStatusCode.OK);

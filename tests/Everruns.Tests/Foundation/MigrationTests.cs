@@ -8,7 +8,8 @@ public sealed class MigrationTests
     [Fact]
     public async Task three_hosts_starting_together_on_an_empty_database_create_the_schema_once()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_mig");
+        await using var database = await TestDatabase.CreateAsync("everruns_mig");
+        var url = database.Url;
         var hosts = Enumerable.Range(0, 3).Select(_ => HostProcess.Start(url)).ToList();
         try
         {
@@ -32,50 +33,37 @@ public sealed class MigrationTests
         finally
         {
             foreach (var host in hosts) await host.DisposeAsync();
-            await PostgresServer.DropDatabaseAsync(url);
         }
     }
 
     [Fact]
     public async Task the_migrate_verb_applies_the_schema_and_exits_and_is_idempotent()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_verb");
-        try
-        {
-            var first = await HostProcess.RunVerbAsync(url, "migrate");
-            first.ExitCode.ShouldBe(0, first.Output);
-            first.Output.ShouldContain("Schema migrated.");
+        await using var database = await TestDatabase.CreateAsync("everruns_verb");
+        var url = database.Url;
+        var first = await HostProcess.RunVerbAsync(url, "migrate");
+        first.ExitCode.ShouldBe(0, first.Output);
+        first.Output.ShouldContain("Schema migrated.");
 
-            var second = await HostProcess.RunVerbAsync(url, "migrate");
-            second.ExitCode.ShouldBe(0, second.Output);
-            second.Output.ShouldContain("Schema is current.");
+        var second = await HostProcess.RunVerbAsync(url, "migrate");
+        second.ExitCode.ShouldBe(0, second.Output);
+        second.Output.ShouldContain("Schema is current.");
 
-            (await PostgresServer.ScalarAsync<long>(url, "select count(*) from everruns_ops.schema_migrations")).ShouldBe(1L);
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        (await PostgresServer.ScalarAsync<long>(url, "select count(*) from everruns_ops.schema_migrations")).ShouldBe(1L);
     }
 
     [Fact]
     public async Task no_migrations_leaves_an_empty_database_untouched_and_the_host_unready()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_nomig");
-        try
-        {
-            await using var host = HostProcess.Start(url, null, "--no-migrations");
-            // Without the schema Wolverine cannot start: the process must fail loudly, not migrate.
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-            while (!host.HasExited && !timeout.IsCancellationRequested) await Task.Delay(200);
-            host.HasExited.ShouldBeTrue(host.Output);
-            host.ExitCode.ShouldNotBe(0);
-            (await PostgresServer.ScalarAsync<bool>(url, "select to_regclass('everruns_ops.schema_migrations') is null and to_regnamespace('wolverine') is null"))
-                .ShouldBeTrue();
-        }
-        finally
-        {
-            await PostgresServer.DropDatabaseAsync(url);
-        }
+        await using var database = await TestDatabase.CreateAsync("everruns_nomig");
+        var url = database.Url;
+        await using var host = HostProcess.Start(url, null, "--no-migrations");
+        // Without the schema Wolverine cannot start: the process must fail loudly, not migrate.
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (!host.HasExited && !timeout.IsCancellationRequested) await Task.Delay(200);
+        host.HasExited.ShouldBeTrue(host.Output);
+        host.ExitCode.ShouldNotBe(0);
+        (await PostgresServer.ScalarAsync<bool>(url, "select to_regclass('everruns_ops.schema_migrations') is null and to_regnamespace('wolverine') is null"))
+            .ShouldBeTrue();
     }
 }

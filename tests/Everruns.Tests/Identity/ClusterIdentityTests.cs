@@ -3,7 +3,6 @@ using System.Net;
 using System.Text.RegularExpressions;
 using Everruns.Contracts;
 using Everruns.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 
 namespace Everruns.Tests.Identity;
 
@@ -146,8 +145,7 @@ public sealed partial class ClusterIdentityTests
 
         var stored = await PostgresServer.ScalarAsync<string>(database.Url,
             $"select data ->> 'api_key_sealed' from everruns.mt_doc_provider where id = '{id}'");
-        var box = new Everruns.Modules.Providers.SecretBox(new Microsoft.Extensions.Configuration.ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["SECRETS_ENCRYPTION_KEY"] = newKey }).Build());
+        var box = TestAuth.SecretBox(newKey);
         box.Open(stored, $"{Tenancy.DefaultOrgId}/{id}/api_key").ShouldBe("sk-rotate-me");
         (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.audit_log where action = 'secrets.reencrypted'")).ShouldBe(1);
     }

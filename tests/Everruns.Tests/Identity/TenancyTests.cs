@@ -2,7 +2,6 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Npgsql;
 
 namespace Everruns.Tests.Identity;
@@ -219,8 +218,7 @@ public sealed class TenancyTests(AppFixture app)
         stored.ShouldNotContain(key);
         stored.ShouldContain("v1.");
 
-        var box = new Everruns.Modules.Providers.SecretBox(new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["SECRETS_ENCRYPTION_KEY"] = TestAuth.EncryptionKey }).Build());
+        var box = TestAuth.SecretBox();
         var sealedKey = (string)JsonNode.Parse(stored)!["api_key_sealed"]!;
         box.Open(sealedKey, $"{Tenancy.DefaultOrgId}/{id}/api_key").ShouldBe(key);
         // Bound to its row: the same value does not open as another provider's.

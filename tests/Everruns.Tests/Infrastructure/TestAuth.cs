@@ -1,3 +1,5 @@
+using Microsoft.Extensions.Configuration;
+
 namespace Everruns.Tests.Infrastructure;
 
 /// <summary>
@@ -24,6 +26,11 @@ public static class TestAuth
         foreach (var (key, value) in overrides ?? new Dictionary<string, string>()) settings[key] = value;
         return settings;
     }
+
+    /// <summary>The server's sealing of stored credentials under <paramref name="key"/>, to open what it stored.</summary>
+    public static Everruns.Modules.Providers.SecretBox SecretBox(string key = EncryptionKey) =>
+        new(new ConfigurationBuilder()
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["SECRETS_ENCRYPTION_KEY"] = key }).Build());
 
     /// <summary>Sends <paramref name="token"/> (as the Everruns SDKs do: no Bearer) on every request of <paramref name="http"/>.</summary>
     public static HttpClient As(this HttpClient http, string? token, string? orgId = null)

@@ -14,7 +14,8 @@ public sealed class OpsScriptTests
     [Fact]
     public async Task backup_then_restore_reproduces_every_sessions_events_byte_for_byte()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_backup");
+        await using var database = await TestDatabase.CreateAsync("everruns_backup");
+        var url = database.Url;
         var dir = Directory.CreateTempSubdirectory("everruns-backups").FullName;
         try
         {
@@ -62,14 +63,14 @@ public sealed class OpsScriptTests
         finally
         {
             Directory.Delete(dir, recursive: true);
-            await PostgresServer.DropDatabaseAsync(url);
         }
     }
 
     [Fact]
     public async Task restore_refuses_while_instances_are_connected()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_busy");
+        await using var database = await TestDatabase.CreateAsync("everruns_busy");
+        var url = database.Url;
         var dir = Directory.CreateTempSubdirectory("everruns-backups").FullName;
         try
         {
@@ -83,14 +84,14 @@ public sealed class OpsScriptTests
         finally
         {
             Directory.Delete(dir, recursive: true);
-            await PostgresServer.DropDatabaseAsync(url);
         }
     }
 
     [Fact]
     public async Task the_support_bundle_collects_state_and_redacts_every_secret()
     {
-        var url = await PostgresServer.CreateDatabaseAsync("everruns_bundle");
+        await using var database = await TestDatabase.CreateAsync("everruns_bundle");
+        var url = database.Url;
         var dir = Directory.CreateTempSubdirectory("everruns-bundles").FullName;
         try
         {
@@ -120,7 +121,6 @@ public sealed class OpsScriptTests
         finally
         {
             Directory.Delete(dir, recursive: true);
-            await PostgresServer.DropDatabaseAsync(url);
         }
     }
 
