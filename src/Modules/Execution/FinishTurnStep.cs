@@ -20,12 +20,7 @@ public static class FinishTurnStepHandler
 
         if (finished.Error is not null)
         {
-            Turns.End(state, EventTypes.TurnFailed, new JsonObject
-            {
-                ["turn_id"] = turn.TurnId,
-                ["error"] = finished.Error,
-                ["error_code"] = finished.ErrorCode,
-            }, null, documents, next);
+            Turns.Fail(state, finished.Error, finished.ErrorCode, documents, next);
             return next;
         }
 

@@ -47,12 +47,8 @@ public static class AbandonTurnHandler
         var next = new OutgoingMessages();
         var state = await Turns.LoadLockedAsync(documents, abandon.SessionId, ct);
         if (state?.Active?.TurnId != abandon.TurnId) return next; // it finished or was cancelled meanwhile
-        Turns.End(state, EventTypes.TurnFailed, new JsonObject
-        {
-            ["turn_id"] = abandon.TurnId,
-            ["error"] = $"The turn stopped making progress for {abandon.StaleAfter.TotalSeconds:0} s and was abandoned.",
-            ["error_code"] = "turn_lost",
-        }, null, documents, next);
+        Turns.Fail(state, $"The turn stopped making progress for {abandon.StaleAfter.TotalSeconds:0} s and was abandoned.", "turn_lost",
+            documents, next);
         return next;
     }
 }

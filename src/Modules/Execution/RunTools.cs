@@ -79,12 +79,8 @@ public static class FinishToolsHandler
         var maxIterations = runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations;
         if (turn.Iteration >= maxIterations)
         {
-            Turns.End(state, EventTypes.TurnFailed, new JsonObject
-            {
-                ["turn_id"] = turn.TurnId,
-                ["error"] = $"The agent used all {maxIterations} iterations of this turn without a final answer.",
-                ["error_code"] = "max_iterations_reached",
-            }, null, documents, next);
+            Turns.Fail(state, $"The agent used all {maxIterations} iterations of this turn without a final answer.",
+                "max_iterations_reached", documents, next);
             return next;
         }
 

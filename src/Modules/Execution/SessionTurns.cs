@@ -89,6 +89,15 @@ public static class Turns
         EverrunsMetrics.TurnsStarted.Add();
     }
 
+    /// <summary>Ends the active turn with <c>turn.failed</c>: a readable error and its code.</summary>
+    public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next) =>
+        End(state, EventTypes.TurnFailed, new JsonObject
+        {
+            ["turn_id"] = state.Active!.TurnId,
+            ["error"] = error,
+            ["error_code"] = errorCode,
+        }, null, documents, next);
+
     /// <summary>Ends the active turn with its final event, then starts the next queued message or goes idle.</summary>
     public static void End(SessionTurns state, string type, JsonObject data, string? outputPreview, IDocumentSession documents,
         OutgoingMessages next)
