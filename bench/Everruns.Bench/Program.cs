@@ -10,6 +10,8 @@ using Npgsql;
 // Environment: DATABASE_URL (the server; a database of its own is created and dropped), EVERRUNS_HOST_DLL,
 // PGBENCH (pgbench binary), PGBOSS_DIR (bench/pgboss with node_modules). --quick shrinks every load.
 var quick = args.Contains("--quick");
+// --turns: only the busy one-node turn run (and what it is compared with), to measure a change to the pipeline quickly.
+var turnsOnly = args.Contains("--turns");
 var server = Need("DATABASE_URL");
 var hostDll = Need("EVERRUNS_HOST_DLL");
 var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
@@ -43,6 +45,16 @@ try
 
     // Baselines first, on an idle server.
     var pgbenchTps = await PgbenchAsync();
+    if (turnsOnly)
+    {
+        nodes.Add(await StartNodeAsync("n1"));
+        var busy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 6);
+        rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
+        AddTurnRows("1 node, busy", busy);
+        PrintTable();
+        return 0;
+    }
+
     var (notifyP50, notifyP99) = await NotifyRoundTripAsync(quick ? 200 : 1000);
     var pgBoss = await PgBossAsync(quick ? 500 : 2000);
 
@@ -82,12 +94,7 @@ try
     rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
     rows.Add(("LISTEN/NOTIFY round trip p50 / p99 (baseline)", $"{F(notifyP50, 2)} / {F(notifyP99, 2)} ms", "", ""));
     rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss), "", ""));
-    foreach (var (label, run) in runs)
-    {
-        rows.Add(($"Turns/s, {label} ({run.Turns} turns, {run.Sessions} sessions)", F(run.TurnsPerSecond, 1), "", ""));
-        rows.Add(($"POST → turn.completed on SSE p50 / p95 / p99, {label}", $"{F(run.P50)} / {F(run.P95)} / {F(run.P99)} ms", "", ""));
-        rows.Add(($"Postgres commits per turn, {label} (idle background: {F(run.BackgroundCommitsPerSecond, 1)} commits/s)", F(run.CommitsPerTurn, 1), "", ""));
-    }
+    foreach (var (label, run) in runs) AddTurnRows(label, run);
 
     rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss, 1)} (×{F(best / pgBoss, 2)})", "≥ pg-boss", Verdict(best >= pgBoss)));
     // Commits per turn of the same run as the turns/s.
@@ -100,12 +107,7 @@ try
     rows.Add(($"Idle SSE streams: live event reached", $"{idle.Reached} / {idle.Streams}", "all", Verdict(idle.Reached == idle.Streams)));
     rows.Add(("Cold start: process start → /health/ready (median of 3)", $"{F(coldStart)} ms", "< 3 s", Verdict(coldStart < 3000)));
 
-    Console.WriteLine();
-    Console.WriteLine($"Everruns benchmarks ({(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
-    Console.WriteLine();
-    Console.WriteLine("| Measure | Figure | Target | Met |");
-    Console.WriteLine("|---|---|---|---|");
-    foreach (var row in rows) Console.WriteLine($"| {row.Measure} | {row.Figure} | {row.Target} | {row.Verdict} |");
+    PrintTable();
     return 0;
 }
 finally
@@ -115,12 +117,33 @@ finally
     await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"drop database if exists \"{databaseName}\" with (force)");
 }
 
+void AddTurnRows(string label, TurnRun run)
+{
+    rows.Add(($"Turns/s, {label} ({run.Turns} turns, {run.Sessions} sessions)", F(run.TurnsPerSecond, 1), "", ""));
+    rows.Add(($"POST → turn.completed on SSE p50 / p95 / p99, {label}", $"{F(run.P50)} / {F(run.P95)} / {F(run.P99)} ms", "", ""));
+    rows.Add(($"Postgres commits per turn, {label} (idle background: {F(run.BackgroundCommitsPerSecond, 1)} commits/s)", F(run.CommitsPerTurn, 1), "", ""));
+    var cpu = run.Cpu;
+    rows.Add(($"CPU ms per turn: nodes / PostgreSQL / load generator, {label} (cores busy: {F((cpu.NodesSeconds + cpu.PostgresSeconds + cpu.BenchSeconds) / run.Seconds, 2)} of {Environment.ProcessorCount})",
+        $"{F(cpu.NodesSeconds * 1000 / run.Turns, 1)} / {F(cpu.PostgresSeconds * 1000 / run.Turns, 1)} / {F(cpu.BenchSeconds * 1000 / run.Turns, 1)}", "", ""));
+}
+
+void PrintTable()
+{
+    Console.WriteLine();
+    Console.WriteLine($"Everruns benchmarks ({(turnsOnly ? "turns only, " : "")}{(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+    Console.WriteLine();
+    Console.WriteLine("| Measure | Figure | Target | Met |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var row in rows) Console.WriteLine($"| {row.Measure} | {row.Figure} | {row.Target} | {row.Verdict} |");
+}
+
 async Task<Node> StartNodeAsync(string name)
 {
     var node = Node.Start(hostDll, url, name, settings);
     await node.WaitReadyAsync(Stopwatch.StartNew());
-    // Warm-up: the first use of each handler and endpoint compiles its generated code; measure steady state.
-    await TurnsAsync([node], 4, 3, log: false);
+    // Warm-up: the first use of each handler and endpoint compiles its generated code, and the runtime re-compiles hot
+    // methods (tiered compilation) over the first thousands of calls: measure the steady state of a long-running server.
+    await TurnsAsync([node], quick ? 8 : 32, quick ? 3 : 6, log: false);
     return node;
 }
 
@@ -212,6 +235,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     }
 
     var commitsBefore = await Db.ScalarAsync<long>(url, commits);
+    var cpuBefore = CpuSample.Take(cluster.Select(n => n.Pid));
     var latencies = new ConcurrentBag<double>();
     var watch = Stopwatch.StartNew();
     await Task.WhenAll(Enumerable.Range(0, sessions).Select(async s =>
@@ -234,6 +258,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
         }
     }));
     var elapsed = watch.Elapsed.TotalSeconds;
+    var cpu = CpuSample.Take(cluster.Select(n => n.Pid)) - cpuBefore;
     // Backends report their commits to pg_stat_database up to 10 s late (when idle): wait them out, then take the
     // background that accrued meanwhile off.
     if (log) await Task.Delay(11_000);
@@ -241,7 +266,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var turns = sessions * messagesEach;
     var all = latencies.ToList();
     return new TurnRun(sessions, turns, turns / elapsed, Stats.Percentile(all, 50), Stats.Percentile(all, 95), Stats.Percentile(all, 99),
-        (commitsAfter - commitsBefore) / (double)turns, backgroundPerSecond);
+        (commitsAfter - commitsBefore) / (double)turns, backgroundPerSecond, elapsed, cpu);
 }
 
 async Task<(int Streams, double P50, double P99, int Samples)> CrossNodeAsync(Node writer, Node reader, int streams)
@@ -323,4 +348,4 @@ static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcN
 
 /// <summary>CommitsPerTurn: every commit in the database during the load, per turn (background included: see BackgroundCommitsPerSecond).</summary>
 internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, double P50, double P95, double P99, double CommitsPerTurn,
-    double BackgroundCommitsPerSecond);
+    double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu);

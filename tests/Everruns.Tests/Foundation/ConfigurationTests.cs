@@ -56,6 +56,7 @@ public sealed class ConfigurationTests
     [InlineData("PORT", "70000")]
     [InlineData("EXPECTED_INSTANCES", "0")]
     [InlineData("DATABASE_POOL_MAX", "-5")]
+    [InlineData("DATABASE_AUTO_PREPARE", "-1")]
     public void a_malformed_number_is_a_clear_start_up_error(string key, string value)
     {
         Should.Throw<InvalidOperationException>(() => Options(("DATABASE_URL", "postgres://u@localhost/db"), (key, value)))
@@ -69,6 +70,35 @@ public sealed class ConfigurationTests
             ("EXPECTED_INSTANCES", "3"), ("PG_MAX_CONNECTIONS", "200"))).ShouldBeNull(); // 150 <= 160
         PoolSizing.Warning(Options(("DATABASE_URL", "postgres://u@h/d"), ("DATABASE_POOL_MAX", "50"),
             ("EXPECTED_INSTANCES", "3"), ("PG_MAX_CONNECTIONS", "100")))!.ShouldContain("150 exceeds 80%");
+    }
+}
+
+public sealed class AutoPrepareTests
+{
+    /// <summary>Prepared statements on the connection after one query ran three times.</summary>
+    private static async Task<long> PreparedAfterRepeatsAsync(string databaseUrl, params (string Key, string Value)[] settings)
+    {
+        var options = EverrunsOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
+            settings.Append(("DATABASE_URL", databaseUrl)).Select(v => new KeyValuePair<string, string?>(v.Item1, v.Item2))).Build());
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(options.ConnectionString);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        for (var i = 0; i < 3; i++)
+        {
+            await using var query = new Npgsql.NpgsqlCommand("select count(*) from pg_class where relname = $1", connection);
+            query.Parameters.AddWithValue("mt_events");
+            await query.ExecuteScalarAsync();
+        }
+
+        await using var prepared = new Npgsql.NpgsqlCommand("select count(*) from pg_prepared_statements", connection);
+        return (long)(await prepared.ExecuteScalarAsync())!;
+    }
+
+    [Fact]
+    public async Task statements_repeated_on_a_connection_are_prepared_unless_turned_off()
+    {
+        await using var database = await TestDatabase.CreateAsync("autoprep");
+        (await PreparedAfterRepeatsAsync(database.Url)).ShouldBeGreaterThan(0);
+        (await PreparedAfterRepeatsAsync(database.Url, ("DATABASE_AUTO_PREPARE", "0"))).ShouldBe(0);
     }
 }
 
