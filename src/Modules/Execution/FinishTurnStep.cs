@@ -6,22 +6,24 @@ using Wolverine;
 namespace Everruns.Modules.Execution;
 
 /// <summary>
-/// Commits a model call's outcome in one transaction: <c>output.message.completed</c>, then either the tool
-/// calls to run, or the end of the turn (<c>turn.completed</c> / <c>turn.failed</c>) and the next queued message.
+/// Commits a model call's outcome in the model-call step's own transaction (with its outgoing messages): the last
+/// streamed text not yet written, <c>output.message.completed</c>, then either the tool calls to run, or the end of
+/// the turn (<c>turn.completed</c> / <c>turn.failed</c>) and the next queued message. Nothing is committed when the
+/// turn moved on meanwhile (cancelled, or ended by the reaper).
 /// </summary>
-public static class FinishTurnStepHandler
+public static class FinishTurnStep
 {
-    public static async Task<OutgoingMessages> Handle(TurnStepFinished finished, IDocumentSession documents)
+    public static async Task CommitAsync(TurnStepFinished finished, IDocumentSession documents, OutgoingMessages next, CancellationToken ct)
     {
-        var next = new OutgoingMessages();
-        var state = await Turns.LoadLockedAsync(documents, finished.SessionId);
-        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return next; // cancelled meanwhile
+        var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
+        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return; // cancelled meanwhile
         var turn = state!.Active!;
+        if (finished.LastDelta is not null) Turns.Append(documents, state, EventTypes.OutputMessageDelta, finished.LastDelta);
 
         if (finished.Error is not null)
         {
             Turns.Fail(state, finished.Error, finished.ErrorCode, documents, next);
-            return next;
+            return;
         }
 
         var content = new JsonArray();
@@ -51,7 +53,7 @@ public static class FinishTurnStepHandler
             state.Active = turn with { Phase = TurnPhase.Acting };
             documents.Store(state);
             next.Add(new RunTools(finished.SessionId, turn.TurnId, turn.Iteration, finished.ToolCalls));
-            return next;
+            return;
         }
 
         Turns.End(state, EventTypes.TurnCompleted, new JsonObject
@@ -64,6 +66,5 @@ public static class FinishTurnStepHandler
             ["duration_ms"] = (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds,
             ["input_content"] = Turns.Preview(turn.InputText),
         }, finished.Text, documents, next);
-        return next;
     }
 }

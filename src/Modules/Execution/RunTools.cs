@@ -8,11 +8,12 @@ namespace Everruns.Modules.Execution;
 /// <summary>Acting: runs the tool calls of a model answer (<c>tool.started</c> as each begins) and hands the results on.</summary>
 public static class RunToolsHandler
 {
-    public static async Task<ToolsFinished?> Handle(RunTools run, IDocumentSession documents, IMessageBus bus, Tools tools,
+    public static async Task<OutgoingMessages> Handle(RunTools run, IDocumentSession documents, IMessageBus bus, Tools tools,
         TurnProgress progress, TurnHeartbeat heartbeat, CancellationToken ct)
     {
+        var next = new OutgoingMessages();
         var state = await documents.LoadAsync<SessionTurns>(run.SessionId, ct);
-        if (!state.IsAt(run.TurnId, run.Iteration, TurnPhase.Acting)) return null;
+        if (!state.IsAt(run.TurnId, run.Iteration, TurnPhase.Acting)) return next;
         var turn = state!.Active!;
         EverrunsMetrics.TaskClaimed.Add();
         await using var beating = heartbeat.Begin(run.SessionId, run.TurnId);
@@ -38,7 +39,7 @@ public static class RunToolsHandler
                 }
                 catch (TurnEndedException)
                 {
-                    return null; // cancelled meanwhile: nothing more to do for this turn
+                    return next; // cancelled meanwhile: nothing more to do for this turn
                 }
             }
 
@@ -46,21 +47,23 @@ public static class RunToolsHandler
         }
 
         EverrunsMetrics.TaskCompleted.Add();
-        return new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes);
+        await FinishTools.CommitAsync(new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes),
+            runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations, documents, next, ct);
+        return next;
     }
 }
 
 /// <summary>
-/// Commits the tool results (<c>tool.completed</c> each) and asks the model again, unless the turn has used
-/// its iterations: then it fails with a message saying so.
+/// Commits the tool results (<c>tool.completed</c> each) in the tools step's own transaction and asks the model
+/// again, unless the turn has used its iterations: then it fails with a message saying so.
 /// </summary>
-public static class FinishToolsHandler
+public static class FinishTools
 {
-    public static async Task<OutgoingMessages> Handle(ToolsFinished finished, IDocumentSession documents, IMessageBus bus)
+    public static async Task CommitAsync(ToolsFinished finished, int maxIterations, IDocumentSession documents, OutgoingMessages next,
+        CancellationToken ct)
     {
-        var next = new OutgoingMessages();
-        var state = await Turns.LoadLockedAsync(documents, finished.SessionId);
-        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting)) return next;
+        var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
+        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting)) return;
         var turn = state!.Active!;
 
         foreach (var outcome in finished.Outcomes)
@@ -75,18 +78,15 @@ public static class FinishToolsHandler
                 ["duration_ms"] = outcome.DurationMs,
             });
 
-        var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(finished.SessionId))).Runtime;
-        var maxIterations = runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations;
         if (turn.Iteration >= maxIterations)
         {
             Turns.Fail(state, $"The agent used all {maxIterations} iterations of this turn without a final answer.",
                 "max_iterations_reached", documents, next);
-            return next;
+            return;
         }
 
         state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning };
         documents.Store(state);
         next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1));
-        return next;
     }
 }

@@ -12,8 +12,8 @@ using Wolverine;
 namespace Everruns.Modules.Execution;
 
 /// <summary>
-/// Reasoning: one model call of a turn. Streams the answer as progress events and hands the outcome to
-/// <see cref="FinishTurnStepHandler"/>. Stops as soon as the turn is cancelled from any instance. When this
+/// Reasoning: one model call of a turn. Streams the answer as progress events and commits the outcome
+/// (<see cref="FinishTurnStep"/>) in its own transaction. Stops as soon as the turn is cancelled from any instance. When this
 /// instance shuts down, the call may run on for SHUTDOWN_GRACE_SECS; past that the step is handed off
 /// (<see cref="HandOff"/>) and another instance runs it. A step run again (after a hand-off or a crash) does not repeat the
 /// progress events the earlier attempt already wrote: it continues the streamed text where that one stopped.
@@ -39,7 +39,7 @@ public static class RunTurnStepHandler
         {
             var call = new ModelCall(step, state!.Active!, bus, models, tools, progress, signals, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
-            if (finished is not null) next.Add(finished);
+            if (finished is not null) await FinishTurnStep.CommitAsync(finished, documents, next, ct);
             else if (handOff.IsCancellationRequested)
             {
                 logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);
@@ -114,14 +114,15 @@ public static class RunTurnStepHandler
                     lastFlush.Restart();
                 }
 
-                await FlushAsync(cancelled.Token);
+                // The rest of the text is written with the outcome, in its transaction.
+                var lastDelta = TakeDelta();
                 var response = updates.ToChatResponse();
                 var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
                     .Select(c => new ToolCallRequest(c.CallId, c.Name,
                         JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
                     .ToList();
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
-                    response.Text, calls, null, null);
+                    response.Text, calls, null, null, lastDelta);
             }
             catch (TurnEndedException)
             {
@@ -164,14 +165,20 @@ public static class RunTurnStepHandler
 
         private async Task FlushAsync(CancellationToken ct)
         {
-            if (_pending.Length == 0) return;
+            if (TakeDelta() is { } delta) await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageDelta, delta, ct);
+        }
+
+        /// <summary>The <c>output.message.delta</c> of the text streamed since the last one, or null when there is none.</summary>
+        private JsonObject? TakeDelta()
+        {
+            if (_pending.Length == 0) return null;
             _accumulated.Append(_pending);
             _pending.Clear();
             var text = _accumulated.ToString();
             string delta;
             if (_replay is not null)
             {
-                if (_replay.StartsWith(text, StringComparison.Ordinal)) return; // still repeating what was sent
+                if (_replay.StartsWith(text, StringComparison.Ordinal)) return null; // still repeating what was sent
                 delta = text.StartsWith(_replay, StringComparison.Ordinal) ? text[_replay.Length..] : text;
                 _replay = null;
             }
@@ -181,13 +188,13 @@ public static class RunTurnStepHandler
             }
 
             _sent = text.Length;
-            await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageDelta, new JsonObject
+            return new JsonObject
             {
                 ["turn_id"] = step.TurnId,
                 ["iteration"] = step.Iteration,
                 ["delta"] = delta,
                 ["accumulated"] = text,
-            }, ct);
+            };
         }
 
         private TurnStepFinished Failed(string? model, string error, string code) =>

@@ -40,14 +40,16 @@ public sealed record ActiveTurn(
 
 public sealed record QueuedInput(string MessageId, string Text);
 
-// Steps of a turn. Each goes through a durable local queue (the Postgres inbox): a step interrupted by a
-// crash is delivered again. "Run" steps do the slow work (model, tools) and only read state; "Finish"
-// steps are quick, check that the turn is still where the step left it, and commit the outcome.
+// Steps of a turn. Each goes through a durable local queue (the Postgres inbox): a step interrupted by a crash is
+// delivered again. A step does the slow work (model, tools) reading the state without holding a lock or a
+// connection, then, under the session's write lock, checks that the turn is still where the step found it and
+// commits the outcome with the next step's message in one transaction (the handler's own, with its inbox envelope).
 public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration);
 
+/// <summary>A model call's outcome; <see cref="LastDelta"/> is the streamed text not yet written as progress.</summary>
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
-    string? Error, string? ErrorCode);
+    string? Error, string? ErrorCode, JsonObject? LastDelta = null);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls);
 
