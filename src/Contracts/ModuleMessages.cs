@@ -38,8 +38,12 @@ public sealed record SessionRuntime(
 /// <summary>Published by Messages after a user message was appended: Execution starts or queues a turn.</summary>
 public sealed record MessagePosted(string SessionId, string MessageId, string Text);
 
-/// <summary>Published by Execution when a session starts or stops working (Sessions keeps the status).</summary>
-public sealed record SessionActivityChanged(string SessionId, string Status, DateTimeOffset At, string? OutputPreview);
+/// <summary>
+/// Published by Execution when a session starts or stops working (Sessions keeps the status). Starting carries the
+/// input of the turn that starts (the first one is the session's first message: its preview), stopping the answer.
+/// </summary>
+public sealed record SessionActivityChanged(string SessionId, string Status, DateTimeOffset At, string? OutputPreview,
+    string? InputPreview = null);
 
 /// <summary>
 /// Ask Execution to cancel the running turn of a session; answered with <see cref="CancelTurnOutcome"/>.

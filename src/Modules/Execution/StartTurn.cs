@@ -30,7 +30,8 @@ public static class StartTurnHandler
             var first = state.Queue[0];
             state.Queue.RemoveAt(0);
             Turns.Start(state, first, documents, next);
-            next.Add(new SessionActivityChanged(posted.SessionId, SessionStatuses.Active, DateTimeOffset.UtcNow, null));
+            next.Add(new SessionActivityChanged(posted.SessionId, SessionStatuses.Active, DateTimeOffset.UtcNow, null,
+                Turns.Preview(first.Text)));
         }
 
         documents.Store(state);

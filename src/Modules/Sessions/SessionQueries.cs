@@ -22,7 +22,11 @@ public static class SessionQueriesHandler
     }
 }
 
-/// <summary>Keeps the session's status, previews and timestamps in step with its turns and messages.</summary>
+/// <summary>
+/// Keeps the session's status, previews and timestamps in step with its turns: the preview is the input of its first
+/// turn (its first message). Changes are handled in parallel and may arrive out of order (the idle of one turn after
+/// the start of the next): one older than the status it would replace only fills what is still missing.
+/// </summary>
 public static class SessionActivityHandler
 {
     public const int PreviewLength = 200;
@@ -33,28 +37,25 @@ public static class SessionActivityHandler
         await SessionStream.LockAsync(documents, changed.SessionId);
         var session = await documents.LoadAsync<Session>(changed.SessionId);
         if (session is null) return;
-        session.Status = changed.Status;
-        if (changed.Status == SessionStatuses.Active)
+        if (changed.InputPreview is not null) session.Preview ??= Preview(changed.InputPreview);
+        if (session.StatusAt is null || changed.At >= session.StatusAt)
         {
-            session.StartedAt ??= changed.At;
-            session.FinishedAt = null;
-        }
-        else
-        {
-            session.FinishedAt = changed.At;
+            session.Status = changed.Status;
+            session.StatusAt = changed.At;
+            if (changed.Status == SessionStatuses.Active)
+            {
+                session.StartedAt ??= changed.At;
+                session.FinishedAt = null;
+            }
+            else
+            {
+                session.FinishedAt = changed.At;
+            }
+
+            if (changed.OutputPreview is not null) session.OutputPreview = Preview(changed.OutputPreview);
         }
 
-        if (changed.OutputPreview is not null) session.OutputPreview = Preview(changed.OutputPreview);
         session.UpdatedAt = changed.At > session.UpdatedAt ? changed.At : session.UpdatedAt;
-        documents.Store(session);
-    }
-
-    public static async Task Handle(MessagePosted posted, IDocumentSession documents)
-    {
-        await SessionStream.LockAsync(documents, posted.SessionId);
-        var session = await documents.LoadAsync<Session>(posted.SessionId);
-        if (session is null || session.Preview is not null) return;
-        session.Preview = Preview(posted.Text);
         documents.Store(session);
     }
 

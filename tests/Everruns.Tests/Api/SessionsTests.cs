@@ -1,5 +1,7 @@
+using Everruns.Contracts;
 using System.Net;
 using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Everruns.Tests.Api;
 
@@ -89,6 +91,29 @@ public sealed class SessionsTests(AppFixture app)
         (await _api.GetAsync($"/v1/sessions?agent_id={agent["id"]}")).Object["total"]!.GetValue<int>().ShouldBe(0);
         (await _api.PostAsync($"/v1/sessions/{id}/messages", new { message = new { content = "hi" } }))
             .ShouldBeProblem(HttpStatusCode.NotFound, "session_not_found");
+    }
+
+    [Fact]
+    public async Task a_late_activity_change_does_not_undo_a_newer_one()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await using var scope = app.Host.Services.CreateAsyncScope();
+        var bus = scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>();
+        var now = DateTimeOffset.UtcNow;
+        // The next turn started; the idle of the turn before it is handled after that.
+        await bus.InvokeAsync(new SessionActivityChanged(sessionId, SessionStatuses.Active, now, null, "second question"));
+        await bus.InvokeAsync(new SessionActivityChanged(sessionId, SessionStatuses.Idle, now.AddMilliseconds(-5), "first answer"));
+
+        var session = (await _api.GetAsync($"/v1/sessions/{sessionId}")).Object;
+        ((string)session["status"]!).ShouldBe("active");
+        ((string?)session["output_preview"]).ShouldBeNull();
+        ((string)session["preview"]!).ShouldBe("second question");
+
+        await bus.InvokeAsync(new SessionActivityChanged(sessionId, SessionStatuses.Idle, now.AddMilliseconds(5), "second answer"));
+        session = (await _api.GetAsync($"/v1/sessions/{sessionId}")).Object;
+        ((string)session["status"]!).ShouldBe("idle");
+        ((string)session["output_preview"]!).ShouldBe("second answer");
+        ((string)session["preview"]!).ShouldBe("second question"); // the first input stays the preview
     }
 
     [Fact]
