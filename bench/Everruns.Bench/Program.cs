@@ -47,7 +47,7 @@ try
     var pgbenchTps = await PgbenchAsync();
     if (turnsOnly)
     {
-        nodes.Add(await StartNodeAsync("n1"));
+        nodes.AddRange(await StartNodesAsync("n1"));
         var busy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 6);
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
         AddTurnRows("1 node, busy", busy);
@@ -70,14 +70,13 @@ try
     var coldStart = Stats.Percentile(starts, 50);
 
     // Turns on one node, then on three.
-    nodes.Add(await StartNodeAsync("n1"));
+    nodes.AddRange(await StartNodesAsync("n1"));
     var one = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
     // The same node under more concurrent sessions: throughput of a closed loop is sessions ÷ latency, so this shows
     // how far the pipeline goes before PostgreSQL (or the CPU) saturates.
-    var oneBusy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 3);
+    var oneBusy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 6);
     settings["EXPECTED_INSTANCES"] = "3";
-    nodes.Add(await StartNodeAsync("n2"));
-    nodes.Add(await StartNodeAsync("n3"));
+    nodes.AddRange(await StartNodesAsync("n2", "n3"));
     var three = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
 
     // Cross-node delivery: written through node A, read on node B.
@@ -137,14 +136,20 @@ void PrintTable()
     foreach (var row in rows) Console.WriteLine($"| {row.Measure} | {row.Figure} | {row.Target} | {row.Verdict} |");
 }
 
-async Task<Node> StartNodeAsync(string name)
+// Nodes measured in their steady state, as a long-running server: the first use of each handler and endpoint
+// compiles its generated code, the runtime re-compiles hot methods (tiered compilation, with profile-guided
+// instrumentation in between) over the first thousands of calls, and the background agents (leader election,
+// durability, maintenance) start their work in the first minute; every new method compiled on the way postpones the
+// re-compilation of the hot ones. A node younger than a minute ran turns at two thirds of this speed.
+async Task<List<Node>> StartNodesAsync(params string[] names)
 {
-    var node = Node.Start(hostDll, url, name, settings);
-    await node.WaitReadyAsync(Stopwatch.StartNew());
-    // Warm-up: the first use of each handler and endpoint compiles its generated code, and the runtime re-compiles hot
-    // methods (tiered compilation) over the first thousands of calls: measure the steady state of a long-running server.
-    await TurnsAsync([node], quick ? 8 : 32, quick ? 3 : 6, log: false);
-    return node;
+    Log($"starting {string.Join(", ", names)} and warming up");
+    var started = names.Select(name => Node.Start(hostDll, url, name, settings)).ToList();
+    foreach (var node in started) await node.WaitReadyAsync(Stopwatch.StartNew());
+    foreach (var node in started) await TurnsAsync([node], quick ? 8 : 64, quick ? 3 : 15, log: false);
+    await Task.Delay(TimeSpan.FromSeconds(quick ? 15 : 45));
+    foreach (var node in started) await TurnsAsync([node], quick ? 8 : 64, quick ? 3 : 15, log: false);
+    return started;
 }
 
 async Task<double> PgbenchAsync()
@@ -236,6 +241,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
 
     var commitsBefore = await Db.ScalarAsync<long>(url, commits);
     var cpuBefore = CpuSample.Take(cluster.Select(n => n.Pid));
+    if (log) Log($"load: {sessions} sessions × {messagesEach} messages");
     var latencies = new ConcurrentBag<double>();
     var watch = Stopwatch.StartNew();
     await Task.WhenAll(Enumerable.Range(0, sessions).Select(async s =>
@@ -259,6 +265,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     }));
     var elapsed = watch.Elapsed.TotalSeconds;
     var cpu = CpuSample.Take(cluster.Select(n => n.Pid)) - cpuBefore;
+    if (log) Log("load done");
     // Backends report their commits to pg_stat_database up to 10 s late (when idle): wait them out, then take the
     // background that accrued meanwhile off.
     if (log) await Task.Delay(11_000);
