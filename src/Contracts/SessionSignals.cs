@@ -7,7 +7,11 @@ namespace Everruns.Contracts;
 /// </summary>
 public interface ISessionSignals
 {
-    SessionSubscription Subscribe(string sessionId);
+    /// <summary>
+    /// Wakes on the session's events of the types <paramref name="wants"/> accepts (all when null), and whenever
+    /// anything may have been missed.
+    /// </summary>
+    SessionSubscription Subscribe(string sessionId, Func<string, bool>? wants = null);
 }
 
 public abstract class SessionSubscription : IDisposable

@@ -23,14 +23,14 @@ public sealed class EventsModule : IEverrunsModule
 
     public void MapEndpoints(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints) => StreamEventsEndpoint.Map(endpoints);
 
-    // Every committed event wakes listeners on every instance. The payload names the session and the
-    // sequence only: receivers read the event itself from the store.
+    // Every committed event wakes listeners on every instance. The payload names the session, the sequence and the
+    // event type (so that a waiter filtering by type is woken only by those): receivers read the event from the store.
     public IEnumerable<string> SchemaSql =>
     [
         """
         create or replace function everruns.notify_event_available() returns trigger language plpgsql as $$
         begin
-            perform pg_notify('event_available', new.stream_id || ':' || new.version);
+            perform pg_notify('event_available', new.stream_id || ':' || new.version || ':' || coalesce(new.data->>'type', ''));
             return null;
         end $$;
         """,

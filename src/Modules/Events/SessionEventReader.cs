@@ -16,6 +16,11 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
     /// <summary>Case-insensitive substring of the event's data.</summary>
     public string? Text { get; init; }
 
+    /// <summary>Whether events of a type can pass the filter (null: every type can).</summary>
+    public Func<string, bool>? WantsType => Types is null && Exclude.Count == 0
+        ? null
+        : type => (Types is null || Types.Contains(type)) && !Exclude.Contains(type);
+
     /// <summary>Identifies the filter for sharing reads (equal filters, equal keys).</summary>
     public string Key =>
         $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}";

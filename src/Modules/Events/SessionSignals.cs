@@ -17,20 +17,23 @@ public sealed class SessionSignals : ISessionSignals
     /// </summary>
     public long Generation(string sessionId) => _generations.GetValueOrDefault(sessionId);
 
-    public SessionSubscription Subscribe(string sessionId)
+    public SessionSubscription Subscribe(string sessionId, Func<string, bool>? wants = null)
     {
-        var subscription = new Subscription(this, sessionId);
+        var subscription = new Subscription(this, sessionId, wants);
         _generations.GetOrAdd(sessionId, _ => Interlocked.Increment(ref _clock));
         _bySession.GetOrAdd(sessionId, _ => new()).TryAdd(subscription, 0);
         return subscription;
     }
 
-    public void Pulse(string sessionId)
+    /// <summary>An event of the session was committed: wakes the waiters that want its type (all when it is not known).</summary>
+    public void Pulse(string sessionId, string? type = null)
     {
         if (_bySession.TryGetValue(sessionId, out var subscriptions))
         {
             _generations[sessionId] = Interlocked.Increment(ref _clock);
-            foreach (var subscription in subscriptions.Keys) subscription.Pulse();
+            foreach (var subscription in subscriptions.Keys)
+                if (type is null || subscription.Wants is null || subscription.Wants(type))
+                    subscription.Pulse();
         }
     }
 
@@ -52,12 +55,13 @@ public sealed class SessionSignals : ISessionSignals
         }
     }
 
-    private sealed class Subscription(SessionSignals owner, string sessionId) : SessionSubscription
+    private sealed class Subscription(SessionSignals owner, string sessionId, Func<string, bool>? wants) : SessionSubscription
     {
         // At most one pending signal: many events while the waiter is busy coalesce into one re-read.
         private readonly Wakeup _signal = new();
 
         public string SessionId { get; } = sessionId;
+        public Func<string, bool>? Wants { get; } = wants;
 
         public void Pulse() => _signal.Pulse();
 

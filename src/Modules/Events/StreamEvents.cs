@@ -60,8 +60,9 @@ public static class StreamEventsEndpoint
         }
 
         using var _ = lease;
-        // Subscribe before the first read, so that an event committed in between still wakes us.
-        using var subscription = signals.Subscribe(id);
+        // Subscribe before the first read, so that an event committed in between still wakes us. A stream filtered by
+        // type is not woken (and reads nothing) for the events it would not send.
+        using var subscription = signals.Subscribe(id, filter.WantsType);
         var response = http.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/event-stream";

@@ -97,7 +97,7 @@ public static class RunTurnStepHandler
             }
 
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
-            using var subscription = signals.Subscribe(step.SessionId);
+            using var subscription = signals.Subscribe(step.SessionId, EndsTurn);
             var watcher = WatchForCancel(subscription, cancelled);
             try
             {
@@ -200,7 +200,12 @@ public static class RunTurnStepHandler
         private TurnStepFinished Failed(string? model, string error, string code) =>
             new(step.SessionId, step.TurnId, step.Iteration, model, "", [], error, code);
 
-        /// <summary>Any event of the session (a cancel appends one) wakes the check; a slow poll covers a lost notification.</summary>
+        private static bool EndsTurn(string type) => type is EventTypes.TurnCancelled or EventTypes.TurnFailed or EventTypes.TurnCompleted;
+
+        /// <summary>
+        /// An event that ends a turn (a cancel or the reaper appends one), not the step's own progress, wakes the check;
+        /// a slow poll covers a lost notification.
+        /// </summary>
         private async Task WatchForCancel(SessionSubscription subscription, CancellationTokenSource cancelled)
         {
             try

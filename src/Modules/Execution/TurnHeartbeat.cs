@@ -6,7 +6,9 @@ namespace Everruns.Modules.Execution;
 
 /// <summary>
 /// While a step of a turn runs, its instance records a heartbeat in <c>everruns.turn_heartbeats</c> every
-/// TURN_HEARTBEAT_SECS. The reaper (a maintenance job) fails turns whose heartbeat went quiet for TURN_STALE_SECS.
+/// TURN_HEARTBEAT_SECS, the first one after the first interval: a step done sooner (most are) writes none. The reaper
+/// (a maintenance job) fails turns whose heartbeat, or before the first one the turn's start, is older than
+/// TURN_STALE_SECS.
 /// </summary>
 public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity identity, TurnHeartbeatOptions options,
     ILogger<TurnHeartbeat> logger)
@@ -17,7 +19,7 @@ public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity 
         var loop = Task.Run(async () =>
         {
             using var timer = new PeriodicTimer(options.Interval);
-            do
+            while (await timer.NextTickAsync(stop.Token))
             {
                 try
                 {
@@ -35,7 +37,7 @@ public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity 
                 {
                     logger.LogWarning("Turn heartbeat of {TurnId} failed: {Error}", turnId, e.Message);
                 }
-            } while (await timer.NextTickAsync(stop.Token));
+            }
         });
         return new Beat(stop, loop);
     }

@@ -57,6 +57,10 @@ public sealed class EventStreamTests(AppFixture app)
             (await sse.NextAsync()).Event.ShouldBe("connected");
             var frames = await sse.UntilAsync(f => f.Id == (string)events.Last()["id"]!);
             frames.Select(f => f.Event).ShouldBe(["turn.started", "turn.completed", "turn.started", "turn.completed"]);
+
+            // Live, the stream is woken only by the types it sends, and still gets every one of them.
+            await _api.PostMessageAsync(sessionId, "one more");
+            (await sse.UntilAsync(f => f.Event == "turn.completed")).Select(f => f.Event).ShouldBe(["turn.started", "turn.completed"]);
         }
 
         await using (var sse = await SseClient.OpenAsync(_api.Http,
