@@ -18,7 +18,7 @@ public static class FinishTurnStep
         var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return; // cancelled meanwhile
         var turn = state!.Active!;
-        if (finished.LastDelta is not null) Turns.Append(documents, state, EventTypes.OutputMessageDelta, finished.LastDelta);
+        foreach (var progress in finished.Unwritten ?? []) Turns.Append(documents, state, progress.Type, progress.Data);
 
         if (finished.Error is not null)
         {

@@ -60,6 +60,7 @@ public static class RunTurnStepHandler
         private readonly StringBuilder _accumulated = new();
         private readonly StringBuilder _pending = new();
         private string? _replay; // text an earlier attempt of this step already streamed
+        private JsonObject? _started; // output.message.started while not written yet
         private int _sent;
 
         /// <summary>The outcome to commit, or null when cancelled or handed off.</summary>
@@ -81,20 +82,14 @@ public static class RunTurnStepHandler
                 if (credentials.ApiKey is not null) client = models.ClientFor(model, credentials.ApiKey, credentials.BaseUrl);
             }
 
-            try
+            // The message starts (output.message.started) with its first streamed text, in one transaction with it, or
+            // with the outcome when the whole answer came sooner than one delta batch.
+            _started = await ResumeAsync(ct) ? null : new JsonObject
             {
-                if (!await ResumeAsync(ct))
-                    await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageStarted, new JsonObject
-                    {
-                        ["turn_id"] = step.TurnId,
-                        ["iteration"] = step.Iteration,
-                        ["model"] = model.ModelId,
-                    }, ct);
-            }
-            catch (TurnEndedException)
-            {
-                return null;
-            }
+                ["turn_id"] = step.TurnId,
+                ["iteration"] = step.Iteration,
+                ["model"] = model.ModelId,
+            };
 
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
             using var subscription = signals.Subscribe(step.SessionId, EndsTurn);
@@ -115,14 +110,14 @@ public static class RunTurnStepHandler
                 }
 
                 // The rest of the text is written with the outcome, in its transaction.
-                var lastDelta = TakeDelta();
+                var unwritten = Unwritten(TakeDelta());
                 var response = updates.ToChatResponse();
                 var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
                     .Select(c => new ToolCallRequest(c.CallId, c.Name,
                         JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
                     .ToList();
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
-                    response.Text, calls, null, null, lastDelta);
+                    response.Text, calls, null, null, unwritten);
             }
             catch (TurnEndedException)
             {
@@ -165,7 +160,18 @@ public static class RunTurnStepHandler
 
         private async Task FlushAsync(CancellationToken ct)
         {
-            if (TakeDelta() is { } delta) await progress.AppendAsync(step.SessionId, turn, EventTypes.OutputMessageDelta, delta, ct);
+            if (TakeDelta() is not { } delta) return;
+            await progress.AppendAsync(step.SessionId, turn, Unwritten(delta), ct);
+            _started = null;
+        }
+
+        /// <summary>The message's start if not written yet, then the delta (if any).</summary>
+        private List<ProgressEvent> Unwritten(JsonObject? delta)
+        {
+            var events = new List<ProgressEvent>();
+            if (_started is not null) events.Add(new(EventTypes.OutputMessageStarted, _started));
+            if (delta is not null) events.Add(new(EventTypes.OutputMessageDelta, delta));
+            return events;
         }
 
         /// <summary>The <c>output.message.delta</c> of the text streamed since the last one, or null when there is none.</summary>

@@ -46,10 +46,15 @@ public sealed record QueuedInput(string MessageId, string Text);
 // commits the outcome with the next step's message in one transaction (the handler's own, with its inbox envelope).
 public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration);
 
-/// <summary>A model call's outcome; <see cref="LastDelta"/> is the streamed text not yet written as progress.</summary>
+/// <summary>
+/// A model call's outcome; <see cref="Unwritten"/> is the progress not written yet (the message's start, the last
+/// streamed text), committed with it.
+/// </summary>
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
-    string? Error, string? ErrorCode, JsonObject? LastDelta = null);
+    string? Error, string? ErrorCode, IReadOnlyList<ProgressEvent>? Unwritten = null);
+
+public sealed record ProgressEvent(string Type, JsonObject Data);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls);
 

@@ -16,13 +16,21 @@ public sealed class TurnProgress(IDocumentStore store)
     /// that no progress lands after the turn ended (a cancel commits under the same lock); otherwise throws
     /// <see cref="TurnEndedException"/> and the step stops.
     /// </summary>
-    public async Task AppendAsync(string sessionId, ActiveTurn turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct)
+    public Task AppendAsync(string sessionId, ActiveTurn turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct) =>
+        AppendAsync(sessionId, turn, [new ProgressEvent(type, data)], ct);
+
+    /// <summary>Appends the events in one transaction, on the same terms.</summary>
+    public async Task AppendAsync(string sessionId, ActiveTurn turn, IReadOnlyList<ProgressEvent> events, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
         var state = await Turns.LoadLockedAsync(session, sessionId, ct);
         if (state?.Active?.TurnId != turn.TurnId) throw new TurnEndedException(turn.TurnId);
-        session.Events.Append(sessionId, SessionEvent.Create(sessionId, type, data, Turns.Context(turn)));
-        EverrunsMetrics.EventsWritten.Add();
+        foreach (var e in events)
+        {
+            session.Events.Append(sessionId, SessionEvent.Create(sessionId, e.Type, e.Data, Turns.Context(turn)));
+            EverrunsMetrics.EventsWritten.Add();
+        }
+
         await session.SaveChangesAsync(ct);
     }
 
