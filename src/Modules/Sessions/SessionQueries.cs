@@ -24,19 +24,31 @@ public static class SessionQueriesHandler
 
 /// <summary>
 /// Keeps the session's status, previews and timestamps in step with its turns: the preview is the input of its first
-/// turn (its first message). Changes are handled in parallel and may arrive out of order (the idle of one turn after
-/// the start of the next): one older than the status it would replace only fills what is still missing.
+/// turn (its first message). Changes come in batches (see <see cref="SessionsModule.ConfigureWolverine"/>), are handled
+/// in parallel and may arrive out of order (the idle of one turn after the start of the next): one older than the
+/// status it would replace only fills what is still missing.
 /// </summary>
 public static class SessionActivityHandler
 {
     public const int PreviewLength = 200;
 
-    public static async Task Handle(SessionActivityChanged changed, IDocumentSession documents)
+    public static async Task Handle(SessionActivityChanged[] changes, IDocumentSession documents, CancellationToken ct)
     {
         // Every writer of a session document takes the session's write lock: no lost updates between handlers.
-        await SessionStream.LockAsync(documents, changed.SessionId);
-        var session = await documents.LoadAsync<Session>(changed.SessionId);
-        if (session is null) return;
+        var ids = changes.Select(c => c.SessionId).Distinct().ToList();
+        await SessionStream.LockManyAsync(documents, ids, ct);
+        var sessions = (await documents.LoadManyAsync<Session>(ct, ids)).ToDictionary(s => s.Id);
+        foreach (var changed in changes.OrderBy(c => c.At))
+        {
+            if (!sessions.TryGetValue(changed.SessionId, out var session)) continue; // purged meanwhile
+            Apply(session, changed);
+        }
+
+        foreach (var session in sessions.Values) documents.Store(session);
+    }
+
+    private static void Apply(Session session, SessionActivityChanged changed)
+    {
         if (changed.InputPreview is not null) session.Preview ??= Preview(changed.InputPreview);
         if (session.StatusAt is null || changed.At >= session.StatusAt)
         {
@@ -56,7 +68,6 @@ public static class SessionActivityHandler
         }
 
         session.UpdatedAt = changed.At > session.UpdatedAt ? changed.At : session.UpdatedAt;
-        documents.Store(session);
     }
 
     private static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "…";

@@ -17,4 +17,15 @@ public sealed class SessionsModule : IEverrunsModule
                 .Index(x => x.AgentId)
                 .Index(x => x.CreatedAt);
         });
+
+    /// <summary>
+    /// Every turn changes its session's status twice: the changes of all sessions are applied in batches (one
+    /// transaction for up to 100 of them, gathered for at most 50 ms) instead of one transaction each.
+    /// </summary>
+    public void ConfigureWolverine(Wolverine.WolverineOptions wolverine, IConfiguration configuration) =>
+        wolverine.BatchMessagesOf<SessionActivityChanged>(batch =>
+        {
+            batch.BatchSize = 100;
+            batch.TriggerTime = TimeSpan.FromMilliseconds(50);
+        });
 }

@@ -101,19 +101,30 @@ public sealed class SessionsTests(AppFixture app)
         var bus = scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>();
         var now = DateTimeOffset.UtcNow;
         // The next turn started; the idle of the turn before it is handled after that.
-        await bus.InvokeAsync(new SessionActivityChanged(sessionId, SessionStatuses.Active, now, null, "second question"));
-        await bus.InvokeAsync(new SessionActivityChanged(sessionId, SessionStatuses.Idle, now.AddMilliseconds(-5), "first answer"));
+        await bus.InvokeAsync(new[] { new SessionActivityChanged(sessionId, SessionStatuses.Active, now, null, "second question") });
+        await bus.InvokeAsync(new[] { new SessionActivityChanged(sessionId, SessionStatuses.Idle, now.AddMilliseconds(-5), "first answer") });
 
         var session = (await _api.GetAsync($"/v1/sessions/{sessionId}")).Object;
         ((string)session["status"]!).ShouldBe("active");
         ((string?)session["output_preview"]).ShouldBeNull();
         ((string)session["preview"]!).ShouldBe("second question");
 
-        await bus.InvokeAsync(new SessionActivityChanged(sessionId, SessionStatuses.Idle, now.AddMilliseconds(5), "second answer"));
+        // One batch of changes of several sessions, in any order: each session ends in its newest state.
+        var other = (string)(await _api.CreateSessionAsync())["id"]!;
+        await bus.InvokeAsync(new[]
+        {
+            new SessionActivityChanged(sessionId, SessionStatuses.Idle, now.AddMilliseconds(5), "second answer"),
+            new SessionActivityChanged(other, SessionStatuses.Idle, now.AddMilliseconds(9), "other answer"),
+            new SessionActivityChanged(other, SessionStatuses.Active, now.AddMilliseconds(7), null, "other question"),
+        });
         session = (await _api.GetAsync($"/v1/sessions/{sessionId}")).Object;
         ((string)session["status"]!).ShouldBe("idle");
         ((string)session["output_preview"]!).ShouldBe("second answer");
         ((string)session["preview"]!).ShouldBe("second question"); // the first input stays the preview
+        var otherSession = (await _api.GetAsync($"/v1/sessions/{other}")).Object;
+        ((string)otherSession["status"]!).ShouldBe("idle");
+        ((string)otherSession["preview"]!).ShouldBe("other question");
+        ((string)otherSession["output_preview"]!).ShouldBe("other answer");
     }
 
     [Fact]
