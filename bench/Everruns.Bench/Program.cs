@@ -12,6 +12,8 @@ using Npgsql;
 var quick = args.Contains("--quick");
 // --turns: only the busy one-node turn run (and what it is compared with), to measure a change to the pipeline quickly.
 var turnsOnly = args.Contains("--turns");
+// --sse: only the cross-node SSE delivery runs (the 1,000-stream one three times), for the same reason.
+var sseOnly = args.Contains("--sse");
 var server = Need("DATABASE_URL");
 var hostDll = Need("EVERRUNS_HOST_DLL");
 var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
@@ -51,6 +53,19 @@ try
         var busy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 6);
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
         AddTurnRows("1 node, busy", busy);
+        PrintTable();
+        return 0;
+    }
+
+    if (sseOnly)
+    {
+        nodes.AddRange(await StartNodesAsync("n1", "n2"));
+        foreach (var streams in new[] { 1, 100, 1000, 1000, 1000 })
+        {
+            var (count, p50, p99, samples) = await CrossNodeAsync(nodes[0], nodes[1], streams);
+            rows.Add(($"Cross-node SSE delivery p50 / p99, {count} stream(s) ({samples} deliveries)", $"{F(p50, 1)} / {F(p99, 1)} ms", "", ""));
+        }
+
         PrintTable();
         return 0;
     }
@@ -129,7 +144,7 @@ void AddTurnRows(string label, TurnRun run)
 void PrintTable()
 {
     Console.WriteLine();
-    Console.WriteLine($"Everruns benchmarks ({(turnsOnly ? "turns only, " : "")}{(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+    Console.WriteLine($"Everruns benchmarks ({(turnsOnly ? "turns only, " : sseOnly ? "SSE only, " : "")}{(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
     Console.WriteLine();
     Console.WriteLine("| Measure | Figure | Target | Met |");
     Console.WriteLine("|---|---|---|---|");
