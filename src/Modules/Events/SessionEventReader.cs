@@ -21,9 +21,23 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
         ? null
         : type => (Types is null || Types.Contains(type)) && !Exclude.Contains(type);
 
-    /// <summary>Identifies the filter for sharing reads (equal filters, equal keys).</summary>
-    public string Key =>
+    /// <summary>Identifies the filter for sharing reads (equal filters, equal keys). Made once: every wake-up of a stream asks.</summary>
+    public string Key => _key ??=
         $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}";
+
+    private string? _key;
+
+    // A copy (`with`) may change what the key is made of: it makes its own.
+    private EventFilter(EventFilter original)
+    {
+        Types = original.Types;
+        Exclude = original.Exclude;
+        TurnId = original.TurnId;
+        FromTs = original.FromTs;
+        ToTs = original.ToTs;
+        ToolName = original.ToolName;
+        Text = original.Text;
+    }
 }
 
 /// <summary>One event as the API shows it, with its per-session sequence.</summary>

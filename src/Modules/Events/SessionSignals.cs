@@ -31,7 +31,8 @@ public sealed class SessionSignals : ISessionSignals
         if (_bySession.TryGetValue(sessionId, out var subscriptions))
         {
             _generations[sessionId] = Interlocked.Increment(ref _clock);
-            foreach (var subscription in subscriptions.Keys)
+            // Enumerating the dictionary itself takes no lock and copies nothing (Keys would do both).
+            foreach (var (subscription, _) in subscriptions)
                 if (type is null || subscription.Wants is null || subscription.Wants(type))
                     subscription.Pulse();
         }

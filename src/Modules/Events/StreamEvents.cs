@@ -81,8 +81,7 @@ public static class StreamEventsEndpoint
                 var slice = await shared.ReadForwardAsync(id, after, BatchSize, filter).WaitAsync(ct);
                 if (slice.Events.Count > 0)
                 {
-                    await response.Body.WriteAsync(slice.Frames, ct);
-                    await response.Body.FlushAsync(ct);
+                    await response.BodyWriter.WriteAsync(slice.Frames, ct); // writes and flushes
                 }
 
                 after = slice.Head;
