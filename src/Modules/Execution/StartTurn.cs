@@ -9,6 +9,13 @@ namespace Everruns.Modules.Execution;
 /// event stream, not the arrival order of <see cref="MessagePosted"/> (several handlers, several instances),
 /// decides the order: under the session's write lock every <c>input.message</c> not yet seen is queued by its
 /// sequence. A <see cref="MessagePosted"/> whose message an earlier one already queued (or a redelivery) is a no-op.
+/// <para>
+/// The inputs are read before the lock is taken: a handler holding a session's lock never waits for a second pooled
+/// connection (when the pool ran dry, lock holders waiting for a connection and connection holders waiting for the
+/// lock stalled each other until the pool's timeout). The read happens after this message's input committed, and
+/// sequences commit in order, so it holds every input up to this one; under the lock, those another handler took
+/// meanwhile are skipped, and any input committed after the read has a handler of its own still to come.
+/// </para>
 /// </summary>
 public static class StartTurnHandler
 {
@@ -16,14 +23,17 @@ public static class StartTurnHandler
         CancellationToken ct)
     {
         var next = new OutgoingMessages();
-        var state = await Turns.LoadLockedAsync(documents, posted.SessionId, ct) ?? new SessionTurns { Id = posted.SessionId };
-        var unseen = await bus.InvokeAsync<SessionEventsRead>(
-            new ReadSessionEvents(posted.SessionId, [EventTypes.InputMessage], state.InputsSeen), ct);
-        if (unseen.Events.Count == 0) return next;
+        var seen = (await documents.LoadAsync<SessionTurns>(posted.SessionId, ct))?.InputsSeen ?? 0;
+        var read = await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(posted.SessionId, [EventTypes.InputMessage], seen), ct);
+        if (read.Events.Count == 0) return next;
 
-        foreach (var input in unseen.Events)
+        var state = await Turns.LoadLockedAsync(documents, posted.SessionId, ct) ?? new SessionTurns { Id = posted.SessionId };
+        var unseen = read.Events.Where(e => e.Sequence > state.InputsSeen).ToList();
+        if (unseen.Count == 0) return next;
+
+        foreach (var input in unseen)
             state.Queue.Add(new QueuedInput(input.Context.InputMessageId!, Conversation.UserText(input)));
-        state.InputsSeen = unseen.Events[^1].Sequence;
+        state.InputsSeen = unseen[^1].Sequence;
 
         if (state.Active is null)
         {
