@@ -13,39 +13,31 @@ public static class SessionStream
     // Two-key advisory locks live in their own key space: no clash with the single-key migration lock.
     private const int LockClass = 0x53455353; // "SESS"
 
-    public static async Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
-    {
-        await documents.BeginTransactionAsync(ct);
-        await using var cmd = documents.Connection!.CreateCommand();
-        cmd.CommandText = "select pg_advisory_xact_lock(@class, hashtext(@session))";
-        var lockClass = cmd.CreateParameter();
-        lockClass.ParameterName = "class";
-        lockClass.Value = LockClass;
-        cmd.Parameters.Add(lockClass);
-        var session = cmd.CreateParameter();
-        session.ParameterName = "session";
-        session.Value = sessionId;
-        cmd.Parameters.Add(session);
-        await cmd.ExecuteNonQueryAsync(ct);
-    }
+    public static Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
+        TakeLocksAsync(documents, "select pg_advisory_xact_lock(@class, hashtext(@sessions))", sessionId, ct);
 
     /// <summary>
     /// Takes the write turn of several sessions in one statement, in a fixed order (so two callers locking overlapping
     /// sets never wait on each other in a cycle).
     /// </summary>
-    public static async Task LockManyAsync(IDocumentSession documents, IReadOnlyCollection<string> sessionIds, CancellationToken ct = default)
+    public static Task LockManyAsync(IDocumentSession documents, IReadOnlyCollection<string> sessionIds, CancellationToken ct = default) =>
+        TakeLocksAsync(documents,
+            "select count(pg_advisory_xact_lock(@class, hashtext(s))) from (select s from unnest(@sessions) s order by s collate \"C\") ordered",
+            sessionIds.Distinct().ToArray(), ct);
+
+    private static async Task TakeLocksAsync(IDocumentSession documents, string sql, object sessions, CancellationToken ct)
     {
         await documents.BeginTransactionAsync(ct);
         await using var cmd = documents.Connection!.CreateCommand();
-        cmd.CommandText = "select count(pg_advisory_xact_lock(@class, hashtext(s))) from (select s from unnest(@sessions) s order by s collate \"C\") ordered";
+        cmd.CommandText = sql;
         var lockClass = cmd.CreateParameter();
         lockClass.ParameterName = "class";
         lockClass.Value = LockClass;
         cmd.Parameters.Add(lockClass);
-        var sessions = cmd.CreateParameter();
-        sessions.ParameterName = "sessions";
-        sessions.Value = sessionIds.Distinct().ToArray();
-        cmd.Parameters.Add(sessions);
+        var sessionsParameter = cmd.CreateParameter();
+        sessionsParameter.ParameterName = "sessions";
+        sessionsParameter.Value = sessions;
+        cmd.Parameters.Add(sessionsParameter);
         await cmd.ExecuteScalarAsync(ct);
     }
 
