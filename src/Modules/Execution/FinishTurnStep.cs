@@ -62,9 +62,9 @@ public static class FinishTurnStep
             ["iterations"] = turn.Iteration,
             ["llm_call_count"] = turn.Iteration,
             ["final_message_id"] = messageId,
-            ["final_answer_preview"] = Turns.Preview(finished.Text),
+            ["final_answer_preview"] = Previews.Of(finished.Text),
             ["duration_ms"] = (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds,
-            ["input_content"] = Turns.Preview(turn.InputText),
+            ["input_content"] = Previews.Of(turn.InputText),
         }, finished.Text, documents, next);
     }
 }

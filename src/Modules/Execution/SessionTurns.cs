@@ -70,8 +70,6 @@ public sealed record ToolOutcome(string ToolCallId, string ToolName, bool Succes
 /// <summary>Transitions of <see cref="SessionTurns"/>: each appends its events and names the messages that follow.</summary>
 public static class Turns
 {
-    public const int PreviewLength = 200;
-
     /// <summary>The session's turn state, read after taking the session's write turn (see <see cref="SessionStream"/>).</summary>
     public static async Task<SessionTurns?> LoadLockedAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
     {
@@ -90,7 +88,7 @@ public static class Turns
         {
             ["turn_id"] = turnId,
             ["input_message_id"] = input.MessageId,
-            ["input_content"] = Preview(input.Text),
+            ["input_content"] = Previews.Of(input.Text),
         });
         next.Add(new RunTurnStep(state.Id, turnId, 1));
         EverrunsMetrics.TurnsStarted.Add();
@@ -126,7 +124,7 @@ public static class Turns
         else
         {
             next.Add(new SessionActivityChanged(state.Id, SessionStatuses.Idle, DateTimeOffset.UtcNow,
-                outputPreview is null ? null : Preview(outputPreview)));
+                outputPreview is null ? null : Previews.Of(outputPreview)));
         }
 
         documents.Store(state);
@@ -141,6 +139,4 @@ public static class Turns
 
     public static EventContext Context(ActiveTurn? turn) =>
         turn is null ? EventContext.None : new EventContext(turn.TurnId, turn.InputMessageId);
-
-    public static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "…";
 }

@@ -41,7 +41,7 @@ public static class StartTurnHandler
             state.Queue.RemoveAt(0);
             Turns.Start(state, first, documents, next);
             next.Add(new SessionActivityChanged(posted.SessionId, SessionStatuses.Active, DateTimeOffset.UtcNow, null,
-                Turns.Preview(first.Text)));
+                Previews.Of(first.Text)));
         }
 
         documents.Store(state);

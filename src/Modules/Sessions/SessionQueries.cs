@@ -30,8 +30,6 @@ public static class SessionQueriesHandler
 /// </summary>
 public static class SessionActivityHandler
 {
-    public const int PreviewLength = 200;
-
     public static async Task Handle(SessionActivityChanged[] changes, IDocumentSession documents, CancellationToken ct)
     {
         // Every writer of a session document takes the session's write lock: no lost updates between handlers.
@@ -49,7 +47,7 @@ public static class SessionActivityHandler
 
     private static void Apply(Session session, SessionActivityChanged changed)
     {
-        if (changed.InputPreview is not null) session.Preview ??= Preview(changed.InputPreview);
+        if (changed.InputPreview is not null) session.Preview ??= Previews.Of(changed.InputPreview);
         if (session.StatusAt is null || changed.At >= session.StatusAt)
         {
             session.Status = changed.Status;
@@ -64,11 +62,10 @@ public static class SessionActivityHandler
                 session.FinishedAt = changed.At;
             }
 
-            if (changed.OutputPreview is not null) session.OutputPreview = Preview(changed.OutputPreview);
+            if (changed.OutputPreview is not null) session.OutputPreview = Previews.Of(changed.OutputPreview);
         }
 
         session.UpdatedAt = changed.At > session.UpdatedAt ? changed.At : session.UpdatedAt;
     }
 
-    private static string Preview(string text) => text.Length <= PreviewLength ? text : text[..PreviewLength] + "…";
 }
