@@ -103,7 +103,11 @@ public sealed class Node : IAsyncDisposable
     }
 }
 
-/// <summary>One SSE connection, calling back for each event with the moment it was read.</summary>
+/// <summary>
+/// One SSE connection, calling back for each event as soon as it is read. It speaks HTTP/1.1 over a plain socket
+/// (request line, headers, chunked body) instead of going through HttpClient and a StreamReader: a thousand of these
+/// share the machine's cores with the server being measured, so the client does as little as it can.
+/// </summary>
 public sealed class SseStream : IAsyncDisposable
 {
     private readonly CancellationTokenSource _stop = new();
@@ -121,25 +125,21 @@ public sealed class SseStream : IAsyncDisposable
     {
         try
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, url);
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, _stop.Token);
-            response.EnsureSuccessStatusCode();
-            await using var body = await response.Content.ReadAsStreamAsync(_stop.Token);
-            using var reader = new StreamReader(body);
-            string? type = null, data = null;
-            while (await reader.ReadLineAsync(_stop.Token) is { } line)
-            {
-                if (line.Length == 0)
-                {
-                    if (type == "connected") Connected.TrySetResult();
-                    else if (type is not null && data is not null) onEvent(type, data);
-                    type = data = null;
-                }
-                else if (line.StartsWith("event: ")) type = line[7..];
-                else if (line.StartsWith("data: ")) data = line[6..];
-            }
+            var server = http.BaseAddress!;
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+            await socket.ConnectAsync(server.Host, server.Port, _stop.Token);
+            var request = new StringBuilder($"GET {url} HTTP/1.1\r\nHost: {server.Authority}\r\nAccept: text/event-stream\r\n");
+            if (http.DefaultRequestHeaders.TryGetValues("Authorization", out var auth))
+                request.Append("Authorization: ").Append(string.Join(",", auth)).Append("\r\n");
+            await socket.SendAsync(Encoding.ASCII.GetBytes(request.Append("\r\n").ToString()), _stop.Token);
+
+            var decoder = new SseDecoder(onEvent, () => Connected.TrySetResult());
+            var buffer = new byte[64 * 1024];
+            int read;
+            while ((read = await socket.ReceiveAsync(buffer, _stop.Token)) > 0) decoder.Feed(buffer.AsSpan(0, read));
+            Connected.TrySetException(new IOException("the server closed the stream"));
         }
-        catch (Exception e) when (_stop.IsCancellationRequested || e is IOException or HttpRequestException)
+        catch (Exception e) when (_stop.IsCancellationRequested || e is IOException or SocketException or HttpRequestException)
         {
             Connected.TrySetException(e);
         }
@@ -156,6 +156,109 @@ public sealed class SseStream : IAsyncDisposable
         {
             // closing
         }
+    }
+}
+
+/// <summary>Response head, then the chunked body decoded into lines, then SSE frames (event + data).</summary>
+public sealed class SseDecoder(Action<string, string> onEvent, Action onConnected)
+{
+    private enum State { Head, ChunkSize, ChunkData, ChunkEnd }
+
+    private readonly List<byte> _line = [];
+    private State _state = State.Head;
+    private bool _statusChecked;
+    private long _chunkLeft;
+    private string? _type, _data;
+
+    public void Feed(ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            switch (_state)
+            {
+                case State.Head:
+                case State.ChunkSize:
+                case State.ChunkEnd:
+                {
+                    var newline = bytes.IndexOf((byte)'\n');
+                    if (newline < 0)
+                    {
+                        _line.AddRange(bytes);
+                        return;
+                    }
+
+                    _line.AddRange(bytes[..newline]);
+                    bytes = bytes[(newline + 1)..];
+                    var line = Encoding.ASCII.GetString(_line.ToArray()).TrimEnd('\r');
+                    _line.Clear();
+                    HeadOrChunkLine(line);
+                    break;
+                }
+                case State.ChunkData:
+                {
+                    var take = (int)Math.Min(_chunkLeft, bytes.Length);
+                    Body(bytes[..take]);
+                    bytes = bytes[take..];
+                    _chunkLeft -= take;
+                    if (_chunkLeft == 0) _state = State.ChunkEnd;
+                    break;
+                }
+            }
+        }
+    }
+
+    private void HeadOrChunkLine(string line)
+    {
+        if (_state == State.Head)
+        {
+            if (!_statusChecked)
+            {
+                _statusChecked = true;
+                if (!line.StartsWith("HTTP/1.1 200")) throw new HttpRequestException($"SSE request answered {line}");
+            }
+            else if (line.Length == 0) _state = State.ChunkSize;
+        }
+        else if (_state == State.ChunkEnd) _state = State.ChunkSize; // the CRLF after a chunk's data
+        else if (line.Length > 0)
+        {
+            _chunkLeft = Convert.ToInt64(line.Split(';')[0], 16);
+            _state = _chunkLeft == 0 ? State.Head : State.ChunkData;
+        }
+    }
+
+    private readonly List<byte> _bodyLine = [];
+
+    private void Body(ReadOnlySpan<byte> bytes)
+    {
+        while (!bytes.IsEmpty)
+        {
+            var newline = bytes.IndexOf((byte)'\n');
+            if (newline < 0)
+            {
+                _bodyLine.AddRange(bytes);
+                return;
+            }
+
+            _bodyLine.AddRange(bytes[..newline]);
+            bytes = bytes[(newline + 1)..];
+            BodyLine();
+            _bodyLine.Clear();
+        }
+    }
+
+    private static readonly byte[] EventPrefix = "event: "u8.ToArray(), DataPrefix = "data: "u8.ToArray();
+
+    private void BodyLine()
+    {
+        var line = System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_bodyLine);
+        if (line.Length == 0)
+        {
+            if (_type == "connected") onConnected();
+            else if (_type is not null && _data is not null) onEvent(_type, _data);
+            _type = _data = null;
+        }
+        else if (line.StartsWith(EventPrefix)) _type = Encoding.UTF8.GetString(line[EventPrefix.Length..]);
+        else if (line.StartsWith(DataPrefix)) _data = Encoding.UTF8.GetString(line[DataPrefix.Length..]);
     }
 }
 

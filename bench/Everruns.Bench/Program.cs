@@ -60,7 +60,7 @@ try
     if (sseOnly)
     {
         nodes.AddRange(await StartNodesAsync("n1", "n2"));
-        foreach (var streams in new[] { 1, 100, 1000, 1000, 1000 })
+        foreach (var streams in new[] { 1, 100, 1000, 1000, 1000 }.Concat(Enumerable.Repeat(1000, int.Parse(Environment.GetEnvironmentVariable("BENCH_SSE_EXTRA") ?? "0"))))
         {
             var (count, p50, p99, samples) = await CrossNodeAsync(nodes[0], nodes[1], streams);
             rows.Add(($"Cross-node SSE delivery p50 / p99, {count} stream(s) ({samples} deliveries)", $"{F(p50, 1)} / {F(p99, 1)} ms", "", ""));
@@ -312,10 +312,24 @@ async Task<(int Streams, double P50, double P99, int Samples)> CrossNodeAsync(No
         }
 
         await Task.WhenAll(open.Select(s => s.Connected.Task));
+        // A stream says `connected` before it reads the history and starts waiting: let the last ones settle, so that
+        // what is measured is delivery to open streams, not the tail of 1,000 connects.
+        await Task.Delay(streams >= 100 ? 1000 : 100);
+        var readerCpu = CpuSample.Take([reader.Pid]);
+        var writerCpu = CpuSample.Take([writer.Pid]);
+        var watch = Stopwatch.StartNew();
         await Api.PostMessageAsync(writer.Http, sessionId, string.Join(" ", Enumerable.Range(1, 20).Select(i => $"word{i}")));
         if (!finished.Wait(TimeSpan.FromSeconds(120))) throw new TimeoutException("not every stream saw the turn complete");
-        var all = arrivals.Select(a =>
-            (a.At - DateTimeOffset.Parse((string)JsonNode.Parse(a.Data)!["ts"]!, CultureInfo.InvariantCulture)).TotalMilliseconds).ToList();
+        var elapsed = watch.Elapsed.TotalMilliseconds;
+        var r = CpuSample.Take([reader.Pid]) - readerCpu;
+        var w = CpuSample.Take([writer.Pid]) - writerCpu;
+        var parsed = arrivals.Select(a => (a.At, Event: JsonNode.Parse(a.Data)!)).ToList();
+        var all = parsed.Select(a =>
+            (a.At - DateTimeOffset.Parse((string)a.Event["ts"]!, CultureInfo.InvariantCulture)).TotalMilliseconds).ToList();
+        // Per event: its first and last arrival over the streams (how long the fan-out of one event took).
+        var spreads = parsed.GroupBy(a => (string)a.Event["id"]!)
+            .Select(g => $"{(string)g.First().Event["type"]!} +{(g.Min(a => a.At) - DateTimeOffset.Parse((string)g.First().Event["ts"]!, CultureInfo.InvariantCulture)).TotalMilliseconds:0}..{(g.Max(a => a.At) - DateTimeOffset.Parse((string)g.First().Event["ts"]!, CultureInfo.InvariantCulture)).TotalMilliseconds:0}");
+        Log($"  {elapsed:0} ms; CPU ms reader node {r.NodesSeconds * 1000:0}, writer node {w.NodesSeconds * 1000:0}, PostgreSQL {r.PostgresSeconds * 1000:0}, load generator {r.BenchSeconds * 1000:0}; per event first..last arrival after ts: {string.Join(", ", spreads)}");
         return (streams, Stats.Percentile(all, 50), Stats.Percentile(all, 99), all.Count);
     }
     finally

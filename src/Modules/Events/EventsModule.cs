@@ -17,6 +17,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
         services.AddSingleton<SessionEventReader>();
         services.AddSingleton<SharedEventReads>();
+        services.AddSingleton<SessionFanOut>();
         services.AddSingleton<SseLimits>();
         services.AddHostedService<EventListener>();
     }

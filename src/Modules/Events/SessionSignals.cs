@@ -6,7 +6,7 @@ namespace Everruns.Modules.Events;
 /// <summary>In-process fan-out of "something happened in session X" to every waiter on this instance.</summary>
 public sealed class SessionSignals : ISessionSignals
 {
-    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Subscription, byte>> _bySession = new();
+    private readonly ConcurrentDictionary<string, ConcurrentDictionary<Listener, byte>> _bySession = new();
     private readonly ConcurrentDictionary<string, long> _generations = new();
     private long _clock;
 
@@ -17,24 +17,30 @@ public sealed class SessionSignals : ISessionSignals
     /// </summary>
     public long Generation(string sessionId) => _generations.GetValueOrDefault(sessionId);
 
-    public SessionSubscription Subscribe(string sessionId, Func<string, bool>? wants = null)
+    public SessionSubscription Subscribe(string sessionId, Func<string, bool>? wants = null) =>
+        Add(new Subscription(this, sessionId, wants));
+
+    /// <summary>
+    /// Calls <paramref name="onSignal"/> on the signalling thread for each signal of the session, with the event's
+    /// type (null when anything may have been missed). It must be quick: it holds up the notification listener.
+    /// </summary>
+    public IDisposable Listen(string sessionId, Action<string?> onSignal) => Add(new Callback(this, sessionId, onSignal));
+
+    private T Add<T>(T listener) where T : Listener
     {
-        var subscription = new Subscription(this, sessionId, wants);
-        _generations.GetOrAdd(sessionId, _ => Interlocked.Increment(ref _clock));
-        _bySession.GetOrAdd(sessionId, _ => new()).TryAdd(subscription, 0);
-        return subscription;
+        _generations.GetOrAdd(listener.SessionId, _ => Interlocked.Increment(ref _clock));
+        _bySession.GetOrAdd(listener.SessionId, _ => new()).TryAdd(listener, 0);
+        return listener;
     }
 
     /// <summary>An event of the session was committed: wakes the waiters that want its type (all when it is not known).</summary>
     public void Pulse(string sessionId, string? type = null)
     {
-        if (_bySession.TryGetValue(sessionId, out var subscriptions))
+        if (_bySession.TryGetValue(sessionId, out var listeners))
         {
             _generations[sessionId] = Interlocked.Increment(ref _clock);
             // Enumerating the dictionary itself takes no lock and copies nothing (Keys would do both).
-            foreach (var (subscription, _) in subscriptions)
-                if (type is null || subscription.Wants is null || subscription.Wants(type))
-                    subscription.Pulse();
+            foreach (var (listener, _) in listeners) listener.Signal(type);
         }
     }
 
@@ -42,29 +48,38 @@ public sealed class SessionSignals : ISessionSignals
     public void PulseAll()
     {
         foreach (var sessionId in _generations.Keys) _generations[sessionId] = Interlocked.Increment(ref _clock);
-        foreach (var subscriptions in _bySession.Values)
-            foreach (var subscription in subscriptions.Keys) subscription.Pulse();
+        foreach (var listeners in _bySession.Values)
+            foreach (var (listener, _) in listeners) listener.Signal(null);
     }
 
-    private void Remove(Subscription subscription)
+    private void Remove(Listener listener)
     {
-        if (_bySession.TryGetValue(subscription.SessionId, out var subscriptions))
+        if (_bySession.TryGetValue(listener.SessionId, out var listeners))
         {
-            subscriptions.TryRemove(subscription, out _);
-            if (subscriptions.IsEmpty && _bySession.TryRemove(new(subscription.SessionId, subscriptions)))
-                _generations.TryRemove(subscription.SessionId, out _);
+            listeners.TryRemove(listener, out _);
+            if (listeners.IsEmpty && _bySession.TryRemove(new(listener.SessionId, listeners)))
+                _generations.TryRemove(listener.SessionId, out _);
         }
     }
 
-    private sealed class Subscription(SessionSignals owner, string sessionId, Func<string, bool>? wants) : SessionSubscription
+    private interface Listener
+    {
+        string SessionId { get; }
+
+        void Signal(string? type);
+    }
+
+    private sealed class Subscription(SessionSignals owner, string sessionId, Func<string, bool>? wants) : SessionSubscription, Listener
     {
         // At most one pending signal: many events while the waiter is busy coalesce into one re-read.
         private readonly Wakeup _signal = new();
 
         public string SessionId { get; } = sessionId;
-        public Func<string, bool>? Wants { get; } = wants;
 
-        public void Pulse() => _signal.Pulse();
+        public void Signal(string? type)
+        {
+            if (type is null || wants is null || wants(type)) _signal.Pulse();
+        }
 
         public override Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct) => _signal.WaitAsync(timeout, ct);
 
@@ -73,5 +88,14 @@ public sealed class SessionSignals : ISessionSignals
             owner.Remove(this);
             _signal.Dispose();
         }
+    }
+
+    private sealed class Callback(SessionSignals owner, string sessionId, Action<string?> onSignal) : Listener, IDisposable
+    {
+        public string SessionId { get; } = sessionId;
+
+        public void Signal(string? type) => onSignal(type);
+
+        public void Dispose() => owner.Remove(this);
     }
 }

@@ -19,14 +19,11 @@ namespace Everruns.Modules.Events;
 /// </summary>
 public static class StreamEventsEndpoint
 {
-    private const int BatchSize = 500;
-
-
     public static void Map(IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet("/v1/sessions/{id}/sse", Stream);
 
     public static async Task Stream(string id, HttpContext http, IMessageBus bus, SessionEventReader reader,
-        SharedEventReads shared, ISessionSignals signals, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
+        SharedEventReads shared, SessionFanOut fanOut, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
     {
         var ct = http.RequestAborted;
         if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing)
@@ -60,9 +57,6 @@ public static class StreamEventsEndpoint
         }
 
         using var _ = lease;
-        // Subscribe before the first read, so that an event committed in between still wakes us. A stream filtered by
-        // type is not woken (and reads nothing) for the events it would not send.
-        using var subscription = signals.Subscribe(id, filter.WantsType);
         var response = http.Response;
         response.StatusCode = StatusCodes.Status200OK;
         response.ContentType = "text/event-stream";
@@ -73,30 +67,48 @@ public static class StreamEventsEndpoint
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
         var cycleAt = DateTime.UtcNow + options.ConnectionCycle;
+        var live = new SessionFanOut.LiveStream(id, filter, response.BodyWriter);
         var after = since ?? 0;
         try
         {
-            while (!stopping.IsCancellationRequested)
+            while (true)
             {
-                var slice = await shared.ReadForwardAsync(id, after, BatchSize, filter).WaitAsync(ct);
-                if (slice.Events.Count > 0)
+                // Catch up by itself: the history after connecting, or what came while the session's loop had let go
+                // of this stream (its client did not keep up)...
+                EventSlice slice;
+                do
                 {
-                    await response.BodyWriter.WriteAsync(slice.Frames, ct); // writes and flushes
-                }
+                    slice = await shared.ReadForwardAsync(id, after, SessionFanOut.BatchSize, filter).WaitAsync(stopping.Token);
+                    if (slice.Events.Count > 0) await response.BodyWriter.WriteAsync(slice.Frames, stopping.Token); // writes and flushes
+                    after = slice.Head;
+                } while (slice.Events.Count == SessionFanOut.BatchSize);
 
-                after = slice.Head;
-                if (slice.Events.Count == BatchSize) continue;
-
-                var remaining = cycleAt - DateTime.UtcNow;
-                if (remaining <= TimeSpan.Zero)
+                // ...then the session's loop writes the live events, while this task sends the heartbeats of an idle
+                // stream and ends it when its cycle is over or the server stops.
+                fanOut.Attach(live, after);
+                while (true)
                 {
-                    await Disconnecting(response, "connection_cycle", ct);
-                    return;
-                }
+                    var remaining = cycleAt - DateTime.UtcNow;
+                    if (remaining <= TimeSpan.Zero)
+                    {
+                        live.Detach();
+                        await Disconnecting(response, "connection_cycle", ct);
+                        return;
+                    }
 
-                var wait = remaining < options.Heartbeat ? remaining : options.Heartbeat;
-                if (!await subscription.WaitAsync(wait, stopping.Token) && DateTime.UtcNow < cycleAt)
-                    await Write(response, ": heartbeat\n\n", ct);
+                    var wait = remaining < options.Heartbeat ? remaining : options.Heartbeat;
+                    var letGo = live.LetGo;
+                    if (await Task.WhenAny(letGo, Task.Delay(wait, stopping.Token)) != letGo)
+                    {
+                        stopping.Token.ThrowIfCancellationRequested();
+                        if (DateTime.UtcNow >= cycleAt || live.TryWrite(": heartbeat\n\n"u8)) continue;
+                    }
+
+                    // Let go: finish the write in progress (or surface the failure), then catch up from where it stopped.
+                    if (await live.LetGo is { } pending) await pending.WaitAsync(stopping.Token);
+                    after = live.After;
+                    break;
+                }
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested && lifetime.ApplicationStopping.IsCancellationRequested)
@@ -106,6 +118,10 @@ public static class StreamEventsEndpoint
         catch (OperationCanceledException)
         {
             return; // the client left
+        }
+        finally
+        {
+            live.Detach();
         }
 
         if (!ct.IsCancellationRequested)

@@ -1,0 +1,263 @@
+using System.Buffers;
+using System.Collections.Concurrent;
+using System.IO.Pipelines;
+using Everruns.Contracts;
+using Microsoft.Extensions.Logging;
+
+namespace Everruns.Modules.Events;
+
+/// <summary>
+/// Live delivery to the SSE streams of one session on this instance from one loop per session. A stream that has
+/// caught up hands itself to its session's loop; on each notification the loop reads the new events once per
+/// (filter, position) and writes them to every stream in turn, without waking a task per stream. A stream whose
+/// client does not keep up (its write does not complete at once) is let go: its own task waits for the write, catches
+/// up by itself and hands itself back. So a slow client never holds up the others.
+/// </summary>
+public sealed class SessionFanOut(SessionEventReader reader, SessionSignals signals, ILogger<SessionFanOut> logger)
+{
+    public const int BatchSize = 500;
+
+    private readonly ConcurrentDictionary<string, Hub> _hubs = new();
+    private readonly SessionEventReader _reader = reader;
+    private readonly SessionSignals _signals = signals;
+    private readonly ILogger _logger = logger;
+
+    /// <summary>Hands a stream that has delivered everything up to <paramref name="after"/> to its session's loop.</summary>
+    public void Attach(LiveStream stream, long after)
+    {
+        stream.Attaching(after);
+        while (true)
+        {
+            var hub = _hubs.GetOrAdd(stream.SessionId, id => new Hub(this, id));
+            if (hub.TryAdd(stream)) return;
+            _hubs.TryRemove(new KeyValuePair<string, Hub>(stream.SessionId, hub)); // it was closing: make a new one
+        }
+    }
+
+    /// <summary>Sessions with a loop on this instance (for tests and diagnostics).</summary>
+    public int Sessions => _hubs.Count;
+
+    internal sealed class Hub
+    {
+        private readonly SessionFanOut _owner;
+        private readonly string _sessionId;
+        private readonly List<LiveStream> _streams = [];
+        private readonly Wakeup _wake = new();
+        private readonly IDisposable _listening;
+        private readonly HashSet<string> _types = [];
+        private bool _anyType; // a signal without a type, or a stream that joined: read for every filter
+        private bool _closed;
+
+        public Hub(SessionFanOut owner, string sessionId)
+        {
+            _owner = owner;
+            _sessionId = sessionId;
+            _listening = owner._signals.Listen(sessionId, Signal);
+            _ = Task.Run(RunAsync);
+        }
+
+        private void Signal(string? type)
+        {
+            lock (_types)
+            {
+                if (type is null) _anyType = true;
+                else _types.Add(type);
+            }
+
+            _wake.Pulse();
+        }
+
+        public bool TryAdd(LiveStream stream)
+        {
+            lock (_streams)
+            {
+                if (_closed) return false;
+                _streams.Add(stream);
+                stream.Hub = this;
+            }
+
+            // Its first read is from where it stopped, whatever the signals since: an event committed after its own last
+            // read and signalled before it got here is not missed.
+            lock (_types) _anyType = true;
+            _wake.Pulse();
+            return true;
+        }
+
+        public void Remove(LiveStream stream)
+        {
+            bool empty;
+            lock (_streams)
+            {
+                _streams.Remove(stream);
+                empty = _streams.Count == 0;
+            }
+
+            if (empty) _wake.Pulse(); // let the loop close
+        }
+
+        private async Task RunAsync()
+        {
+            while (true)
+            {
+                await _wake.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+                LiveStream[] streams;
+                lock (_streams)
+                {
+                    if (_streams.Count == 0)
+                    {
+                        _closed = true;
+                        _listening.Dispose();
+                        _wake.Dispose();
+                        _owner._hubs.TryRemove(new KeyValuePair<string, Hub>(_sessionId, this));
+                        return;
+                    }
+
+                    streams = _streams.ToArray();
+                }
+
+                string[]? types;
+                lock (_types)
+                {
+                    types = _anyType ? null : [.. _types];
+                    _types.Clear();
+                    _anyType = false;
+                }
+
+                var more = false;
+                foreach (var group in streams.GroupBy(s => (s.Filter.Key, s.After)))
+                {
+                    var filter = group.First().Filter;
+                    // A group filtered by type reads only when an event it wants may have come.
+                    if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
+                    EventSlice slice;
+                    try
+                    {
+                        slice = await _owner._reader.ReadForwardAsync(_sessionId, group.Key.After, BatchSize, filter, CancellationToken.None);
+                    }
+                    catch (Exception e)
+                    {
+                        _owner._logger.LogWarning(e, "Reading the live events of session {Session} failed; its streams read by themselves", _sessionId);
+                        foreach (var stream in group) stream.Release(group.Key.After, e);
+                        continue;
+                    }
+
+                    foreach (var stream in group) stream.Deliver(group.Key.After, slice);
+                    if (slice.Events.Count == BatchSize) more = true;
+                }
+
+                if (more) _wake.Pulse();
+            }
+        }
+    }
+
+    /// <summary>
+    /// One SSE response as its session's loop sees it. Whoever holds it writes: the loop while it is attached, the
+    /// stream's own task otherwise; both write under its lock, so a heartbeat never lands inside an event.
+    /// </summary>
+    public sealed class LiveStream(string sessionId, EventFilter filter, PipeWriter writer)
+    {
+        private readonly object _gate = new();
+        private bool _attached;
+        private TaskCompletionSource<Task?> _released = Released();
+
+        public string SessionId { get; } = sessionId;
+        public EventFilter Filter { get; } = filter;
+
+        /// <summary>The last sequence delivered (or looked past, when the filter let nothing through).</summary>
+        public long After { get; private set; }
+
+        internal Hub? Hub { get; set; }
+
+        /// <summary>
+        /// Completes when the loop lets go of the stream (its client did not keep up, or a read failed), with what the
+        /// stream's task must await before it writes again: the write still in progress, or the failure.
+        /// </summary>
+        public Task<Task?> LetGo => _released.Task;
+
+        internal void Attaching(long after)
+        {
+            lock (_gate)
+            {
+                After = after;
+                _attached = true;
+                _released = Released();
+            }
+        }
+
+        /// <summary>From the loop: the events after <paramref name="from"/>, written if the stream is still there.</summary>
+        internal void Deliver(long from, EventSlice slice)
+        {
+            lock (_gate)
+            {
+                if (!_attached || After != from) return; // let go (and maybe back, further on) since the loop looked
+                if (slice.Events.Count > 0 && !WriteLocked(slice.Frames.Span, out var pending))
+                {
+                    After = slice.Head;
+                    ReleaseLocked(pending);
+                    return;
+                }
+
+                After = slice.Head;
+            }
+        }
+
+        internal void Release(long from, Exception failure)
+        {
+            lock (_gate)
+            {
+                if (_attached && After == from) ReleaseLocked(Task.FromException(failure));
+            }
+        }
+
+        /// <summary>
+        /// From the stream's task: writes a comment or an event of its own (a heartbeat) in between the loop's writes.
+        /// False when the write did not complete at once: the stream is let go (see <see cref="LetGo"/>).
+        /// </summary>
+        public bool TryWrite(ReadOnlySpan<byte> bytes)
+        {
+            lock (_gate)
+            {
+                if (WriteLocked(bytes, out var pending)) return true;
+                if (_attached) ReleaseLocked(pending);
+                else _released.TrySetResult(pending);
+                return false;
+            }
+        }
+
+        /// <summary>From the stream's task: takes the stream back (to end it); the loop writes nothing more to it.</summary>
+        public void Detach()
+        {
+            lock (_gate)
+            {
+                if (_attached) ReleaseLocked(null);
+            }
+        }
+
+        private bool WriteLocked(ReadOnlySpan<byte> bytes, out Task? pending)
+        {
+            try
+            {
+                writer.Write(bytes);
+                var flush = writer.FlushAsync();
+                pending = flush.IsCompleted ? null : flush.AsTask();
+                if (flush.IsCompleted) flush.GetAwaiter().GetResult(); // surfaces a failure
+                return pending is null;
+            }
+            catch (Exception e)
+            {
+                pending = Task.FromException(e);
+                return false;
+            }
+        }
+
+        private void ReleaseLocked(Task? pending)
+        {
+            _attached = false;
+            Hub?.Remove(this);
+            Hub = null;
+            _released.TrySetResult(pending);
+        }
+
+        private static TaskCompletionSource<Task?> Released() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
