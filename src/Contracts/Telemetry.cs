@@ -18,6 +18,7 @@ public static class EverrunsMetrics
     public static readonly Tally TurnsCompleted = new("turns_completed", "Turns completed");
     public static readonly Tally TurnsFailed = new("turns_failed", "Turns failed");
     public static readonly Tally TurnsCancelled = new("turns_cancelled", "Turns cancelled");
+    public static readonly Tally SseLagging = new("sse_lagging", "Times a write of live events to an SSE stream did not complete at once (a client that does not keep up, or a very large event): the stream then catches up by itself");
 
     private static long _sseConnections;
 
@@ -29,7 +30,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

@@ -34,8 +34,8 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         }
     }
 
-    /// <summary>Sessions with a loop on this instance (for tests and diagnostics).</summary>
-    public int Sessions => _hubs.Count;
+    /// <summary>Whether the session has a live loop on this instance (while it has attached streams).</summary>
+    public bool Serves(string sessionId) => _hubs.ContainsKey(sessionId);
 
     internal sealed class Hub
     {
@@ -192,6 +192,7 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 if (!_attached || After != from) return; // let go (and maybe back, further on) since the loop looked
                 if (slice.Events.Count > 0 && !WriteLocked(slice.Frames.Span, out var pending))
                 {
+                    if (pending is { IsFaulted: false }) EverrunsMetrics.SseLagging.Add();
                     After = slice.Head;
                     ReleaseLocked(pending);
                     return;

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using System.Net;
 using Everruns.Tests.Infrastructure;
 
@@ -76,6 +77,45 @@ public sealed class EventStreamTests(AppFixture app)
         unknown.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_event_type");
         (await _api.GetAsync($"/v1/sessions/{sessionId}/sse?since_id=event_nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_since_id");
         (await _api.GetAsync($"/v1/sessions/session_{Guid.NewGuid():N}/sse")).ShouldBeProblem(HttpStatusCode.NotFound, "session_not_found");
+    }
+
+    [Fact]
+    public async Task streams_with_different_filters_and_positions_share_the_sessions_live_loop_which_ends_with_the_last_stream()
+    {
+        var (sessionId, events) = await SessionWithHistoryAsync();
+        var fanOut = app.Host.Services.GetRequiredService<Everruns.Modules.Events.SessionFanOut>();
+
+        var all = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse");
+        var ends = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse?types=turn.completed");
+        var tail = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events[^2]["id"]}&exclude=output.message.delta");
+        foreach (var sse in new[] { all, ends, tail }) (await sse.NextAsync()).Event.ShouldBe("connected");
+        (await all.UntilAsync(f => f.Id == (string)events[^1]["id"]!)).Count.ShouldBe(events.Count);
+        (await ends.UntilAsync(f => f.Id == (string)events[^1]["id"]!)).Count.ShouldBe(2);
+        (await tail.UntilAsync(f => f.Id == (string)events[^1]["id"]!)).Count.ShouldBe(1);
+        fanOut.Serves(sessionId).ShouldBeTrue();
+
+        // Live, each gets what its filter lets through, in order, right after its history.
+        await _api.PostMessageAsync(sessionId, "one more");
+        var live = await all.UntilAsync(f => f.Event == "turn.completed");
+        live.Select(f => f.Sequence).ShouldBe(Enumerable.Range(events.Count + 1, live.Count).Select(i => (long)i));
+        (await ends.UntilAsync(f => f.Event == "turn.completed")).Select(f => f.Id).ShouldBe([live[^1].Id]);
+        (await tail.UntilAsync(f => f.Event == "turn.completed")).Select(f => f.Id)
+            .ShouldBe(live.Where(f => f.Event != "output.message.delta").Select(f => f.Id));
+
+        // A stream joining now is served from its own position too.
+        await using (var late = await SseClient.OpenAsync(_api.Http, $"/v1/sessions/{sessionId}/sse?since_id={live[^1].Id}"))
+        {
+            (await late.NextAsync()).Event.ShouldBe("connected");
+            await _api.PostMessageAsync(sessionId, "and another");
+            var next = await late.UntilAsync(f => f.Event == "turn.completed");
+            next[0].Sequence.ShouldBe(live[^1].Sequence + 1);
+            (await all.UntilAsync(f => f.Event == "turn.completed")).Select(f => f.Id).ShouldBe(next.Select(f => f.Id));
+        }
+
+        foreach (var sse in new[] { all, ends, tail }) await sse.DisposeAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (fanOut.Serves(sessionId) && DateTime.UtcNow < deadline) await Task.Delay(50);
+        fanOut.Serves(sessionId).ShouldBeFalse();
     }
 
     [Fact]

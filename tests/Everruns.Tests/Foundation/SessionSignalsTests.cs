@@ -29,4 +29,25 @@ public sealed class SessionSignalsTests
         signals.Pulse("s2", "turn.completed"); // another session
         (await ends.WaitAsync(Short, CancellationToken.None)).ShouldBeFalse();
     }
+
+    [Fact]
+    public void a_listener_is_called_with_each_signals_type_and_null_when_anything_may_have_been_missed()
+    {
+        var signals = new SessionSignals();
+        var seen = new List<string?>();
+        var listening = signals.Listen("s1", seen.Add);
+
+        signals.Pulse("s1", "turn.started");
+        signals.Pulse("s2", "turn.started");
+        signals.PulseAll();
+        var before = signals.Generation("s1");
+        signals.Pulse("s1", "turn.completed");
+        signals.Generation("s1").ShouldBeGreaterThan(before);
+        seen.ShouldBe(["turn.started", null, "turn.completed"]);
+
+        listening.Dispose();
+        signals.Pulse("s1", "turn.started");
+        seen.Count.ShouldBe(3);
+        signals.Generation("s1").ShouldBe(0); // nobody listens: nothing kept for the session
+    }
 }

@@ -37,6 +37,9 @@ public sealed class SseClient : IAsyncDisposable
         return new SseClient(response);
     }
 
+    /// <summary>Starts reading a response that was opened and left unread.</summary>
+    public static SseClient Of(HttpResponseMessage response) => new(response);
+
     /// <summary>The next frame, or a TimeoutException.</summary>
     public async Task<SseEvent> NextAsync(TimeSpan? within = null)
     {
