@@ -42,6 +42,8 @@ public sealed class Node : IAsyncDisposable
         start.Environment["PORT"] = port.ToString();
         start.Environment["INSTANCE_ID"] = instance;
         start.Environment["LOG_LEVEL"] = "Warning";
+        // The load generator's own socket setting (see ops/bench) is not the server's.
+        start.Environment.Remove("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
         foreach (var (key, value) in settings) start.Environment[key] = value;
         var process = Process.Start(start)!;
         var node = new Node(process, port);

@@ -76,3 +76,45 @@ public sealed class DatabaseOutageTests
         (await api.PostAsync("/v1/agents", new { name = Names.Unique("up"), system_prompt = "x" })).Status.ShouldBe(HttpStatusCode.Created);
     }
 }
+
+public sealed class ManyStreamsTests
+{
+    [Fact]
+    public async Task a_session_watched_by_a_hundred_and_twenty_streams_delivers_every_turn_whole_and_in_order_to_each()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_manysse");
+        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string>
+        {
+            ["SSE_MAX_CONNECTIONS_PER_SESSION"] = "200",
+        });
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+
+        // Over 100 streams: the session's loop gathers a turn's commits for a moment and writes them in fewer rounds.
+        var streams = new List<SseClient>();
+        try
+        {
+            for (var i = 0; i < 120; i++) streams.Add(await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse"));
+            foreach (var sse in streams) (await sse.NextAsync()).Event.ShouldBe("connected");
+
+            for (var turn = 1; turn <= 3; turn++)
+            {
+                await api.PostMessageAsync(sessionId, $"turn {turn}");
+                var seen = new List<List<SseEvent>>();
+                foreach (var sse in streams) seen.Add(await sse.UntilAsync(f => f.Event == "turn.completed"));
+                var first = seen[0];
+                first.Select(f => f.Event).ShouldBe(["input.message", "turn.started", "output.message.started", "output.message.delta",
+                    "output.message.completed", "turn.completed"]);
+                first[0].Data.ShouldContain($"turn {turn}");
+                foreach (var frames in seen) frames.Select(f => f.Id).ShouldBe(first.Select(f => f.Id));
+            }
+
+            var all = (await api.EventsAsync(sessionId)).Select(e => (string)e["id"]!).ToList();
+            all.Count.ShouldBe(18);
+        }
+        finally
+        {
+            foreach (var sse in streams) await sse.DisposeAsync();
+        }
+    }
+}
