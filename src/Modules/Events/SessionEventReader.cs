@@ -19,7 +19,9 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
     /// <summary>Whether events of a type can pass the filter (null: every type can).</summary>
     public Func<string, bool>? WantsType => Types is null && Exclude.Count == 0
         ? null
-        : type => (Types is null || Types.Contains(type)) && !Exclude.Contains(type);
+        : _wantsType ??= type => (Types is null || Types.Contains(type)) && !Exclude.Contains(type);
+
+    private Func<string, bool>? _wantsType;
 
     /// <summary>Identifies the filter for sharing reads (equal filters, equal keys). Made once: every wake-up of a stream asks.</summary>
     public string Key => _key ??=

@@ -49,6 +49,9 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         private bool _anyType; // a signal without a type, or a stream that joined: read for every filter
         private bool _closed;
 
+        // The type filters of the attached streams, one per distinct filter (null: every type); replaced, never changed.
+        private Func<string, bool>?[] _interests = [];
+
         public Hub(SessionFanOut owner, string sessionId)
         {
             _owner = owner;
@@ -59,6 +62,8 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
         private void Signal(string? type)
         {
+            // Only a type some stream here would send wakes the loop (most streams of a busy session filter by type).
+            if (type is not null && !Volatile.Read(ref _interests).Any(wants => wants is null || wants(type))) return;
             lock (_types)
             {
                 if (type is null) _anyType = true;
@@ -75,6 +80,7 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 if (_closed) return false;
                 _streams.Add(stream);
                 stream.Hub = this;
+                Volatile.Write(ref _interests, Interests());
             }
 
             // Its first read is from where it stopped, whatever the signals since: an event committed after its own last
@@ -91,10 +97,14 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             {
                 _streams.Remove(stream);
                 empty = _streams.Count == 0;
+                Volatile.Write(ref _interests, Interests());
             }
 
             if (empty) _wake.Pulse(); // let the loop close
         }
+
+        private Func<string, bool>?[] Interests() =>
+            _streams.DistinctBy(stream => stream.Filter.Key).Select(stream => stream.Filter.WantsType).ToArray();
 
         private async Task RunAsync()
         {
