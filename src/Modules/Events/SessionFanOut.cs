@@ -141,30 +141,45 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                     _anyType = false;
                 }
 
-                var more = false;
-                foreach (var group in streams.GroupBy(s => (s.Filter.Key, s.After)))
+                try
                 {
-                    var filter = group.First().Filter;
-                    // A group filtered by type reads only when an event it wants may have come.
-                    if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
-                    EventSlice slice;
-                    try
-                    {
-                        slice = await _owner._reader.ReadForwardAsync(_sessionId, group.Key.After, BatchSize, filter, CancellationToken.None);
-                    }
-                    catch (Exception e)
-                    {
-                        _owner._logger.LogWarning(e, "Reading the live events of session {Session} failed; its streams read by themselves", _sessionId);
-                        foreach (var stream in group) stream.Release(group.Key.After, e);
-                        continue;
-                    }
+                    if (await RoundAsync(streams, types)) _wake.Pulse();
+                }
+                catch (Exception e)
+                {
+                    // Never a silent stop: every stream of the round goes back to reading by itself.
+                    _owner._logger.LogError(e, "The live loop of session {Session} failed a round; its streams read by themselves", _sessionId);
+                    foreach (var stream in streams) stream.Release(stream.After, e);
+                }
+            }
+        }
 
-                    foreach (var stream in group) stream.Deliver(group.Key.After, slice);
-                    if (slice.Events.Count == BatchSize) more = true;
+        /// <summary>One read per (filter, position) and a write to each stream; true when a full page calls for another round.</summary>
+        private async Task<bool> RoundAsync(LiveStream[] streams, string[]? types)
+        {
+            var more = false;
+            foreach (var group in streams.GroupBy(s => (s.Filter.Key, s.After)))
+            {
+                var filter = group.First().Filter;
+                // A group filtered by type reads only when an event it wants may have come.
+                if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
+                EventSlice slice;
+                try
+                {
+                    slice = await _owner._reader.ReadForwardAsync(_sessionId, group.Key.After, BatchSize, filter, CancellationToken.None);
+                }
+                catch (Exception e)
+                {
+                    _owner._logger.LogWarning(e, "Reading the live events of session {Session} failed; its streams read by themselves", _sessionId);
+                    foreach (var stream in group) stream.Release(group.Key.After, e);
+                    continue;
                 }
 
-                if (more) _wake.Pulse();
+                foreach (var stream in group) stream.Deliver(group.Key.After, slice);
+                if (slice.Events.Count == BatchSize) more = true;
             }
+
+            return more;
         }
     }
 
