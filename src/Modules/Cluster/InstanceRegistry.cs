@@ -58,7 +58,9 @@ public sealed class InstanceRegistry(
             cmd.Parameters.AddWithValue("id", identity.InstanceId);
             await cmd.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (Exception e) when (e is NpgsqlException or OperationCanceledException)
+        // Best effort: a host stopped twice (say, by StopApplication and then by its owner) may already have disposed
+        // the data source; the row's silent heartbeat tells the rest of the cluster all the same.
+        catch (Exception e) when (e is NpgsqlException or OperationCanceledException or ObjectDisposedException)
         {
             logger.LogWarning("Could not record this instance's stop: {Error}", e.Message);
         }
