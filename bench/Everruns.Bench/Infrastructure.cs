@@ -182,15 +182,7 @@ public sealed class SseDecoder(Action<string, string> onEvent, Action onConnecte
                 case State.ChunkSize:
                 case State.ChunkEnd:
                 {
-                    var newline = bytes.IndexOf((byte)'\n');
-                    if (newline < 0)
-                    {
-                        _line.AddRange(bytes);
-                        return;
-                    }
-
-                    _line.AddRange(bytes[..newline]);
-                    bytes = bytes[(newline + 1)..];
+                    if (!TakeLine(ref bytes, _line)) return;
                     var line = Encoding.ASCII.GetString(_line.ToArray()).TrimEnd('\r');
                     _line.Clear();
                     HeadOrChunkLine(line);
@@ -232,20 +224,27 @@ public sealed class SseDecoder(Action<string, string> onEvent, Action onConnecte
 
     private void Body(ReadOnlySpan<byte> bytes)
     {
-        while (!bytes.IsEmpty)
+        while (TakeLine(ref bytes, _bodyLine))
         {
-            var newline = bytes.IndexOf((byte)'\n');
-            if (newline < 0)
-            {
-                _bodyLine.AddRange(bytes);
-                return;
-            }
-
-            _bodyLine.AddRange(bytes[..newline]);
-            bytes = bytes[(newline + 1)..];
             BodyLine();
             _bodyLine.Clear();
         }
+    }
+
+    /// <summary>Moves bytes up to the next newline into <paramref name="line"/>; true when the line is whole.</summary>
+    private static bool TakeLine(ref ReadOnlySpan<byte> bytes, List<byte> line)
+    {
+        var newline = bytes.IndexOf((byte)'\n');
+        if (newline < 0)
+        {
+            line.AddRange(bytes);
+            bytes = [];
+            return false;
+        }
+
+        line.AddRange(bytes[..newline]);
+        bytes = bytes[(newline + 1)..];
+        return true;
     }
 
     private static readonly byte[] EventPrefix = "event: "u8.ToArray(), DataPrefix = "data: "u8.ToArray();
