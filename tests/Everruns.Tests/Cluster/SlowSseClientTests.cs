@@ -61,6 +61,50 @@ public sealed class SlowSseClientTests
         all.Single(f => f.Event == "input.message" && f.Data.Contains("small 1")).ShouldNotBeNull();
     }
 
+    [Fact]
+    public async Task streams_multiplexed_on_one_http2_connection_get_every_turn_and_keep_up_without_being_let_go()
+    {
+        var h2cPort = HostProcess.FreePort();
+        await using var cluster = await Infrastructure.Cluster.StartAsync(nodes: 1, settings: new Dictionary<string, string>
+        {
+            ["H2C_PORT"] = h2cPort.ToString(),
+        });
+        var api = cluster.Api(0);
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        using var h2 = new HttpClient
+        {
+            BaseAddress = new Uri($"http://127.0.0.1:{h2cPort}"), Timeout = Timeout.InfiniteTimeSpan,
+            DefaultRequestVersion = System.Net.HttpVersion.Version20, DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
+        }.As(TestAuth.AdminToken);
+
+        var streams = new List<SseClient>();
+        try
+        {
+            for (var i = 0; i < 3; i++) streams.Add(await SseClient.OpenAsync(h2, $"/v1/sessions/{sessionId}/sse"));
+            foreach (var sse in streams)
+            {
+                sse.Response.Version.ShouldBe(System.Net.HttpVersion.Version20);
+                (await sse.NextAsync()).Event.ShouldBe("connected");
+            }
+
+            for (var turn = 0; turn < 5; turn++)
+            {
+                await api.PostMessageAsync(sessionId, $"over h2 {turn}");
+                var seen = new List<List<SseEvent>>();
+                foreach (var sse in streams) seen.Add(await sse.UntilAsync(f => f.Event == "turn.completed"));
+                seen[0][0].Data.ShouldContain($"over h2 {turn}");
+                foreach (var frames in seen) frames.Select(f => f.Id).ShouldBe(seen[0].Select(f => f.Id));
+            }
+
+            // Small events to clients that read: every write completed at once, so no stream went back to reading by itself.
+            (await LaggingAsync(api)).ShouldBe(0);
+        }
+        finally
+        {
+            foreach (var sse in streams) await sse.DisposeAsync();
+        }
+    }
+
     private static async Task<long> LaggingAsync(ApiClient api)
     {
         var metrics = await api.GetAsync("/metrics");

@@ -30,7 +30,7 @@ public sealed class SseClient : IAsyncDisposable
 
     public static async Task<SseClient> OpenAsync(HttpClient http, string url, string? lastEventId = null)
     {
-        var request = new HttpRequestMessage(HttpMethod.Get, url);
+        var request = new HttpRequestMessage(HttpMethod.Get, url) { Version = http.DefaultRequestVersion, VersionPolicy = http.DefaultVersionPolicy };
         request.Headers.Accept.ParseAdd("text/event-stream");
         if (lastEventId is not null) request.Headers.Add("Last-Event-ID", lastEventId);
         var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
