@@ -223,15 +223,10 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             lock (_gate)
             {
                 if (!_attached || After != from) return; // let go (and maybe back, further on) since the loop looked
-                if (slice.Events.Count > 0 && !WriteLocked(slice.Frames.Span, out var pending))
-                {
-                    if (pending is { IsFaulted: false }) EverrunsMetrics.SseLagging.Add();
-                    After = slice.Head;
-                    ReleaseLocked(pending);
-                    return;
-                }
-
-                After = slice.Head;
+                After = slice.Head; // written, or in the write the stream's task finishes
+                if (slice.Events.Count == 0 || WriteLocked(slice.Frames.Span, out var pending)) return;
+                if (pending is { IsFaulted: false }) EverrunsMetrics.SseLagging.Add();
+                ReleaseLocked(pending);
             }
         }
 
@@ -245,15 +240,17 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
         /// <summary>
         /// From the stream's task: writes a comment or an event of its own (a heartbeat) in between the loop's writes.
-        /// False when the write did not complete at once: the stream is let go (see <see cref="LetGo"/>).
+        /// False, with nothing written, when the loop let go of the stream meanwhile (a write of the loop's may still be
+        /// in progress); false too when this write did not complete at once, and the stream is let go. Either way the
+        /// stream's task takes over through <see cref="LetGo"/>.
         /// </summary>
         public bool TryWrite(ReadOnlySpan<byte> bytes)
         {
             lock (_gate)
             {
+                if (!_attached) return false;
                 if (WriteLocked(bytes, out var pending)) return true;
-                if (_attached) ReleaseLocked(pending);
-                else _released.TrySetResult(pending);
+                ReleaseLocked(pending);
                 return false;
             }
         }
@@ -273,9 +270,15 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             {
                 writer.Write(bytes);
                 var flush = writer.FlushAsync();
-                pending = flush.IsCompleted ? null : flush.AsTask();
-                if (flush.IsCompleted) flush.GetAwaiter().GetResult(); // surfaces a failure
-                return pending is null;
+                if (!flush.IsCompleted)
+                {
+                    pending = flush.AsTask();
+                    return false;
+                }
+
+                flush.GetAwaiter().GetResult(); // surfaces a failure
+                pending = null;
+                return true;
             }
             catch (Exception e)
             {

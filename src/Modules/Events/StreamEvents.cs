@@ -105,7 +105,7 @@ public static class StreamEventsEndpoint
                     }
 
                     // Let go: finish the write in progress (or surface the failure), then catch up from where it stopped.
-                    if (await live.LetGo is { } pending) await pending.WaitAsync(stopping.Token);
+                    if (await letGo is { } pending) await pending.WaitAsync(stopping.Token);
                     after = live.After;
                     break;
                 }
