@@ -22,6 +22,9 @@ public sealed record CpuSample(double NodesSeconds, double PostgresSeconds, doub
     public static CpuSample operator -(CpuSample after, CpuSample before) =>
         new(after.NodesSeconds - before.NodesSeconds, after.PostgresSeconds - before.PostgresSeconds, after.BenchSeconds - before.BenchSeconds);
 
+    public static CpuSample operator +(CpuSample a, CpuSample b) =>
+        new(a.NodesSeconds + b.NodesSeconds, a.PostgresSeconds + b.PostgresSeconds, a.BenchSeconds + b.BenchSeconds);
+
     private static string? Command(int pid)
     {
         try

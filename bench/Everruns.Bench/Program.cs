@@ -296,10 +296,10 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
         (commitsAfter - commitsBefore) / (double)turns, backgroundPerSecond, elapsed, cpu);
 }
 
-async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams, int? turnsOrDefault = null)
+async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams)
 {
     // BENCH_SSE_TURNS: more measured turns per stream count (3 by default), to compare builds more finely.
-    var turns = turnsOrDefault ?? int.Parse(Environment.GetEnvironmentVariable("BENCH_SSE_TURNS") ?? "3");
+    var turns = int.Parse(Environment.GetEnvironmentVariable("BENCH_SSE_TURNS") ?? "3");
     Log($"cross-node SSE, {streams} streams");
     var sessionId = await Api.CreateSessionAsync(writer.Http);
     // Arrival times are taken as the data line arrives; the JSON is parsed after each turn, so that 1,000 clients
@@ -340,8 +340,8 @@ async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams, i
             var elapsed = watch.Elapsed.TotalMilliseconds;
             var r = CpuSample.Take([reader.Pid]) - readerCpu;
             var w = CpuSample.Take([writer.Pid]) - writerCpu;
-            var parsed = arrivals.Select(a => (a.At, Event: JsonNode.Parse(a.Data)!,
-                Ts: DateTimeOffset.Parse((string)JsonNode.Parse(a.Data)!["ts"]!, CultureInfo.InvariantCulture))).ToList();
+            var parsed = arrivals.Select(a => (a.At, Event: JsonNode.Parse(a.Data)!))
+                .Select(a => (a.At, a.Event, Ts: DateTimeOffset.Parse((string)a.Event["ts"]!, CultureInfo.InvariantCulture))).ToList();
             // Per event: its first and last arrival over the streams (how long the fan-out of one event took).
             var spreads = parsed.GroupBy(a => (string)a.Event["id"]!).OrderBy(g => g.First().Ts)
                 .Select(g => $"{(string)g.First().Event["type"]!} +{(g.Min(a => a.At) - g.First().Ts).TotalMilliseconds:0}..{(g.Max(a => a.At) - g.First().Ts).TotalMilliseconds:0}");
@@ -349,7 +349,7 @@ async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams, i
                 $"PostgreSQL {r.PostgresSeconds * 1000:0}, load generator {r.BenchSeconds * 1000:0}; each event's first..last arrival after its ts: {string.Join(", ", spreads)}");
             if (turn == 0) continue;
             latencies.AddRange(parsed.Select(a => (a.At - a.Ts).TotalMilliseconds));
-            cpu = new CpuSample(cpu.NodesSeconds + r.NodesSeconds, cpu.PostgresSeconds + r.PostgresSeconds, cpu.BenchSeconds + r.BenchSeconds);
+            cpu += r;
             writerSeconds += w.NodesSeconds;
             await Task.Delay(200);
         }
