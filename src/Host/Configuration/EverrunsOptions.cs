@@ -57,10 +57,16 @@ public sealed record EverrunsOptions
             // Statements run twice on a connection are prepared on it (per connection, up to this many): PostgreSQL
             // then skips parsing and planning them. This halved PostgreSQL's CPU per turn (ops/bench). A pooler in
             // transaction mode that does not track prepared statements needs DATABASE_AUTO_PREPARE=0.
+            // Prepared statements are planned once: left to choose, PostgreSQL planned the event reads again on every call
+            // (its cost model kept preferring a custom plan), and planning them took longer than running them. The plans
+            // of these point and range lookups by key do not depend on the values.
             if (DatabaseAutoPrepare > 0)
             {
                 builder.MaxAutoPrepare = DatabaseAutoPrepare;
                 builder.AutoPrepareMinUsages = 2;
+                builder.Options = string.IsNullOrWhiteSpace(builder.Options)
+                    ? GenericPlans
+                    : $"{builder.Options} {GenericPlans}";
             }
 
             return builder.ConnectionString;
@@ -68,6 +74,9 @@ public sealed record EverrunsOptions
     }
 
     public string ApplicationName => $"everruns-{InstanceId}";
+
+    /// <summary>Startup option of the pooled connections while statements are prepared (DATABASE_AUTO_PREPARE above 0).</summary>
+    public const string GenericPlans = "-c plan_cache_mode=force_generic_plan";
 
     public static EverrunsOptions From(IConfiguration configuration)
     {

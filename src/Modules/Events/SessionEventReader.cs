@@ -98,15 +98,23 @@ public sealed class SharedEventReads(SessionEventReader reader, SessionSignals s
 /// </summary>
 public sealed class SessionEventReader(NpgsqlDataSource dataSource)
 {
-    private const string Filters = """
-        and (@types::text[] is null or data->>'type' = any(@types))
-        and not (data->>'type' = any(@exclude))
-        and (@turn::text is null or data->'context'->>'turn_id' = @turn)
-        and (@from_ts::timestamptz is null or (data->>'ts')::timestamptz >= @from_ts)
-        and (@to_ts::timestamptz is null or (data->>'ts')::timestamptz <= @to_ts)
-        and (@tool_name::text is null or data->'data'->>'tool_name' = @tool_name or data->'data'->'tool_call'->>'name' = @tool_name)
-        and (@q::text is null or strpos(lower((data->'data')::text), lower(@q)) > 0)
-        """;
+    /// <summary>
+    /// The SQL conditions of a filter: only those it sets (each shape of filter is a statement of its own, prepared
+    /// on the connections that run it), instead of every condition behind "@x is null or ...".
+    /// </summary>
+    private static string Conditions(EventFilter filter)
+    {
+        var sql = new System.Text.StringBuilder();
+        if (filter.Types is not null) sql.Append(" and data->>'type' = any(@types)");
+        if (filter.Exclude.Count > 0) sql.Append(" and not (data->>'type' = any(@exclude))");
+        if (filter.TurnId is not null) sql.Append(" and data->'context'->>'turn_id' = @turn");
+        if (filter.FromTs is not null) sql.Append(" and (data->>'ts')::timestamptz >= @from_ts");
+        if (filter.ToTs is not null) sql.Append(" and (data->>'ts')::timestamptz <= @to_ts");
+        if (filter.ToolName is not null)
+            sql.Append(" and (data->'data'->>'tool_name' = @tool_name or data->'data'->'tool_call'->>'name' = @tool_name)");
+        if (filter.Text is not null) sql.Append(" and strpos(lower((data->'data')::text), lower(@q)) > 0");
+        return sql.ToString();
+    }
 
     public async Task<long?> SequenceOfAsync(string sessionId, string eventId, CancellationToken ct)
     {
@@ -129,7 +137,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
             from (select coalesce(max(version), 0) as version from everruns.mt_events where stream_id = @s) head
             left join lateral (
                 select version, data from everruns.mt_events
-                where stream_id = @s and version > @after {Filters}
+                where stream_id = @s and version > @after{Conditions(filter)}
                 order by version limit @limit) e on true
             order by e.version
             """);
@@ -157,7 +165,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     {
         var events = await QueryAsync($"""
             select version, data::text from everruns.mt_events
-            where stream_id = @s and version < @before {Filters}
+            where stream_id = @s and version < @before{Conditions(filter)}
             order by version desc limit @limit
             """, sessionId, before ?? long.MaxValue, limit, filter, ct, parameterName: "before");
         return Enumerable.Reverse(events).ToList();
@@ -165,7 +173,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
 
     public async Task<long> CountAsync(string sessionId, EventFilter filter, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand($"select count(*) from everruns.mt_events where stream_id = @s {Filters}");
+        await using var cmd = dataSource.CreateCommand($"select count(*) from everruns.mt_events where stream_id = @s{Conditions(filter)}");
         cmd.Parameters.AddWithValue("s", sessionId);
         AddFilter(cmd, filter);
         return (long)(await cmd.ExecuteScalarAsync(ct))!;
@@ -187,18 +195,18 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         return events;
     }
 
+    /// <summary>The parameters of the conditions <see cref="Conditions"/> wrote.</summary>
     private static void AddFilter(NpgsqlCommand cmd, EventFilter filter)
     {
-        cmd.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text)
-        {
-            Value = filter.Types is null ? DBNull.Value : filter.Types.ToArray(),
-        });
-        cmd.Parameters.Add(new NpgsqlParameter("exclude", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Exclude.ToArray() });
-        cmd.Parameters.Add(new NpgsqlParameter("turn", NpgsqlDbType.Text) { Value = (object?)filter.TurnId ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("from_ts", NpgsqlDbType.TimestampTz) { Value = (object?)filter.FromTs ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("to_ts", NpgsqlDbType.TimestampTz) { Value = (object?)filter.ToTs ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("tool_name", NpgsqlDbType.Text) { Value = (object?)filter.ToolName ?? DBNull.Value });
-        cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = (object?)filter.Text ?? DBNull.Value });
+        if (filter.Types is not null)
+            cmd.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Types.ToArray() });
+        if (filter.Exclude.Count > 0)
+            cmd.Parameters.Add(new NpgsqlParameter("exclude", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Exclude.ToArray() });
+        if (filter.TurnId is not null) cmd.Parameters.Add(new NpgsqlParameter("turn", NpgsqlDbType.Text) { Value = filter.TurnId });
+        if (filter.FromTs is not null) cmd.Parameters.Add(new NpgsqlParameter("from_ts", NpgsqlDbType.TimestampTz) { Value = filter.FromTs.Value });
+        if (filter.ToTs is not null) cmd.Parameters.Add(new NpgsqlParameter("to_ts", NpgsqlDbType.TimestampTz) { Value = filter.ToTs.Value });
+        if (filter.ToolName is not null) cmd.Parameters.Add(new NpgsqlParameter("tool_name", NpgsqlDbType.Text) { Value = filter.ToolName });
+        if (filter.Text is not null) cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = filter.Text });
     }
 
     /// <summary>The public event envelope: id, type, ts, session_id, sequence, context, data.</summary>

@@ -100,6 +100,52 @@ public sealed class AutoPrepareTests
         (await PreparedAfterRepeatsAsync(database.Url)).ShouldBeGreaterThan(0);
         (await PreparedAfterRepeatsAsync(database.Url, ("DATABASE_AUTO_PREPARE", "0"))).ShouldBe(0);
     }
+
+    /// <summary>plan_cache_mode of a pooled connection, and how a prepared range read was planned over eight runs.</summary>
+    private static async Task<(string Mode, long Generic, long Custom)> PlansAsync(string databaseUrl, params (string Key, string Value)[] settings)
+    {
+        var options = EverrunsOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
+            settings.Append(("DATABASE_URL", databaseUrl)).Select(v => new KeyValuePair<string, string?>(v.Item1, v.Item2))).Build());
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(options.ConnectionString);
+        await using var connection = await dataSource.OpenConnectionAsync();
+        for (var i = 0; i < 8; i++)
+        {
+            await using var query = new Npgsql.NpgsqlCommand(
+                "select count(*) from pg_class where relpages >= $1 and relname = any($2)", connection);
+            query.Parameters.AddWithValue(i % 2);
+            query.Parameters.AddWithValue(new[] { "mt_events", "pg_class" });
+            await query.ExecuteScalarAsync();
+        }
+
+        await using var show = new Npgsql.NpgsqlCommand(
+            "select current_setting('plan_cache_mode'), coalesce(sum(generic_plans), 0)::bigint, coalesce(sum(custom_plans), 0)::bigint " +
+            "from pg_prepared_statements where statement like '%relname = any%'", connection);
+        await using var reader = await show.ExecuteReaderAsync();
+        await reader.ReadAsync();
+        return (reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2));
+    }
+
+    [Fact]
+    public async Task prepared_statements_are_planned_once_and_a_urls_own_options_are_kept()
+    {
+        await using var database = await TestDatabase.CreateAsync("genericplans");
+        var (mode, generic, custom) = await PlansAsync(database.Url);
+        mode.ShouldBe("force_generic_plan");
+        custom.ShouldBe(0);
+        generic.ShouldBeGreaterThan(0);
+
+        // Without prepared statements (behind a transaction-mode pooler) the server's own choice stands.
+        (await PlansAsync(database.Url, ("DATABASE_AUTO_PREPARE", "0"))).Mode.ShouldBe("auto");
+
+        // Options given in DATABASE_URL still apply.
+        var withOptions = database.Url + (database.Url.Contains('?') ? "&" : "?") + "options=" + Uri.EscapeDataString("-c statement_timeout=4321");
+        var options = EverrunsOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
+            [new KeyValuePair<string, string?>("DATABASE_URL", withOptions)]).Build());
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(options.ConnectionString);
+        await using var settings = dataSource.CreateCommand(
+            "select current_setting('statement_timeout') || ' ' || current_setting('plan_cache_mode')");
+        ((string)(await settings.ExecuteScalarAsync())!).ShouldBe("4321ms force_generic_plan");
+    }
 }
 
 public sealed class PoolWarningTests
