@@ -35,7 +35,16 @@ public sealed record SessionRuntime(
     public const int DefaultMaxIterations = 10;
 }
 
-/// <summary>Published by Messages after a user message was appended: Execution starts or queues a turn.</summary>
+/// <summary>
+/// Asked of Execution by Messages for a user's message: appends <c>input.message</c> (with <paramref name="Message"/>, the
+/// Message resource as JSON) and starts a turn with it, or queues it behind the running one, in one transaction.
+/// </summary>
+public sealed record AcceptMessage(string SessionId, string MessageId, JsonObject Message, string Text);
+
+/// <summary>
+/// Published by builds before <see cref="AcceptMessage"/> after they appended a user message (Execution then started or
+/// queued a turn): still handled, for the instances of such a build during a rolling upgrade.
+/// </summary>
 public sealed record MessagePosted(string SessionId, string MessageId, string Text);
 
 /// <summary>

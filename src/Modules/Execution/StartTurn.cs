@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Marten;
 using Wolverine;
@@ -5,10 +6,55 @@ using Wolverine;
 namespace Everruns.Modules.Execution;
 
 /// <summary>
-/// A posted message starts a turn, or waits in the session's queue behind the running one. The session's
-/// event stream, not the arrival order of <see cref="MessagePosted"/> (several handlers, several instances),
-/// decides the order: under the session's write lock every <c>input.message</c> not yet seen is queued by its
-/// sequence. A <see cref="MessagePosted"/> whose message an earlier one already queued (or a redelivery) is a no-op.
+/// A user's message (<see cref="AcceptMessage"/>, asked by Messages while the POST waits): under the session's write lock
+/// it is appended as <c>input.message</c> and starts a turn, or waits in the session's queue behind the running one,
+/// in one transaction. The lock orders concurrent posts to a session (from any instance): the sequence of their
+/// inputs is the order of their turns.
+/// <para>
+/// <see cref="SessionTurns.InputsSeen"/> is kept up to date (the input's sequence: the stream's version, read under the
+/// lock, plus one) for <see cref="StartTurnHandler"/>, which instances of an earlier build rely on during a rolling upgrade.
+/// </para>
+/// </summary>
+public static class AcceptMessageHandler
+{
+    public static async Task<OutgoingMessages> Handle(AcceptMessage accept, IDocumentSession documents, CancellationToken ct)
+    {
+        var next = new OutgoingMessages();
+        await SessionStream.LockAsync(documents, accept.SessionId, ct);
+        var batch = documents.CreateBatchQuery();
+        var loading = batch.Load<SessionTurns>(accept.SessionId);
+        var stream = batch.Events.FetchStreamState(accept.SessionId);
+        await batch.Execute(ct);
+        var state = await loading ?? new SessionTurns { Id = accept.SessionId };
+
+        documents.Events.Append(accept.SessionId, SessionEvent.Create(accept.SessionId, EventTypes.InputMessage,
+            new JsonObject { ["message"] = accept.Message }, new EventContext(InputMessageId: accept.MessageId)));
+        EverrunsMetrics.EventsWritten.Add();
+        state.InputsSeen = ((await stream)?.Version ?? 0) + 1;
+
+        var input = new QueuedInput(accept.MessageId, accept.Text);
+        if (state.Active is null)
+        {
+            Turns.Start(state, input, documents, next);
+            next.Add(new SessionActivityChanged(accept.SessionId, SessionStatuses.Active, DateTimeOffset.UtcNow, null,
+                Previews.Of(input.Text)));
+        }
+        else
+        {
+            state.Queue.Add(input);
+        }
+
+        documents.Store(state);
+        return next;
+    }
+}
+
+/// <summary>
+/// A message posted by an instance of an earlier build (<see cref="MessagePosted"/>, after its own transaction appended the
+/// input) starts a turn, or waits in the session's queue, as <see cref="AcceptMessageHandler"/> does. The session's event
+/// stream, not the arrival order of these messages, decides the order: under the session's write lock every
+/// <c>input.message</c> after <see cref="SessionTurns.InputsSeen"/> is queued by its sequence. A message whose input an
+/// earlier one already queued (or a redelivery) is a no-op.
 /// <para>
 /// The inputs are read before the lock is taken: a handler holding a session's lock never waits for a second pooled
 /// connection (when the pool ran dry, lock holders waiting for a connection and connection holders waiting for the

@@ -11,8 +11,8 @@ namespace Everruns.Modules.Messages;
 
 /// <summary>
 /// POST /v1/sessions/{id}/messages body: <c>{"message":{"role":"user","content":[{"type":"text","text":"..."}]}}</c>;
-/// <c>content</c> may also be a plain string. Appends <c>input.message</c> and publishes <see cref="MessagePosted"/>
-/// in the same transaction; Execution starts a turn, or queues it behind the running one.
+/// <c>content</c> may also be a plain string. Execution (<see cref="AcceptMessage"/>) appends <c>input.message</c> and
+/// starts a turn with it, or queues it behind the running one, in one transaction.
 /// </summary>
 public static class PostMessageEndpoint
 {
@@ -28,16 +28,14 @@ public static class PostMessageEndpoint
     }
 
     [WolverinePost("/v1/sessions/{id}/messages")]
-    public static async Task<IResult> Post(string id, PostMessageRequest request, IDocumentSession documents, IMessageBus bus, HttpContext http)
+    public static async Task<IResult> Post(string id, PostMessageRequest request, IMessageBus bus, HttpContext http)
     {
         if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing) return Problems.Result(missing);
 
         var (content, text, _) = InputContent.Parse(request.Message!);
         var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);
         var json = MessageJson.From(message, id);
-        await SessionStream.AppendAsync(documents, id, SessionEvent.Create(id, EventTypes.InputMessage,
-            new JsonObject { ["message"] = json.DeepClone() }, new EventContext(InputMessageId: message.Id)));
-        await bus.PublishAsync(new MessagePosted(id, message.Id, text!));
+        await bus.InvokeAsync(new AcceptMessage(id, message.Id, json.DeepClone().AsObject(), text!), http.RequestAborted);
         return Results.Created($"/v1/sessions/{id}/messages/{message.Id}", json);
     }
 }

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Text.Json.Nodes;
+using Everruns.Contracts;
 using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Everruns.Tests.Api;
 
@@ -152,6 +154,51 @@ public sealed class TurnTests(AppFixture app)
         var inputs = events.Where(e => (string)e["type"]! == "input.message").Select(e => (string)e["data"]!["message"]!["id"]!).ToList();
         events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["input_message_id"]!).ShouldBe(inputs);
         events.Count(e => (string)e["type"]! == "turn.completed").ShouldBe(6);
+    }
+
+    [Fact]
+    public async Task a_message_posted_by_an_earlier_build_during_a_rolling_upgrade_runs_once_in_order_with_the_others()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await using var scope = app.Host.Services.CreateAsyncScope();
+        var bus = scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>();
+        var store = scope.ServiceProvider.GetRequiredService<Marten.IDocumentStore>();
+
+        var first = (string)(await _api.PostMessageAsync(sessionId, "new build 1"))["id"]!;
+
+        // An instance of the earlier build appends the input in its own transaction, then publishes MessagePosted.
+        var legacy = Ids.New(Ids.Message);
+        await using (var documents = store.LightweightSession())
+        {
+            var message = new JsonObject
+            {
+                ["id"] = legacy, ["session_id"] = sessionId, ["role"] = "user",
+                ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = "old build" }),
+                ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
+            };
+            await SessionStream.AppendAsync(documents, sessionId, SessionEvent.Create(sessionId, EventTypes.InputMessage,
+                new JsonObject { ["message"] = message }, new EventContext(InputMessageId: legacy)));
+            await documents.SaveChangesAsync();
+        }
+
+        await bus.InvokeAsync(new MessagePosted(sessionId, legacy, "old build"));
+        var last = (string)(await _api.PostMessageAsync(sessionId, "new build 2"))["id"]!;
+        // The earlier build's handler, handed a message this build accepted (or a redelivery), queues nothing again.
+        await bus.InvokeAsync(new MessagePosted(sessionId, first, "new build 1"));
+        await bus.InvokeAsync(new MessagePosted(sessionId, legacy, "old build"));
+
+        var events = await _api.WaitForTurnsAsync(sessionId, turns: 3);
+        var inputs = events.Where(e => (string)e["type"]! == "input.message").Select(e => (string)e["data"]!["message"]!["id"]!).ToList();
+        inputs.ShouldBe([first, legacy, last]);
+        events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["input_message_id"]!).ShouldBe(inputs);
+        events.Where(e => (string)e["type"]! == "output.message.completed")
+            .Select(e => (string)e["data"]!["message"]!["content"]![0]!["text"]!)
+            .ShouldBe(["Echo: new build 1", "Echo: old build", "Echo: new build 2"]);
+
+        // Nothing more starts afterwards.
+        await Task.Delay(500);
+        (await _api.EventsAsync(sessionId)).Count(e => (string)e["type"]! == "turn.started").ShouldBe(3);
+        ((string)(await _api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"]!).ShouldBe("idle");
     }
 
     [Fact]
