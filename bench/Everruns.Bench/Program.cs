@@ -109,9 +109,15 @@ try
     foreach (var (label, run) in runs) AddTurnRows(label, run);
 
     rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss, 1)} (×{F(best / pgBoss, 2)})", "≥ pg-boss", Verdict(best >= pgBoss)));
-    // Commits per turn of the same run as the turns/s.
+    // Commits per turn (xact_commit, as the target is set) of the same run as the turns/s. xact_commit also counts each
+    // read-only statement run outside a transaction, which grows with the reads (a lightly loaded node's SSE streams
+    // read more often per turn), not with durable work: the share of pgbench's (durable) commits that the transactions
+    // that wrote make up is shown beside it.
     var commitShare = best * bestRun.CommitsPerTurn / pgbenchTps;
-    rows.Add(("Turns/s × commits per turn vs pgbench commits/s", $"{F(best * bestRun.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}%", "≥ 50%", Verdict(commitShare >= 0.5)));
+    var writeShare = best * bestRun.WritesPerTurn / pgbenchTps;
+    rows.Add(("Turns/s × commits per turn vs pgbench commits/s",
+        $"{F(best * bestRun.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}% (write transactions only: {F(writeShare * 100, 1)}%)",
+        "≥ 50%", Verdict(commitShare >= 0.5)));
     foreach (var run in crossNode) AddCrossNodeRows(run);
     rows.Add(($"Idle SSE streams: resident memory per stream ({idle.Streams} streams)", $"{F(idle.BytesPerStream / 1024.0, 1)} KiB", "≤ 64 KiB", Verdict(idle.BytesPerStream <= 64 * 1024)));
     rows.Add(($"Idle SSE streams: live event reached", $"{idle.Reached} / {idle.Streams}", "all", Verdict(idle.Reached == idle.Streams)));
@@ -141,6 +147,7 @@ void AddTurnRows(string label, TurnRun run)
     rows.Add(($"Turns/s, {label} ({run.Turns} turns, {run.Sessions} sessions)", F(run.TurnsPerSecond, 1), "", ""));
     rows.Add(($"POST → turn.completed on SSE p50 / p95 / p99, {label}", $"{F(run.P50)} / {F(run.P95)} / {F(run.P99)} ms", "", ""));
     rows.Add(($"Postgres commits per turn, {label} (idle background: {F(run.BackgroundCommitsPerSecond, 1)} commits/s)", F(run.CommitsPerTurn, 1), "", ""));
+    rows.Add(($"Postgres write transactions per turn, {label}", F(run.WritesPerTurn, 1), "", ""));
     var cpu = run.Cpu;
     rows.Add(($"CPU ms per turn: nodes / PostgreSQL / load generator, {label} (cores busy: {F((cpu.NodesSeconds + cpu.PostgresSeconds + cpu.BenchSeconds) / run.Seconds, 2)} of {Environment.ProcessorCount})",
         $"{F(cpu.NodesSeconds * 1000 / run.Turns, 1)} / {F(cpu.PostgresSeconds * 1000 / run.Turns, 1)} / {F(cpu.BenchSeconds * 1000 / run.Turns, 1)}", "", ""));
@@ -259,7 +266,11 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
         if (backgroundPerSecond <= 10 * cluster.Count) break;
     }
 
+    // Write transactions: the transaction ids handed out meanwhile (a transaction gets one when it first writes; read-only
+    // statements, which xact_commit counts too, get none). The next id to hand out is read without taking one.
+    const string nextXid = "select pg_snapshot_xmax(pg_current_snapshot())::text::bigint";
     var commitsBefore = await Db.ScalarAsync<long>(url, commits);
+    var xidsBefore = await Db.ScalarAsync<long>(url, nextXid);
     var cpuBefore = CpuSample.Take(cluster.Select(n => n.Pid));
     if (log) Log($"load: {sessions} sessions × {messagesEach} messages");
     var latencies = new ConcurrentBag<double>();
@@ -285,6 +296,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     }));
     var elapsed = watch.Elapsed.TotalSeconds;
     var cpu = CpuSample.Take(cluster.Select(n => n.Pid)) - cpuBefore;
+    var writes = await Db.ScalarAsync<long>(url, nextXid) - xidsBefore;
     if (log) Log("load done");
     // Backends report their commits to pg_stat_database up to 10 s late (when idle): wait them out, then take the
     // background that accrued meanwhile off.
@@ -293,7 +305,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var turns = sessions * messagesEach;
     var all = latencies.ToList();
     return new TurnRun(sessions, turns, turns / elapsed, Stats.Percentile(all, 50), Stats.Percentile(all, 95), Stats.Percentile(all, 99),
-        (commitsAfter - commitsBefore) / (double)turns, backgroundPerSecond, elapsed, cpu);
+        (commitsAfter - commitsBefore) / (double)turns, writes / (double)turns, backgroundPerSecond, elapsed, cpu);
 }
 
 async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams)
@@ -407,9 +419,12 @@ static string Verdict(bool met) => met ? "met" : "not met";
 
 static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcNow:HH:mm:ss} {step}");
 
-/// <summary>CommitsPerTurn: every commit in the database during the load, per turn (background included: see BackgroundCommitsPerSecond).</summary>
+/// <summary>
+/// CommitsPerTurn: every commit in the database during the load, read-only statements included, per turn (background
+/// included: see BackgroundCommitsPerSecond). WritesPerTurn: the transactions that wrote (took a transaction id), per turn.
+/// </summary>
 internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, double P50, double P95, double P99, double CommitsPerTurn,
-    double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu);
+    double WritesPerTurn, double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu);
 
 internal sealed record CrossNodeRun(int Streams, int Turns, double P50, double P99, int Samples, double ReaderMs, double WriterMs, double PostgresMs, double ClientMs);
 
