@@ -54,9 +54,12 @@ public sealed class DatabaseOutageTests
         await using var host = await TestHost.StartAsync(database.Url);
         var api = new ApiClient(host.Server.CreateClient());
         var agent = await api.CreateAgentAsync();
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
 
         await using (await database.RefuseConnectionsAsync())
         {
+            (await api.PostAsync($"/v1/sessions/{sessionId}/messages", new { message = new { content = "while down" } }))
+                .ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
             var watch = Stopwatch.StartNew();
             var down = await api.GetAsync($"/v1/agents/{agent["id"]}");
             down.ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "database_unavailable");
@@ -74,6 +77,12 @@ public sealed class DatabaseOutageTests
 
         (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.OK);
         (await api.PostAsync("/v1/agents", new { name = Names.Unique("up"), system_prompt = "x" })).Status.ShouldBe(HttpStatusCode.Created);
+
+        // The message refused while the database was down left nothing behind; one posted now runs.
+        await api.PostMessageAsync(sessionId, "after");
+        var events = await api.WaitForTurnsAsync(sessionId);
+        events.Where(e => (string)e["type"]! == "input.message").Select(e => (string)e["data"]!["message"]!["content"]![0]!["text"]!)
+            .ShouldBe(["after"]);
     }
 }
 
