@@ -65,9 +65,14 @@ public sealed record CancelTurnOutcome(string Status, string Message, string? Tu
 /// <summary>A message of the conversation in the public shape (content parts as JSON).</summary>
 public sealed record ConversationMessage(string Id, string Role, JsonArray Content, DateTimeOffset CreatedAt);
 
-/// <summary>Ask the Events module for a session's events of some types after a sequence; answered with <see cref="SessionEventsRead"/>.</summary>
+/// <summary>
+/// Ask the Events module for a session's events of some types after a sequence; answered with <see cref="SessionEventsRead"/>.
+/// <paramref name="TurnId"/> narrows them to one turn, or, with <paramref name="TurnTypes"/>, adds the events of those
+/// types of that turn to the <paramref name="Types"/> of every turn (one read for both).
+/// </summary>
 public sealed record ReadSessionEvents(
-    string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000, string? TurnId = null);
+    string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000, string? TurnId = null,
+    IReadOnlyList<string>? TurnTypes = null);
 
 public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Events);
 

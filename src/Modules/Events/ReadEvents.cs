@@ -7,7 +7,7 @@ public static class ReadEventsHandler
 {
     public static async Task<SessionEventsRead> Handle(ReadSessionEvents query, SessionEventReader reader, CancellationToken ct)
     {
-        var filter = new EventFilter(query.Types, [], query.TurnId);
+        var filter = new EventFilter(query.Types, [], query.TurnId) { TurnTypes = query.TurnTypes };
         var slice = await reader.ReadForwardAsync(query.SessionId, query.AfterSequence, query.Limit, filter, ct);
         return new SessionEventsRead(slice.Events.Select(e => new RecordedSessionEvent(
             e.Sequence, e.Id, e.Type,

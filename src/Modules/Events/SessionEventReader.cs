@@ -16,16 +16,22 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
     /// <summary>Case-insensitive substring of the event's data.</summary>
     public string? Text { get; init; }
 
+    /// <summary>
+    /// Events of these types are wanted too, those of <see cref="TurnId"/> only; <see cref="TurnId"/> then narrows only
+    /// them, and <see cref="Types"/> (required with it) come from any turn.
+    /// </summary>
+    public IReadOnlyCollection<string>? TurnTypes { get; init; }
+
     /// <summary>Whether events of a type can pass the filter (null: every type can).</summary>
     public Func<string, bool>? WantsType => Types is null && Exclude.Count == 0
         ? null
-        : _wantsType ??= type => (Types is null || Types.Contains(type)) && !Exclude.Contains(type);
+        : _wantsType ??= type => (Types is null || Types.Contains(type) || TurnTypes?.Contains(type) == true) && !Exclude.Contains(type);
 
     private Func<string, bool>? _wantsType;
 
     /// <summary>Identifies the filter for sharing reads (equal filters, equal keys). Made once: every wake-up of a stream asks.</summary>
     public string Key => _key ??=
-        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}";
+        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}|{string.Join(",", (TurnTypes ?? []).Order())}";
 
     private string? _key;
 
@@ -39,6 +45,7 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
         ToTs = original.ToTs;
         ToolName = original.ToolName;
         Text = original.Text;
+        TurnTypes = original.TurnTypes;
     }
 }
 
@@ -105,9 +112,19 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     private static string Conditions(EventFilter filter)
     {
         var sql = new System.Text.StringBuilder();
-        if (filter.Types is not null) sql.Append(" and data->>'type' = any(@types)");
+        if (filter.TurnTypes is not null)
+        {
+            if (filter.Types is null || filter.TurnId is null)
+                throw new ArgumentException("a filter with TurnTypes needs Types and a TurnId", nameof(filter));
+            sql.Append(" and (data->>'type' = any(@types) or (data->>'type' = any(@turn_types) and data->'context'->>'turn_id' = @turn))");
+        }
+        else
+        {
+            if (filter.Types is not null) sql.Append(" and data->>'type' = any(@types)");
+            if (filter.TurnId is not null) sql.Append(" and data->'context'->>'turn_id' = @turn");
+        }
+
         if (filter.Exclude.Count > 0) sql.Append(" and not (data->>'type' = any(@exclude))");
-        if (filter.TurnId is not null) sql.Append(" and data->'context'->>'turn_id' = @turn");
         if (filter.FromTs is not null) sql.Append(" and (data->>'ts')::timestamptz >= @from_ts");
         if (filter.ToTs is not null) sql.Append(" and (data->>'ts')::timestamptz <= @to_ts");
         if (filter.ToolName is not null)
@@ -200,6 +217,8 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     {
         if (filter.Types is not null)
             cmd.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Types.ToArray() });
+        if (filter.TurnTypes is not null)
+            cmd.Parameters.Add(new NpgsqlParameter("turn_types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.TurnTypes.ToArray() });
         if (filter.Exclude.Count > 0)
             cmd.Parameters.Add(new NpgsqlParameter("exclude", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Exclude.ToArray() });
         if (filter.TurnId is not null) cmd.Parameters.Add(new NpgsqlParameter("turn", NpgsqlDbType.Text) { Value = filter.TurnId });

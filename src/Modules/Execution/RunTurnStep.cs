@@ -57,6 +57,9 @@ public static class RunTurnStepHandler
     private sealed class ModelCall(RunTurnStep step, ActiveTurn turn, IMessageBus bus, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ILogger logger)
     {
+        /// <summary>What a model call streams before its outcome: read back, for this turn only, to resume a step run again.</summary>
+        private static readonly string[] StreamedTypes = [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta];
+
         private readonly StringBuilder _accumulated = new();
         private readonly StringBuilder _pending = new();
         private string? _replay; // text an earlier attempt of this step already streamed
@@ -68,7 +71,11 @@ public static class RunTurnStepHandler
         {
             var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
             if (runtime is null) return Failed(null, "The session no longer exists.", "session_not_found");
-            var history = await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead), ct);
+            // One read: the conversation (of every turn) and what an earlier attempt of this step may have streamed (of
+            // this turn only).
+            var read = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead,
+                TurnId: step.TurnId, TurnTypes: StreamedTypes), ct)).Events;
+            var history = read.Where(e => !StreamedTypes.Contains(e.Type)).ToList();
             var model = models.Resolve(runtime.ModelId);
             if (model is null)
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
@@ -84,7 +91,7 @@ public static class RunTurnStepHandler
 
             // The message starts (output.message.started) with its first streamed text, in one transaction with it, or
             // with the outcome when the whole answer came sooner than one delta batch.
-            _started = await ResumeAsync(ct) ? null : new JsonObject
+            _started = Resume(read) ? null : new JsonObject
             {
                 ["turn_id"] = step.TurnId,
                 ["iteration"] = step.Iteration,
@@ -99,7 +106,7 @@ public static class RunTurnStepHandler
                 var updates = new List<ChatResponseUpdate>();
                 var lastFlush = Stopwatch.StartNew();
                 await foreach (var update in client.GetStreamingResponseAsync(
-                                   Conversation.Build(runtime.SystemPrompt, history.Events), options, cancelled.Token))
+                                   Conversation.Build(runtime.SystemPrompt, history), options, cancelled.Token))
                 {
                     updates.Add(update);
                     if (string.IsNullOrEmpty(update.Text)) continue;
@@ -146,10 +153,9 @@ public static class RunTurnStepHandler
         /// Whether an earlier attempt of this step already started the message; if so, what it streamed, so that
         /// this attempt emits only what comes after (or, if the model now says something else, the new text).
         /// </summary>
-        private async Task<bool> ResumeAsync(CancellationToken ct)
+        private bool Resume(IReadOnlyList<RecordedSessionEvent> read)
         {
-            var earlier = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId,
-                [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta], TurnId: step.TurnId), ct)).Events;
+            var earlier = read.Where(e => StreamedTypes.Contains(e.Type) && e.Context.TurnId == step.TurnId).ToList();
             var started = earlier.LastOrDefault(e => e.Type == EventTypes.OutputMessageStarted &&
                                                      (int?)e.Data["iteration"] == step.Iteration);
             if (started is null) return false;

@@ -202,6 +202,33 @@ public sealed class TurnTests(AppFixture app)
     }
 
     [Fact]
+    public async Task one_read_gives_a_step_the_conversation_of_every_turn_and_what_its_own_turn_streamed()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await _api.PostMessageAsync(sessionId, "first");
+        await _api.WaitForTurnsAsync(sessionId);
+        await _api.PostMessageAsync(sessionId, "second");
+        var events = await _api.WaitForTurnsAsync(sessionId, turns: 2);
+        var turns = events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["turn_id"]!).ToList();
+
+        await using var scope = app.Host.Services.CreateAsyncScope();
+        var bus = scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>();
+        string[] streamed = [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta];
+        var read = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(sessionId,
+            [EventTypes.InputMessage, EventTypes.TurnStarted, EventTypes.OutputMessageCompleted], TurnId: turns[1], TurnTypes: streamed))).Events;
+
+        // The conversation's types of both turns, in sequence order...
+        read.Where(e => !streamed.Contains(e.Type)).Select(e => e.Type).ShouldBe(
+            ["input.message", "turn.started", "output.message.completed", "input.message", "turn.started", "output.message.completed"]);
+        read.Select(e => e.Sequence).ShouldBe(read.Select(e => e.Sequence).Order());
+        // ...and the streamed ones of the second turn only, all of them.
+        var ofSecond = events.Where(e => streamed.Contains((string)e["type"]!) && (string?)e["context"]!["turn_id"] == turns[1]).ToList();
+        ofSecond.ShouldNotBeEmpty();
+        read.Where(e => streamed.Contains(e.Type)).Select(e => e.Sequence)
+            .ShouldBe(ofSecond.Select(e => e["sequence"]!.GetValue<long>()));
+    }
+
+    [Fact]
     public async Task a_malformed_message_is_refused_and_appends_nothing()
     {
         var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
