@@ -94,6 +94,13 @@ public static class Turns
         EverrunsMetrics.TurnsStarted.Add();
     }
 
+    /// <summary>Starts a turn on an idle session: the session becomes active, with the input's preview.</summary>
+    public static void StartIdle(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next)
+    {
+        Start(state, input, documents, next);
+        next.Add(new SessionActivityChanged(state.Id, SessionStatuses.Active, DateTimeOffset.UtcNow, null, Previews.Of(input.Text)));
+    }
+
     /// <summary>Ends the active turn with <c>turn.failed</c>: a readable error and its code.</summary>
     public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next) =>
         End(state, EventTypes.TurnFailed, new JsonObject

@@ -33,16 +33,8 @@ public static class AcceptMessageHandler
         state.InputsSeen = ((await stream)?.Version ?? 0) + 1;
 
         var input = new QueuedInput(accept.MessageId, accept.Text);
-        if (state.Active is null)
-        {
-            Turns.Start(state, input, documents, next);
-            next.Add(new SessionActivityChanged(accept.SessionId, SessionStatuses.Active, DateTimeOffset.UtcNow, null,
-                Previews.Of(input.Text)));
-        }
-        else
-        {
-            state.Queue.Add(input);
-        }
+        if (state.Active is null) Turns.StartIdle(state, input, documents, next);
+        else state.Queue.Add(input);
 
         documents.Store(state);
         return next;
@@ -85,9 +77,7 @@ public static class StartTurnHandler
         {
             var first = state.Queue[0];
             state.Queue.RemoveAt(0);
-            Turns.Start(state, first, documents, next);
-            next.Add(new SessionActivityChanged(posted.SessionId, SessionStatuses.Active, DateTimeOffset.UtcNow, null,
-                Previews.Of(first.Text)));
+            Turns.StartIdle(state, first, documents, next);
         }
 
         documents.Store(state);
