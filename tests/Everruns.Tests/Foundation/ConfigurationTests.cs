@@ -7,7 +7,8 @@ namespace Everruns.Tests.Foundation;
 
 public sealed class ConfigurationTests
 {
-    private static EverrunsOptions Options(params (string Key, string Value)[] values) =>
+    /// <summary>The server's options from these settings, as the environment would give them.</summary>
+    internal static EverrunsOptions Options(params (string Key, string Value)[] values) =>
         EverrunsOptions.From(new ConfigurationBuilder()
             .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
             .Build());
@@ -78,8 +79,7 @@ public sealed class AutoPrepareTests
     /// <summary>Prepared statements on the connection after one query ran three times.</summary>
     private static async Task<long> PreparedAfterRepeatsAsync(string databaseUrl, params (string Key, string Value)[] settings)
     {
-        var options = EverrunsOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
-            settings.Append(("DATABASE_URL", databaseUrl)).Select(v => new KeyValuePair<string, string?>(v.Item1, v.Item2))).Build());
+        var options = ConfigurationTests.Options([.. settings, ("DATABASE_URL", databaseUrl)]);
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(options.ConnectionString);
         await using var connection = await dataSource.OpenConnectionAsync();
         for (var i = 0; i < 3; i++)
@@ -104,8 +104,7 @@ public sealed class AutoPrepareTests
     /// <summary>plan_cache_mode of a pooled connection, and how a prepared range read was planned over eight runs.</summary>
     private static async Task<(string Mode, long Generic, long Custom)> PlansAsync(string databaseUrl, params (string Key, string Value)[] settings)
     {
-        var options = EverrunsOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
-            settings.Append(("DATABASE_URL", databaseUrl)).Select(v => new KeyValuePair<string, string?>(v.Item1, v.Item2))).Build());
+        var options = ConfigurationTests.Options([.. settings, ("DATABASE_URL", databaseUrl)]);
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(options.ConnectionString);
         await using var connection = await dataSource.OpenConnectionAsync();
         for (var i = 0; i < 8; i++)
@@ -139,8 +138,7 @@ public sealed class AutoPrepareTests
 
         // Options given in DATABASE_URL still apply.
         var withOptions = database.Url + (database.Url.Contains('?') ? "&" : "?") + "options=" + Uri.EscapeDataString("-c statement_timeout=4321");
-        var options = EverrunsOptions.From(new ConfigurationBuilder().AddInMemoryCollection(
-            [new KeyValuePair<string, string?>("DATABASE_URL", withOptions)]).Build());
+        var options = ConfigurationTests.Options(("DATABASE_URL", withOptions));
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(options.ConnectionString);
         await using var settings = dataSource.CreateCommand(
             "select current_setting('statement_timeout') || ' ' || current_setting('plan_cache_mode')");
