@@ -32,7 +32,9 @@ public static class EverrunsComposition
         builder.Services.AddSingleton(new InstanceIdentity(options.InstanceId, options.ExpectedInstances, BuildInfo.Version));
         builder.Services.AddSingleton(new ShutdownSettings(options.ShutdownGrace));
         // The host waits this long for in-flight work, plus a margin to hand unfinished turns on and close the pool.
-        builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = options.ShutdownGrace + TimeSpan.FromSeconds(10));
+        builder.Services.Configure<HostOptions>(host =>
+            host.ShutdownTimeout = options.ShutdownDrain + options.ShutdownGrace + TimeSpan.FromSeconds(10));
+        builder.Services.AddHostedService<ShutdownDrain>();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
             Listen(kestrel, options.Host, options.Port, HttpProtocols.Http1AndHttp2);

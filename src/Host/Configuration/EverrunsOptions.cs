@@ -25,6 +25,12 @@ public sealed record EverrunsOptions
     /// <summary>On SIGTERM, how long in-flight turns may run on before they are handed to another instance.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// On SIGTERM, how long the instance keeps its listeners open (readiness 503, new requests refused with 503 shutting_down)
+    /// before it stops them, so load balancers probing readiness take it out of rotation first.
+    /// </summary>
+    public TimeSpan ShutdownDrain { get; init; } = TimeSpan.Zero;
+
     /// <summary>Optional second port that speaks only cleartext HTTP/2 (h2c), for load balancers.</summary>
     public int? H2cPort { get; init; }
 
@@ -99,6 +105,7 @@ public sealed record EverrunsOptions
             NodeHealthCheck = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_HEALTH_CHECK_SECS", 10, max: 3600)),
             NodeStaleAfter = TimeSpan.FromSeconds(PositiveInt(configuration, "NODE_STALE_SECS", 60, max: 86400)),
             ShutdownGrace = TimeSpan.FromSeconds(PositiveInt(configuration, "SHUTDOWN_GRACE_SECS", 30, max: 3600)),
+            ShutdownDrain = TimeSpan.FromSeconds(PositiveInt(configuration, "SHUTDOWN_DRAIN_SECS", 0, max: 600, min: 0)),
             H2cPort = string.IsNullOrWhiteSpace(configuration["H2C_PORT"]) ? null : PositiveInt(configuration, "H2C_PORT", 0, max: 65535),
             Http2StreamWindowSize = PositiveInt(configuration, "HTTP2_STREAM_WINDOW_SIZE", 2 * 1024 * 1024),
             Http2ConnectionWindowSize = PositiveInt(configuration, "HTTP2_CONNECTION_WINDOW_SIZE", 16 * 1024 * 1024),

@@ -14,6 +14,7 @@ public sealed class ShutdownTests
         {
             ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "100",
             ["SHUTDOWN_GRACE_SECS"] = "2",
+            ["SHUTDOWN_DRAIN_SECS"] = "1",
             ["TASK_POLL_SECS"] = "600", // only the task_available notification can wake the other node in time
         });
         var draining = cluster.Nodes[0];
@@ -35,6 +36,7 @@ public sealed class ShutdownTests
         draining.ExitCode.ShouldBe(0, draining.Output);
         // The turn outlived the grace period: it was handed on, not finished here or lost.
         draining.Output.ShouldContain("handed to another instance");
+        draining.Output.ShouldContain("draining for 1 s before stopping the listeners");
 
         var events = await cluster.Api(1).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
         ((string)events.Last()["type"]!).ShouldBe("turn.completed", cluster.Nodes[1].Output);
@@ -53,7 +55,8 @@ public sealed class ShutdownTests
     {
         await using var database = await TestDatabase.CreateAsync("everruns_refuse");
         var url = database.Url;
-        await using var host = await TestHost.StartAsync(url);
+        // The drain keeps the stopping instance answering for a while, as a load balancer probing readiness needs.
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string> { ["SHUTDOWN_DRAIN_SECS"] = "3" });
         var api = new ApiClient(host.Server.CreateClient());
         (await api.GetAsync("/v1/agents")).Status.ShouldBe(HttpStatusCode.OK);
 
@@ -64,5 +67,9 @@ public sealed class ShutdownTests
         refused.Headers.RetryAfter.ShouldNotBeNull();
         (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
         (await api.GetAsync("/health/ready")).Status.ShouldBe(HttpStatusCode.ServiceUnavailable);
+        // Still draining a second later: refusing, and live.
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        (await api.GetAsync("/v1/agents")).ShouldBeProblem(HttpStatusCode.ServiceUnavailable, "shutting_down");
+        (await api.GetAsync("/health")).Status.ShouldBe(HttpStatusCode.OK);
     }
 }

@@ -58,6 +58,8 @@ public sealed class ConfigurationTests
     [InlineData("EXPECTED_INSTANCES", "0")]
     [InlineData("DATABASE_POOL_MAX", "-5")]
     [InlineData("DATABASE_AUTO_PREPARE", "-1")]
+    [InlineData("SHUTDOWN_DRAIN_SECS", "-1")]
+    [InlineData("SHUTDOWN_DRAIN_SECS", "601")]
     public void a_malformed_number_is_a_clear_start_up_error(string key, string value)
     {
         Should.Throw<InvalidOperationException>(() => Options(("DATABASE_URL", "postgres://u@localhost/db"), (key, value)))
