@@ -1,4 +1,9 @@
+using System.Data.Common;
 using Marten;
+using Weasel.Storage;
+using Marten.Linq.QueryHandlers;
+using Marten.Services.BatchQuerying;
+using Weasel.Postgresql;
 
 namespace Everruns.Contracts;
 
@@ -15,6 +20,19 @@ public static class SessionStream
 
     public static Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
         TakeLocksAsync(documents, "select pg_advisory_xact_lock(@class, hashtext(@sessions))", sessionId, ct);
+
+    /// <summary>
+    /// A batch query that takes the session's write turn before its reads, in the same round trip: the caller adds its
+    /// reads and executes it. Each statement of a batch runs after the one before it finished, with a snapshot of its
+    /// own, so the reads see everything the previous holder of the lock committed.
+    /// </summary>
+    public static async Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
+    {
+        await documents.BeginTransactionAsync(ct);
+        var batch = documents.CreateBatchQuery();
+        _ = batch.AddItem(new LockStatement(sessionId));
+        return batch;
+    }
 
     /// <summary>
     /// Takes the write turn of several sessions in one statement, in a fixed order (so two callers locking overlapping
@@ -47,5 +65,22 @@ public static class SessionStream
         await LockAsync(documents, sessionId, ct);
         documents.Events.Append(sessionId, @event);
         EverrunsMetrics.EventsWritten.Add();
+    }
+
+    /// <summary>The session's advisory lock as one statement of a batch query.</summary>
+    private sealed class LockStatement(string sessionId) : IQueryHandler<bool>
+    {
+        public void ConfigureCommand(ICommandBuilder builder, IStorageSession session)
+        {
+            builder.Append("select pg_advisory_xact_lock(");
+            builder.AppendParameter(LockClass);
+            builder.Append(", hashtext(");
+            builder.AppendParameter(sessionId);
+            builder.Append("))");
+        }
+
+        public Task<bool> HandleAsync(DbDataReader reader, IStorageSession session, CancellationToken token) => Task.FromResult(true);
+
+        public Task<int> StreamJson(Stream stream, DbDataReader reader, CancellationToken token) => Task.FromResult(0);
     }
 }

@@ -70,11 +70,16 @@ public sealed record ToolOutcome(string ToolCallId, string ToolName, bool Succes
 /// <summary>Transitions of <see cref="SessionTurns"/>: each appends its events and names the messages that follow.</summary>
 public static class Turns
 {
-    /// <summary>The session's turn state, read after taking the session's write turn (see <see cref="SessionStream"/>).</summary>
+    /// <summary>
+    /// The session's turn state, read after taking the session's write turn (see <see cref="SessionStream"/>), in one
+    /// round trip.
+    /// </summary>
     public static async Task<SessionTurns?> LoadLockedAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
     {
-        await SessionStream.LockAsync(documents, sessionId, ct);
-        return await documents.LoadAsync<SessionTurns>(sessionId, ct);
+        var batch = await SessionStream.LockedBatchAsync(documents, sessionId, ct);
+        var state = batch.Load<SessionTurns>(sessionId);
+        await batch.Execute(ct);
+        return await state;
     }
 
     public static bool IsAt(this SessionTurns? state, string turnId, int iteration, TurnPhase phase) =>

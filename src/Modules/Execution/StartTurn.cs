@@ -20,8 +20,8 @@ public static class AcceptMessageHandler
     public static async Task<OutgoingMessages> Handle(AcceptMessage accept, IDocumentSession documents, CancellationToken ct)
     {
         var next = new OutgoingMessages();
-        await SessionStream.LockAsync(documents, accept.SessionId, ct);
-        var batch = documents.CreateBatchQuery();
+        // One round trip: the lock, then the turn state and the stream's version as they are under it.
+        var batch = await SessionStream.LockedBatchAsync(documents, accept.SessionId, ct);
         var loading = batch.Load<SessionTurns>(accept.SessionId);
         var stream = batch.Events.FetchStreamState(accept.SessionId);
         await batch.Execute(ct);

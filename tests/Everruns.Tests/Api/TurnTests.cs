@@ -249,4 +249,24 @@ public sealed class TurnTests(AppFixture app)
         ok.Status.ShouldBe(HttpStatusCode.Created, ok.Text);
         ((string)ok.Object["content"]![0]!["text"]!).ShouldBe("just text");
     }
+
+    [Fact]
+    public async Task a_read_batched_behind_the_session_lock_waits_for_the_holder_and_sees_what_it_committed()
+    {
+        var store = app.Host.Services.GetRequiredService<Marten.IDocumentStore>();
+        var sessionId = Ids.New(Ids.Session);
+        await using var holder = store.LightweightSession();
+        (await Everruns.Modules.Execution.Turns.LoadLockedAsync(holder, sessionId)).ShouldBeNull();
+        holder.Store(new Everruns.Modules.Execution.SessionTurns { Id = sessionId, InputsSeen = 7 });
+
+        // Lock and read in one round trip, while the holder has the lock: it waits, then reads after the lock is its.
+        await using var waiter = store.LightweightSession();
+        var waiting = Everruns.Modules.Execution.Turns.LoadLockedAsync(waiter, sessionId);
+        await Task.Delay(300);
+        waiting.IsCompleted.ShouldBeFalse();
+
+        await holder.SaveChangesAsync();
+        var seen = await waiting.WaitAsync(TimeSpan.FromSeconds(10));
+        seen.ShouldNotBeNull().InputsSeen.ShouldBe(7);
+    }
 }
