@@ -15,6 +15,9 @@ var turnsOnly = args.Contains("--turns");
 // --sse: only the cross-node SSE delivery runs (the 1,000-stream one twice), for the same reason. BENCH_SSE_TURNS sets
 // the measured turns per run (3).
 var sseOnly = args.Contains("--sse");
+// The busy run: sessions posting at once, and messages each, one after the other.
+var busySessions = quick ? 64 : 160;
+var busyMessages = quick ? 2 : 12;
 var server = Need("DATABASE_URL");
 var hostDll = Need("EVERRUNS_HOST_DLL");
 var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
@@ -51,7 +54,7 @@ try
     if (turnsOnly)
     {
         nodes.AddRange(await StartNodesAsync("n1"));
-        var busy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 6);
+        var busy = await TurnsAsync(nodes, busySessions, busyMessages);
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
         AddTurnRows("1 node, busy", busy);
         PrintTable();
@@ -87,7 +90,7 @@ try
     var one = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
     // The same node under more concurrent sessions: throughput of a closed loop is sessions ÷ latency, so this shows
     // how far the pipeline goes before PostgreSQL (or the CPU) saturates.
-    var oneBusy = await TurnsAsync(nodes, quick ? 64 : 160, quick ? 2 : 6);
+    var oneBusy = await TurnsAsync(nodes, busySessions, busyMessages);
     settings["EXPECTED_INSTANCES"] = "3";
     nodes.AddRange(await StartNodesAsync("n2", "n3"));
     var three = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
@@ -176,6 +179,13 @@ async Task<List<Node>> StartNodesAsync(params string[] names)
     foreach (var node in started) await TurnsAsync([node], quick ? 8 : 64, quick ? 3 : 15, log: false);
     await Task.Delay(TimeSpan.FromSeconds(quick ? 15 : 45));
     foreach (var node in started) await TurnsAsync([node], quick ? 8 : 64, quick ? 3 : 15, log: false);
+    // Last, the busy run's own shape (as many sessions created, connected and posting at once): its paths (many
+    // connections opening, the pool and the locks under contention) are otherwise still being compiled while it is
+    // measured.
+    foreach (var node in started) await TurnsAsync([node], busySessions, 3, log: false);
+    // The methods the warm-ups made hot are queued for re-compilation, which the runtime does in the background, mostly
+    // once the CPU is free: left queued, it would run during the measured load.
+    await Task.Delay(TimeSpan.FromSeconds(quick ? 5 : 15));
     return started;
 }
 
