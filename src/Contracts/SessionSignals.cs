@@ -16,7 +16,10 @@ public interface ISessionSignals
 
 public abstract class SessionSubscription : IDisposable
 {
-    /// <summary>True when signalled within <paramref name="timeout"/>; false on timeout.</summary>
+    /// <summary>
+    /// True when signalled within <paramref name="timeout"/>; false on timeout or when <paramref name="ct"/> is cancelled
+    /// (without throwing: the caller checks its token).
+    /// </summary>
     public abstract Task<bool> WaitAsync(TimeSpan timeout, CancellationToken ct);
 
     public abstract void Dispose();

@@ -116,6 +116,7 @@ public sealed class TaskListener(NpgsqlDataSource dataSource, IServiceProvider s
             try
             {
                 await _wake.WaitAsync(options.Poll, ct);
+                if (ct.IsCancellationRequested) return;
                 await using var scope = services.CreateAsyncScope();
                 await scope.ServiceProvider.GetRequiredService<IMessageBus>().InvokeAsync(new ClaimHandedOffSteps(), ct);
             }

@@ -225,6 +225,7 @@ public static class RunTurnStepHandler
                 while (!cancelled.IsCancellationRequested)
                 {
                     await subscription.WaitAsync(CancelPoll, cancelled.Token);
+                    if (cancelled.IsCancellationRequested) return; // the step ended
                     if (!await progress.IsActiveAsync(step.SessionId, step.TurnId, cancelled.Token))
                     {
                         await cancelled.CancelAsync();

@@ -15,46 +15,47 @@ public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity 
 {
     public IAsyncDisposable Begin(string sessionId, string turnId)
     {
+        var timer = new PeriodicTimer(options.Interval);
         var stop = new CancellationTokenSource();
-        var loop = Task.Run(async () =>
-        {
-            using var timer = new PeriodicTimer(options.Interval);
-            while (await timer.NextTickAsync(stop.Token))
-            {
-                try
-                {
-                    await using var cmd = dataSource.CreateCommand("""
-                        insert into everruns.turn_heartbeats (session_id, turn_id, instance_id, beat_at)
-                        values (@s, @t, @i, now())
-                        on conflict (session_id) do update set turn_id = excluded.turn_id, instance_id = excluded.instance_id, beat_at = now()
-                        """);
-                    cmd.Parameters.AddWithValue("s", sessionId);
-                    cmd.Parameters.AddWithValue("t", turnId);
-                    cmd.Parameters.AddWithValue("i", identity.InstanceId);
-                    await cmd.ExecuteNonQueryAsync(stop.Token);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    logger.LogWarning("Turn heartbeat of {TurnId} failed: {Error}", turnId, e.Message);
-                }
-            }
-        });
-        return new Beat(stop, loop);
+        return new Beat(timer, stop, BeatAsync(timer, sessionId, turnId, stop.Token));
     }
 
-    private sealed class Beat(CancellationTokenSource stop, Task loop) : IAsyncDisposable
+    // Ends when the timer is disposed (the pending tick returns false): no exception on the way, at the end of every step.
+    private async Task BeatAsync(PeriodicTimer timer, string sessionId, string turnId, CancellationToken stop)
+    {
+        while (await timer.WaitForNextTickAsync(CancellationToken.None))
+        {
+            try
+            {
+                await using var cmd = dataSource.CreateCommand("""
+                    insert into everruns.turn_heartbeats (session_id, turn_id, instance_id, beat_at)
+                    values (@s, @t, @i, now())
+                    on conflict (session_id) do update set turn_id = excluded.turn_id, instance_id = excluded.instance_id, beat_at = now()
+                    """);
+                cmd.Parameters.AddWithValue("s", sessionId);
+                cmd.Parameters.AddWithValue("t", turnId);
+                cmd.Parameters.AddWithValue("i", identity.InstanceId);
+                await cmd.ExecuteNonQueryAsync(stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                logger.LogWarning("Turn heartbeat of {TurnId} failed: {Error}", turnId, e.Message);
+            }
+        }
+    }
+
+    private sealed class Beat(PeriodicTimer timer, CancellationTokenSource stop, Task beating) : IAsyncDisposable
     {
         public async ValueTask DisposeAsync()
         {
-            await stop.CancelAsync();
-            try
-            {
-                await loop;
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
+            timer.Dispose();
+            // A beat being written when the step ended is abandoned (the database may be what is slow).
+            if (!beating.IsCompleted) await stop.CancelAsync();
+            await beating;
             stop.Dispose();
         }
     }

@@ -50,4 +50,33 @@ public sealed class SessionSignalsTests
         seen.Count.ShouldBe(3);
         signals.Generation("s1").ShouldBe(0); // nobody listens: nothing kept for the session
     }
+
+    [Fact]
+    public async Task a_wakeup_keeps_one_pending_pulse_and_ends_a_wait_on_timeout_or_cancel_without_throwing()
+    {
+        using var wakeup = new Everruns.Contracts.Wakeup();
+        wakeup.Pulse();
+        wakeup.Pulse(); // coalesces into the pending one
+        (await wakeup.WaitAsync(Short, CancellationToken.None)).ShouldBeTrue();
+        (await wakeup.WaitAsync(Short, CancellationToken.None)).ShouldBeFalse(); // timed out
+
+        var waiting = wakeup.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+        waiting.IsCompleted.ShouldBeFalse();
+        wakeup.Pulse();
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBeTrue();
+
+        using var cancel = new CancellationTokenSource();
+        waiting = wakeup.WaitAsync(Timeout.InfiniteTimeSpan, cancel.Token);
+        await cancel.CancelAsync();
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBeFalse(); // no OperationCanceledException
+        (await wakeup.WaitAsync(Short, cancel.Token)).ShouldBeFalse(); // already cancelled
+
+        // A pulse after the cancelled wait gave up is not lost: the next wait takes it.
+        wakeup.Pulse();
+        (await wakeup.WaitAsync(Short, CancellationToken.None)).ShouldBeTrue();
+
+        waiting = wakeup.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+        wakeup.Dispose();
+        (await waiting.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBeFalse();
+    }
 }
