@@ -56,8 +56,13 @@ public sealed record StoredEvent(long Sequence, string Id, string Type, JsonObje
     private static readonly System.Text.Json.JsonSerializerOptions Relaxed =
         new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
-    /// <summary>The envelope as one JSON line, made once: SSE streams sharing this event only read the string.</summary>
-    public string Json { get; } = Envelope.ToJsonString(Relaxed);
+    private readonly Lazy<string> _json = new(() => Envelope.ToJsonString(Relaxed));
+
+    /// <summary>
+    /// The envelope as one JSON line, made once on first use (by the first of the SSE streams sharing this event, or an
+    /// API page); a module's read (the conversation of a turn) never needs it.
+    /// </summary>
+    public string Json => _json.Value;
 }
 
 /// <summary>A slice of a session's events, and how far the stream was looked at (<c>Head</c>).</summary>
@@ -150,7 +155,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     public async Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"""
-            select head.version, e.version, e.data::text
+            select head.version, e.version, e.data
             from (select coalesce(max(version), 0) as version from everruns.mt_events where stream_id = @s) head
             left join lateral (
                 select version, data from everruns.mt_events
@@ -170,7 +175,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         {
             head = Math.Max(head, reader.GetInt64(0));
             if (!reader.IsDBNull(1))
-                events.Add(ToEnvelope(reader.GetInt64(1), JsonNode.Parse(reader.GetString(2))!.AsObject()));
+                events.Add(ToEnvelope(reader.GetInt64(1), Stored(reader, 2)));
         }
 
         // A full page may stop short of the head: the next read continues after its last event.
@@ -181,7 +186,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<StoredEvent>> ReadBackwardAsync(string sessionId, long? before, int limit, EventFilter filter, CancellationToken ct)
     {
         var events = await QueryAsync($"""
-            select version, data::text from everruns.mt_events
+            select version, data from everruns.mt_events
             where stream_id = @s and version < @before{Conditions(filter)}
             order by version desc limit @limit
             """, sessionId, before ?? long.MaxValue, limit, filter, ct, parameterName: "before");
@@ -208,7 +213,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         var events = new List<StoredEvent>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            events.Add(ToEnvelope(reader.GetInt64(0), JsonNode.Parse(reader.GetString(1))!.AsObject()));
+            events.Add(ToEnvelope(reader.GetInt64(0), Stored(reader, 1)));
         return events;
     }
 
@@ -228,26 +233,42 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         if (filter.Text is not null) cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = filter.Text });
     }
 
-    /// <summary>The public event envelope: id, type, ts, session_id, sequence, context, data.</summary>
+    /// <summary>
+    /// The public event envelope: id, type, ts, session_id, sequence, context, data. The stored event was just read for
+    /// this: its parts are moved into the envelope, not copied.
+    /// </summary>
     private static StoredEvent ToEnvelope(long sequence, JsonObject stored)
     {
         var id = (string)stored["event_id"]!;
         var type = (string)stored["type"]!;
-        var context = new JsonObject();
-        if (stored["context"] is JsonObject storedContext)
-            foreach (var (key, value) in storedContext)
-                if (value is not null) context[key] = value.DeepClone();
+        var context = Take(stored, "context") as JsonObject ?? new JsonObject();
+        List<string>? unset = null;
+        foreach (var (key, value) in context)
+            if (value is null) (unset ??= []).Add(key);
+        foreach (var key in unset ?? []) context.Remove(key);
 
         var envelope = new JsonObject
         {
             ["id"] = id,
             ["type"] = type,
-            ["ts"] = stored["ts"]?.DeepClone(),
-            ["session_id"] = stored["session_id"]?.DeepClone(),
+            ["ts"] = Take(stored, "ts"),
+            ["session_id"] = Take(stored, "session_id"),
             ["sequence"] = sequence,
             ["context"] = context,
-            ["data"] = stored["data"]?.DeepClone() ?? new JsonObject(),
+            ["data"] = Take(stored, "data") ?? new JsonObject(),
         };
         return new StoredEvent(sequence, id, type, envelope);
+    }
+
+    // jsonb read as UTF-8 straight into a document (no intermediate string); the object reads from it lazily. The
+    // document is not disposed: the object keeps using it, and its buffers go with it.
+    private static JsonObject Stored(NpgsqlDataReader reader, int ordinal) =>
+        JsonObject.Create(reader.GetFieldValue<System.Text.Json.JsonDocument>(ordinal).RootElement)!;
+
+    private static JsonNode? Take(JsonObject from, string key)
+    {
+        if (!from.TryGetPropertyValue(key, out var value)) return null;
+        from.Remove(key);
+        return value;
     }
 }
