@@ -1,9 +1,9 @@
 using System.Data.Common;
 using Marten;
-using Weasel.Storage;
 using Marten.Linq.QueryHandlers;
 using Marten.Services.BatchQuerying;
 using Weasel.Postgresql;
+using Weasel.Storage;
 
 namespace Everruns.Contracts;
 
@@ -18,45 +18,40 @@ public static class SessionStream
     // Two-key advisory locks live in their own key space: no clash with the single-key migration lock.
     private const int LockClass = 0x53455353; // "SESS"
 
-    public static Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
-        TakeLocksAsync(documents, "select pg_advisory_xact_lock(@class, hashtext(@sessions))", sessionId, ct);
+    // The lock statements, around their two parameters: the lock class, then the session id(s).
+    private static readonly LockSql OneLock = new("select pg_advisory_xact_lock(", ", hashtext(", "))");
+
+    private static readonly LockSql ManyLocks = new("select count(pg_advisory_xact_lock(", ", hashtext(s))) from (select s from unnest(",
+        ") s order by s collate \"C\") ordered");
+
+    private sealed record LockSql(string BeforeClass, string BeforeSessions, string After);
+
+    /// <summary>Takes the session's write turn (in the session's transaction, begun here if it has none).</summary>
+    public static async Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
+        await (await LockedBatchAsync(documents, sessionId, ct)).Execute(ct);
 
     /// <summary>
     /// A batch query that takes the session's write turn before its reads, in the same round trip: the caller adds its
     /// reads and executes it. Each statement of a batch runs after the one before it finished, with a snapshot of its
     /// own, so the reads see everything the previous holder of the lock committed.
     /// </summary>
-    public static async Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
+    public static Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
+        LockedBatchAsync(documents, new LockStatement(OneLock, sessionId, null), ct);
+
+    /// <summary>
+    /// The same for several sessions, locked in one statement in a fixed order (so two callers locking overlapping sets
+    /// never wait on each other in a cycle).
+    /// </summary>
+    public static Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, IReadOnlyCollection<string> sessionIds,
+        CancellationToken ct = default) =>
+        LockedBatchAsync(documents, new LockStatement(ManyLocks, null, sessionIds.Distinct().ToArray()), ct);
+
+    private static async Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, LockStatement locking, CancellationToken ct)
     {
         await documents.BeginTransactionAsync(ct);
         var batch = documents.CreateBatchQuery();
-        _ = batch.AddItem(new LockStatement(sessionId));
+        _ = batch.AddItem(locking);
         return batch;
-    }
-
-    /// <summary>
-    /// Takes the write turn of several sessions in one statement, in a fixed order (so two callers locking overlapping
-    /// sets never wait on each other in a cycle).
-    /// </summary>
-    public static Task LockManyAsync(IDocumentSession documents, IReadOnlyCollection<string> sessionIds, CancellationToken ct = default) =>
-        TakeLocksAsync(documents,
-            "select count(pg_advisory_xact_lock(@class, hashtext(s))) from (select s from unnest(@sessions) s order by s collate \"C\") ordered",
-            sessionIds.Distinct().ToArray(), ct);
-
-    private static async Task TakeLocksAsync(IDocumentSession documents, string sql, object sessions, CancellationToken ct)
-    {
-        await documents.BeginTransactionAsync(ct);
-        await using var cmd = documents.Connection!.CreateCommand();
-        cmd.CommandText = sql;
-        var lockClass = cmd.CreateParameter();
-        lockClass.ParameterName = "class";
-        lockClass.Value = LockClass;
-        cmd.Parameters.Add(lockClass);
-        var sessionsParameter = cmd.CreateParameter();
-        sessionsParameter.ParameterName = "sessions";
-        sessionsParameter.Value = sessions;
-        cmd.Parameters.Add(sessionsParameter);
-        await cmd.ExecuteScalarAsync(ct);
     }
 
     /// <summary>Appends events to the session's stream, after taking the session's write turn.</summary>
@@ -67,16 +62,17 @@ public static class SessionStream
         EverrunsMetrics.EventsWritten.Add();
     }
 
-    /// <summary>The session's advisory lock as one statement of a batch query.</summary>
-    private sealed class LockStatement(string sessionId) : IQueryHandler<bool>
+    /// <summary>The advisory lock of one session, or of several, as one statement of a batch query.</summary>
+    private sealed class LockStatement(LockSql sql, string? sessionId, string[]? sessionIds) : IQueryHandler<bool>
     {
         public void ConfigureCommand(ICommandBuilder builder, IStorageSession session)
         {
-            builder.Append("select pg_advisory_xact_lock(");
+            builder.Append(sql.BeforeClass);
             builder.AppendParameter(LockClass);
-            builder.Append(", hashtext(");
-            builder.AppendParameter(sessionId);
-            builder.Append("))");
+            builder.Append(sql.BeforeSessions);
+            if (sessionIds is null) builder.AppendParameter(sessionId!);
+            else builder.AppendParameter(sessionIds);
+            builder.Append(sql.After);
         }
 
         public Task<bool> HandleAsync(DbDataReader reader, IStorageSession session, CancellationToken token) => Task.FromResult(true);

@@ -34,8 +34,10 @@ public static class SessionActivityHandler
     {
         // Every writer of a session document takes the session's write lock: no lost updates between handlers.
         var ids = changes.Select(c => c.SessionId).Distinct().ToList();
-        await SessionStream.LockManyAsync(documents, ids, ct);
-        var sessions = (await documents.LoadManyAsync<Session>(ct, ids)).ToDictionary(s => s.Id);
+        var batch = await SessionStream.LockedBatchAsync(documents, ids, ct); // the locks and the loads in one round trip
+        var loading = batch.LoadMany<Session>().ById(ids.ToArray());
+        await batch.Execute(ct);
+        var sessions = (await loading).ToDictionary(s => s.Id);
         foreach (var changed in changes.OrderBy(c => c.At))
         {
             if (!sessions.TryGetValue(changed.SessionId, out var session)) continue; // purged meanwhile
