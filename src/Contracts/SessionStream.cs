@@ -54,14 +54,6 @@ public static class SessionStream
         return batch;
     }
 
-    /// <summary>Appends events to the session's stream, after taking the session's write turn.</summary>
-    public static async Task AppendAsync(IDocumentSession documents, string sessionId, SessionEvent @event, CancellationToken ct = default)
-    {
-        await LockAsync(documents, sessionId, ct);
-        documents.Events.Append(sessionId, @event);
-        EverrunsMetrics.EventsWritten.Add();
-    }
-
     /// <summary>The advisory lock of one session, or of several, as one statement of a batch query.</summary>
     private sealed class LockStatement(LockSql sql, string? sessionId, string[]? sessionIds) : IQueryHandler<bool>
     {

@@ -13,14 +13,7 @@ public static class ReadEventsHandler
             e.Sequence, e.Id, e.Type,
             e.Envelope["ts"]!.GetValue<DateTimeOffset>(),
             new EventContext((string?)e.Envelope["context"]?["turn_id"], (string?)e.Envelope["context"]?["input_message_id"]),
-            Detach(e.Envelope, "data"))).ToList());
-    }
-
-    // The slice was read for this answer alone (not shared with SSE streams): its data moves to the answer, uncopied.
-    private static System.Text.Json.Nodes.JsonObject Detach(System.Text.Json.Nodes.JsonObject envelope, string key)
-    {
-        var node = envelope[key]!.AsObject();
-        envelope.Remove(key);
-        return node;
+            // The slice was read for this answer alone (not shared with SSE streams): its data moves here, uncopied.
+            SessionEventReader.Take(e.Envelope, "data")!.AsObject())).ToList());
     }
 }

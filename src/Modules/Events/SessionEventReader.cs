@@ -265,7 +265,8 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     private static JsonObject Stored(NpgsqlDataReader reader, int ordinal) =>
         JsonObject.Create(reader.GetFieldValue<System.Text.Json.JsonDocument>(ordinal).RootElement)!;
 
-    private static JsonNode? Take(JsonObject from, string key)
+    /// <summary>Removes the member from the object and returns it (null when absent), free to join another parent.</summary>
+    internal static JsonNode? Take(JsonObject from, string key)
     {
         if (!from.TryGetPropertyValue(key, out var value)) return null;
         from.Remove(key);

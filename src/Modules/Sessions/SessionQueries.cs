@@ -33,9 +33,9 @@ public static class SessionActivityHandler
     public static async Task Handle(SessionActivityChanged[] changes, IDocumentSession documents, CancellationToken ct)
     {
         // Every writer of a session document takes the session's write lock: no lost updates between handlers.
-        var ids = changes.Select(c => c.SessionId).Distinct().ToList();
+        var ids = changes.Select(c => c.SessionId).Distinct().ToArray();
         var batch = await SessionStream.LockedBatchAsync(documents, ids, ct); // the locks and the loads in one round trip
-        var loading = batch.LoadMany<Session>().ById(ids.ToArray());
+        var loading = batch.LoadMany<Session>().ById(ids);
         await batch.Execute(ct);
         var sessions = (await loading).ToDictionary(s => s.Id);
         foreach (var changed in changes.OrderBy(c => c.At))

@@ -176,7 +176,8 @@ public sealed class TurnTests(AppFixture app)
                 ["content"] = new JsonArray(new JsonObject { ["type"] = "text", ["text"] = "old build" }),
                 ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
             };
-            await SessionStream.AppendAsync(documents, sessionId, SessionEvent.Create(sessionId, EventTypes.InputMessage,
+            await SessionStream.LockAsync(documents, sessionId);
+            documents.Events.Append(sessionId, SessionEvent.Create(sessionId, EventTypes.InputMessage,
                 new JsonObject { ["message"] = message }, new EventContext(InputMessageId: legacy)));
             await documents.SaveChangesAsync();
         }
