@@ -44,11 +44,16 @@ public static class InputRules
     /// For modules other than Sessions: the session must be a well-formed id of a live session in the caller's org
     /// (asked of Sessions); otherwise the 400 or 404 to answer with.
     /// </summary>
-    public static async Task<ProblemDetails?> ExistingSession(Wolverine.IMessageBus bus, string orgId, string id, CancellationToken ct = default)
+    public static async Task<ProblemDetails?> ExistingSession(Wolverine.IMessageBus bus, string orgId, string id, CancellationToken ct = default) =>
+        (await LiveSession(bus, orgId, id, ct)).Problem;
+
+    /// <summary>As <see cref="ExistingSession"/>, with what Sessions answered when the session is there.</summary>
+    public static async Task<(ProblemDetails? Problem, SessionFound? Found)> LiveSession(Wolverine.IMessageBus bus, string orgId,
+        string id, CancellationToken ct = default)
     {
-        if (SessionId(id) is { } invalid) return invalid;
+        if (SessionId(id) is { } invalid) return (invalid, null);
         var found = await bus.InvokeAsync<SessionFound>(new FindSession(orgId, id), ct);
-        return found.Session is null ? Problems.NotFound("session_not_found", $"session {id} not found") : null;
+        return found.Session is null ? (Problems.NotFound("session_not_found", $"session {id} not found"), null) : (null, found);
     }
 
     /// <summary>A model named in a request must be one this server runs (asked of Execution): 404 otherwise.</summary>

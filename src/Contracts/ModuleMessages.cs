@@ -16,10 +16,13 @@ public sealed record AgentSnapshot(
 /// <summary>Published by Sessions when a session is opened with an agent (Agents keeps session_count).</summary>
 public sealed record SessionOpened(string SessionId, string OrgId, string? AgentId);
 
-/// <summary>Ask the Sessions module whether a session exists in an org; answered with <see cref="SessionFound"/>.</summary>
+/// <summary>
+/// Ask the Sessions module whether a session exists in an org; answered with <see cref="SessionFound"/>, which also
+/// carries what a turn of the session runs with (read in the same lookup).
+/// </summary>
 public sealed record FindSession(string OrgId, string SessionId);
 
-public sealed record SessionFound(SessionRef? Session);
+public sealed record SessionFound(SessionRef? Session, SessionRuntime? Runtime = null);
 
 public sealed record SessionRef(string Id, string OrgId, string Status);
 
@@ -38,8 +41,10 @@ public sealed record SessionRuntime(
 /// <summary>
 /// Asked of Execution by Messages for a user's message: appends <c>input.message</c> (with <paramref name="Message"/>, the
 /// Message resource as JSON) and starts a turn with it, or queues it behind the running one, in one transaction.
+/// <paramref name="Runtime"/>: the session's settings as the poster just read them (<see cref="SessionFound"/>), handed to
+/// the turn's first model call so that it need not read them again.
 /// </summary>
-public sealed record AcceptMessage(string SessionId, string MessageId, JsonObject Message, string Text);
+public sealed record AcceptMessage(string SessionId, string MessageId, JsonObject Message, string Text, SessionRuntime? Runtime = null);
 
 /// <summary>
 /// Published by builds before <see cref="AcceptMessage"/> after they appended a user message (Execution then started or

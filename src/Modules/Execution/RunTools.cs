@@ -31,7 +31,7 @@ public static class RunToolsHandler
             {
                 try
                 {
-                    await progress.AppendAsync(run.SessionId, turn, EventTypes.ToolStarted, new JsonObject
+                    await progress.AppendAsync(run.SessionId, Turns.Context(turn), EventTypes.ToolStarted, new JsonObject
                     {
                         ["tool_call"] = call.ToJson(),
                         ["display_name"] = call.Name,
@@ -47,8 +47,7 @@ public static class RunToolsHandler
         }
 
         EverrunsMetrics.TaskCompleted.Add();
-        await FinishTools.CommitAsync(new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes),
-            runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations, documents, next, ct);
+        await FinishTools.CommitAsync(new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes), runtime, documents, next, ct);
         return next;
     }
 }
@@ -59,9 +58,10 @@ public static class RunToolsHandler
 /// </summary>
 public static class FinishTools
 {
-    public static async Task CommitAsync(ToolsFinished finished, int maxIterations, IDocumentSession documents, OutgoingMessages next,
-        CancellationToken ct)
+    public static async Task CommitAsync(ToolsFinished finished, SessionRuntime? runtime, IDocumentSession documents,
+        OutgoingMessages next, CancellationToken ct)
     {
+        var maxIterations = runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations;
         var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting)) return;
         var turn = state!.Active!;
@@ -87,6 +87,6 @@ public static class FinishTools
 
         state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning };
         documents.Store(state);
-        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1));
+        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId, runtime));
     }
 }

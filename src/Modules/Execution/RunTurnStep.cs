@@ -29,18 +29,28 @@ public static class RunTurnStepHandler
         CancellationToken ct)
     {
         var next = new OutgoingMessages();
-        var state = await documents.LoadAsync<SessionTurns>(step.SessionId, ct);
-        if (!state.IsAt(step.TurnId, step.Iteration, TurnPhase.Reasoning)) return next; // cancelled, or already done
+        EventContext turn;
+        if (step.InputMessageId is { } input)
+        {
+            turn = new EventContext(step.TurnId, input); // whether the step is still due: from the conversation read
+        }
+        else
+        {
+            var state = await documents.LoadAsync<SessionTurns>(step.SessionId, ct);
+            if (!state.IsAt(step.TurnId, step.Iteration, TurnPhase.Reasoning)) return next; // cancelled, or already done
+            turn = Turns.Context(state!.Active);
+        }
+
         EverrunsMetrics.TaskClaimed.Add();
         await using var beating = heartbeat.Begin(step.SessionId, step.TurnId);
         using var handOff = new CancellationTokenSource();
         await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));
         try
         {
-            var call = new ModelCall(step, state!.Active!, bus, models, tools, progress, signals, logger);
+            var call = new ModelCall(step, turn, bus, models, tools, progress, signals, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null) await FinishTurnStep.CommitAsync(finished, documents, next, ct);
-            else if (handOff.IsCancellationRequested)
+            else if (handOff.IsCancellationRequested && !call.Outdated)
             {
                 logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);
                 HandOff.Enqueue(documents, step, self);
@@ -54,7 +64,7 @@ public static class RunTurnStepHandler
         }
     }
 
-    private sealed class ModelCall(RunTurnStep step, ActiveTurn turn, IMessageBus bus, ModelCatalog models, Tools tools,
+    private sealed class ModelCall(RunTurnStep step, EventContext turn, IMessageBus bus, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ILogger logger)
     {
         /// <summary>What a model call streams before its outcome: read back, for this turn only, to resume a step run again.</summary>
@@ -66,16 +76,25 @@ public static class RunTurnStepHandler
         private JsonObject? _started; // output.message.started while not written yet
         private int _sent;
 
-        /// <summary>The outcome to commit, or null when cancelled or handed off.</summary>
+        /// <summary>The step was no longer due when it ran (the turn ended or moved on): it did nothing.</summary>
+        public bool Outdated { get; private set; }
+
+        /// <summary>The outcome to commit, or null when outdated, cancelled or handed off.</summary>
         public async Task<TurnStepFinished?> RunAsync(CancellationToken handOff, CancellationToken ct)
         {
-            var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
+            var runtime = step.Runtime ?? (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
             if (runtime is null) return Failed(null, "The session no longer exists.", "session_not_found");
-            // One read: the conversation (of every turn) and what an earlier attempt of this step may have streamed (of
-            // this turn only).
+            // One read: the conversation (of every turn), and of this turn only what an earlier attempt of this step may
+            // have streamed and whether it ended.
             var read = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead,
-                TurnId: step.TurnId, TurnTypes: StreamedTypes), ct)).Events;
-            var history = read.Where(e => !StreamedTypes.Contains(e.Type)).ToList();
+                TurnId: step.TurnId, TurnTypes: TurnStepRead.TurnTypes), ct)).Events;
+            if (TurnStepRead.Outdated(read, step.TurnId, step.Iteration))
+            {
+                Outdated = true;
+                return null;
+            }
+
+            var history = read.Where(e => Conversation.EventTypesRead.Contains(e.Type)).ToList();
             var model = models.Resolve(runtime.ModelId);
             if (model is null)
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
@@ -238,5 +257,36 @@ public static class RunTurnStepHandler
                 // the step ended
             }
         }
+    }
+}
+
+/// <summary>What a model-call step reads of its own turn beside the conversation, and what it tells.</summary>
+public static class TurnStepRead
+{
+    /// <summary>
+    /// Of the step's turn only: what an earlier attempt streamed (to resume it) and the events that end a turn.
+    /// </summary>
+    public static readonly string[] TurnTypes =
+    [
+        EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta,
+        EventTypes.TurnCompleted, EventTypes.TurnFailed, EventTypes.TurnCancelled,
+    ];
+
+    /// <summary>
+    /// Whether the model call of <paramref name="iteration"/> is no longer due: its turn ended (completed, failed or
+    /// cancelled), or that iteration already has its answer (each iteration commits one <c>output.message.completed</c>
+    /// with what follows it), as the turn state would say: such a step is a redelivery and does nothing.
+    /// </summary>
+    public static bool Outdated(IReadOnlyList<RecordedSessionEvent> read, string turnId, int iteration)
+    {
+        var answered = 0;
+        foreach (var e in read)
+        {
+            if (e.Context.TurnId != turnId) continue;
+            if (e.Type is EventTypes.TurnCompleted or EventTypes.TurnFailed or EventTypes.TurnCancelled) return true;
+            if (e.Type == EventTypes.OutputMessageCompleted) answered++;
+        }
+
+        return answered >= iteration;
     }
 }

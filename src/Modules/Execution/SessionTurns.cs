@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 using Everruns.Contracts;
 using Marten;
 using Wolverine;
@@ -44,7 +45,16 @@ public sealed record QueuedInput(string MessageId, string Text);
 // delivered again. A step does the slow work (model, tools) reading the state without holding a lock or a
 // connection, then, under the session's write lock, checks that the turn is still where the step found it and
 // commits the outcome with the next step's message in one transaction (the handler's own, with its inbox envelope).
-public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration);
+/// <summary>
+/// A model call of a turn. <paramref name="InputMessageId"/> (the context of the turn's events) lets the step start
+/// without reading the turn state: the conversation it reads anyway tells whether the step is still due (see
+/// <see cref="TurnStepRead.Outdated"/>). <paramref name="Runtime"/> is the session's settings as the step's sender
+/// had just read them; it is handed over in memory only, never stored with the step: a step run again after a crash
+/// or a hand-off reads them afresh. Both are absent in steps sent by earlier builds and in hand-offs; such a step reads
+/// the turn state and the settings first.
+/// </summary>
+public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration, string? InputMessageId = null,
+    [property: JsonIgnore] SessionRuntime? Runtime = null);
 
 /// <summary>
 /// A model call's outcome; <see cref="Unwritten"/> is the progress not written yet (the message's start, the last
@@ -85,7 +95,9 @@ public static class Turns
     public static bool IsAt(this SessionTurns? state, string turnId, int iteration, TurnPhase phase) =>
         state?.Active is { } active && active.TurnId == turnId && active.Iteration == iteration && active.Phase == phase;
 
-    public static void Start(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next)
+    /// <summary>Starts a turn with the input; <paramref name="runtime"/>, when the caller has it, goes to its first model call.</summary>
+    public static void Start(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next,
+        SessionRuntime? runtime = null)
     {
         var turnId = Ids.New(Ids.Turn);
         state.Active = new ActiveTurn(turnId, input.MessageId, input.Text, 1, TurnPhase.Reasoning, DateTimeOffset.UtcNow);
@@ -95,14 +107,15 @@ public static class Turns
             ["input_message_id"] = input.MessageId,
             ["input_content"] = Previews.Of(input.Text),
         });
-        next.Add(new RunTurnStep(state.Id, turnId, 1));
+        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId, runtime));
         EverrunsMetrics.TurnsStarted.Add();
     }
 
     /// <summary>Starts a turn on an idle session: the session becomes active, with the input's preview.</summary>
-    public static void StartIdle(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next)
+    public static void StartIdle(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next,
+        SessionRuntime? runtime = null)
     {
-        Start(state, input, documents, next);
+        Start(state, input, documents, next, runtime);
         next.Add(new SessionActivityChanged(state.Id, SessionStatuses.Active, DateTimeOffset.UtcNow, null, Previews.Of(input.Text)));
     }
 

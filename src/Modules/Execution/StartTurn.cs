@@ -33,7 +33,7 @@ public static class AcceptMessageHandler
         state.InputsSeen = ((await stream)?.Version ?? 0) + 1;
 
         var input = new QueuedInput(accept.MessageId, accept.Text);
-        if (state.Active is null) Turns.StartIdle(state, input, documents, next);
+        if (state.Active is null) Turns.StartIdle(state, input, documents, next, accept.Runtime);
         else state.Queue.Add(input);
 
         documents.Store(state);

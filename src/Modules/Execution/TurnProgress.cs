@@ -12,22 +12,22 @@ namespace Everruns.Modules.Execution;
 public sealed class TurnProgress(IDocumentStore store)
 {
     /// <summary>
-    /// Appends the event if the turn is still the session's active one, checked under the session's write lock, so
+    /// Appends the event (in the turn's context: its id and input message) if the turn is still the session's active one, checked under the session's write lock, so
     /// that no progress lands after the turn ended (a cancel commits under the same lock); otherwise throws
     /// <see cref="TurnEndedException"/> and the step stops.
     /// </summary>
-    public Task AppendAsync(string sessionId, ActiveTurn turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct) =>
+    public Task AppendAsync(string sessionId, EventContext turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct) =>
         AppendAsync(sessionId, turn, [new ProgressEvent(type, data)], ct);
 
     /// <summary>Appends the events in one transaction, on the same terms.</summary>
-    public async Task AppendAsync(string sessionId, ActiveTurn turn, IReadOnlyList<ProgressEvent> events, CancellationToken ct)
+    public async Task AppendAsync(string sessionId, EventContext turn, IReadOnlyList<ProgressEvent> events, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
         var state = await Turns.LoadLockedAsync(session, sessionId, ct);
-        if (state?.Active?.TurnId != turn.TurnId) throw new TurnEndedException(turn.TurnId);
+        if (state?.Active?.TurnId != turn.TurnId) throw new TurnEndedException(turn.TurnId!);
         foreach (var e in events)
         {
-            session.Events.Append(sessionId, SessionEvent.Create(sessionId, e.Type, e.Data, Turns.Context(turn)));
+            session.Events.Append(sessionId, SessionEvent.Create(sessionId, e.Type, e.Data, turn));
             EverrunsMetrics.EventsWritten.Add();
         }
 

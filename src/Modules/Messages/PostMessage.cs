@@ -30,12 +30,13 @@ public static class PostMessageEndpoint
     [WolverinePost("/v1/sessions/{id}/messages")]
     public static async Task<IResult> Post(string id, PostMessageRequest request, IMessageBus bus, HttpContext http)
     {
-        if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing) return Problems.Result(missing);
+        var (missing, found) = await InputRules.LiveSession(bus, http.Caller().Org, id);
+        if (missing is not null) return Problems.Result(missing);
 
         var (content, text, _) = InputContent.Parse(request.Message!);
         var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);
         var json = MessageJson.From(message, id);
-        await bus.InvokeAsync(new AcceptMessage(id, message.Id, json.DeepClone().AsObject(), text!), http.RequestAborted);
+        await bus.InvokeAsync(new AcceptMessage(id, message.Id, json.DeepClone().AsObject(), text!, found!.Runtime), http.RequestAborted);
         return Results.Created($"/v1/sessions/{id}/messages/{message.Id}", json);
     }
 }

@@ -9,17 +9,20 @@ public static class SessionQueriesHandler
     public static async Task<SessionFound> Handle(FindSession query, IQuerySession documents)
     {
         var session = await SessionLookup.InOrg(documents, query.OrgId, query.SessionId);
-        return new SessionFound(session is null ? null : new SessionRef(session.Id, session.OrgId, session.Status));
+        return session is null
+            ? new SessionFound(null)
+            : new SessionFound(new SessionRef(session.Id, session.OrgId, session.Status), Runtime(session));
     }
 
     public static async Task<SessionRuntimeFound> Handle(GetSessionRuntime query, IQuerySession documents)
     {
         var session = await documents.LoadAsync<Session>(query.SessionId);
-        if (session is null || session.DeletedAt is not null) return new SessionRuntimeFound(null);
-        return new SessionRuntimeFound(new SessionRuntime(session.Id, session.OrgId, session.AgentId,
-            session.SystemPrompt ?? "", session.ModelId, session.MaxIterations ?? SessionRuntime.DefaultMaxIterations,
-            session.Capabilities));
+        return new SessionRuntimeFound(session is null || session.DeletedAt is not null ? null : Runtime(session));
     }
+
+    private static SessionRuntime Runtime(Session session) =>
+        new(session.Id, session.OrgId, session.AgentId, session.SystemPrompt ?? "", session.ModelId,
+            session.MaxIterations ?? SessionRuntime.DefaultMaxIterations, session.Capabilities);
 }
 
 /// <summary>

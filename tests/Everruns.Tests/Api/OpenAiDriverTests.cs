@@ -1,5 +1,7 @@
 using System.Net;
+using Everruns.Modules.Execution;
 using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Everruns.Tests.Api;
 
@@ -57,6 +59,22 @@ public sealed class OpenAiDriverTests
         ((string)toolRequest.Last()!["tool_call_id"]!).ShouldBe("call_fake1");
         var final = (string)events.Last(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!;
         final.ShouldStartWith("The tool said {\"utc\":");
+
+        // Model-call steps of that turn delivered again after it ended (redeliveries, in this build's shape and in an
+        // earlier build's) call no model and write nothing.
+        var started = events.Last(e => (string)e["type"]! == "turn.started")["data"]!;
+        var (turnId, inputId) = ((string)started["turn_id"]!, (string)started["input_message_id"]!);
+        var requests = fake.Requests.Count;
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            var bus = scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>();
+            await bus.InvokeAsync(new RunTurnStep(sessionId, turnId, 1, inputId));
+            await bus.InvokeAsync(new RunTurnStep(sessionId, turnId, 2, inputId));
+            await bus.InvokeAsync(new RunTurnStep(sessionId, turnId, 2));
+        }
+
+        fake.Requests.Count.ShouldBe(requests);
+        (await api.EventsAsync(sessionId)).Count.ShouldBe(events.Count);
 
         // A provider error fails the turn with a message the user can read; the session stays usable.
         await api.PostMessageAsync(sessionId, "please break");
