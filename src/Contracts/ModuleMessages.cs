@@ -24,7 +24,7 @@ public sealed record FindSession(string OrgId, string SessionId);
 
 public sealed record SessionFound(SessionRef? Session, SessionRuntime? Runtime = null);
 
-public sealed record SessionRef(string Id, string OrgId, string Status);
+public sealed record SessionRef(string Id, string OrgId);
 
 /// <summary>What a turn runs with: the session's settings merged over its agent's. Answered by Sessions with <see cref="SessionRuntimeFound"/>.</summary>
 public sealed record GetSessionRuntime(string SessionId);
@@ -53,7 +53,25 @@ public sealed record AcceptMessage(string SessionId, string MessageId, JsonObjec
 public sealed record MessagePosted(string SessionId, string MessageId, string Text);
 
 /// <summary>
-/// Published by Execution when a session starts or stops working (Sessions keeps the status). Starting carries the
+/// Ask Execution what sessions are doing (their turns: status, when it changed, previews); answered with
+/// <see cref="SessionActivities"/>. Execution keeps it with each session's turn state, written in the transactions that
+/// start and end its turns. A session absent from the answer has no turn recorded by this build (no message yet, or
+/// only turns of an earlier build, which published <see cref="SessionActivityChanged"/> for Sessions to store).
+/// </summary>
+public sealed record GetSessionActivity(IReadOnlyList<string> SessionIds);
+
+public sealed record SessionActivities(IReadOnlyDictionary<string, SessionActivity> Sessions);
+
+/// <summary>
+/// A session's activity: <paramref name="Status"/> <c>active</c> or <c>idle</c> since <paramref name="At"/>; when it
+/// first became active; when its last turn ended (null while one runs); its first input and its last answer, previewed.
+/// </summary>
+public sealed record SessionActivity(string Status, DateTimeOffset At, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
+    string? Preview, string? OutputPreview);
+
+/// <summary>
+/// Published by builds before <see cref="GetSessionActivity"/> when a session started or stopped working (Sessions
+/// stored the status): still handled, for the instances of such a build during a rolling upgrade. Starting carries the
 /// input of the turn that starts (the first one is the session's first message: its preview), stopping the answer.
 /// </summary>
 public sealed record SessionActivityChanged(string SessionId, string Status, DateTimeOffset At, string? OutputPreview,

@@ -20,6 +20,13 @@ public sealed class SessionTurns
     /// <summary>Sequence of the last <c>input.message</c> taken into a turn or the queue.</summary>
     public long InputsSeen { get; set; }
 
+    /// <summary>
+    /// What the session's turns did, as the API shows it (Sessions asks: <see cref="GetSessionActivity"/>): written with
+    /// the turn state when a turn starts on an idle session and when the last one ends, so a turn costs no other write.
+    /// Null until this build ran a turn of the session (an earlier build's instance, storing this document, drops it).
+    /// </summary>
+    public TurnActivity? Activity { get; set; }
+
     [Marten.Schema.Version]
     public Guid Version { get; set; }
 }
@@ -40,6 +47,14 @@ public sealed record ActiveTurn(
     DateTimeOffset StartedAt);
 
 public sealed record QueuedInput(string MessageId, string Text);
+
+/// <summary>
+/// Active or idle since <see cref="At"/> (active while the state has a turn); <see cref="StartedAt"/>: the session's first
+/// turn; <see cref="FinishedAt"/>: the end of its last turn (null while one runs); <see cref="Preview"/>: its first
+/// input; <see cref="OutputPreview"/>: its last answer.
+/// </summary>
+public sealed record TurnActivity(DateTimeOffset At, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt, string? Preview,
+    string? OutputPreview);
 
 // Steps of a turn. Each goes through a durable local queue (the Postgres inbox): a step interrupted by a crash is
 // delivered again. A step does the slow work (model, tools) reading the state without holding a lock or a
@@ -111,12 +126,15 @@ public static class Turns
         EverrunsMetrics.TurnsStarted.Add();
     }
 
-    /// <summary>Starts a turn on an idle session: the session becomes active, with the input's preview.</summary>
+    /// <summary>Starts a turn on an idle session: the session becomes active (its first input is its preview).</summary>
     public static void StartIdle(SessionTurns state, QueuedInput input, IDocumentSession documents, OutgoingMessages next,
         SessionRuntime? runtime = null)
     {
         Start(state, input, documents, next, runtime);
-        next.Add(new SessionActivityChanged(state.Id, SessionStatuses.Active, DateTimeOffset.UtcNow, null, Previews.Of(input.Text)));
+        var now = state.Active!.StartedAt;
+        state.Activity = state.Activity is { } was
+            ? was with { At = now, FinishedAt = null, Preview = was.Preview ?? Previews.Of(input.Text) }
+            : new TurnActivity(now, now, null, Previews.Of(input.Text), null);
     }
 
     /// <summary>Ends the active turn with <c>turn.failed</c>: a readable error and its code.</summary>
@@ -139,6 +157,7 @@ public static class Turns
             EventTypes.TurnCancelled => EverrunsMetrics.TurnsCancelled,
             _ => EverrunsMetrics.TurnsFailed,
         }).Add(reason: type == EventTypes.TurnFailed ? (string?)data["error_code"] ?? "unknown" : null);
+        var turnStartedAt = state.Active!.StartedAt;
         state.Active = null;
         if (state.Queue.Count > 0)
         {
@@ -148,8 +167,13 @@ public static class Turns
         }
         else
         {
-            next.Add(new SessionActivityChanged(state.Id, SessionStatuses.Idle, DateTimeOffset.UtcNow,
-                outputPreview is null ? null : Previews.Of(outputPreview)));
+            // Idle. (A turn an earlier build started has no activity recorded: it begins here, with that turn's start.)
+            var now = DateTimeOffset.UtcNow;
+            var was = state.Activity ?? new TurnActivity(now, turnStartedAt, null, null, null);
+            state.Activity = was with
+            {
+                At = now, FinishedAt = now, OutputPreview = outputPreview is null ? was.OutputPreview : Previews.Of(outputPreview),
+            };
         }
 
         documents.Store(state);

@@ -84,7 +84,7 @@ public static class CreateSessionEndpoint
         // Outboxed with the session: commits (or not) in the same transaction.
         await bus.PublishAsync(new SessionOpened(session.Id, org, session.AgentId));
 
-        var response = SessionResponse.From(session, http);
+        var response = SessionResponse.From(session, null, http); // a new session has no turns yet
         return Results.Created(response.SelfUrl, response);
     }
 }

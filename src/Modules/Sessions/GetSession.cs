@@ -8,10 +8,12 @@ namespace Everruns.Modules.Sessions;
 public static class GetSessionEndpoint
 {
     [WolverineGet("/v1/sessions/{id}")]
-    public static async Task<IResult> Get(string id, IQuerySession documents, HttpRequest http)
+    public static async Task<IResult> Get(string id, IQuerySession documents, Wolverine.IMessageBus bus, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         var session = await SessionLookup.InOrg(documents, http.Caller().Org, id);
-        return session is null ? Problems.Result(SessionLookup.NotFound(id)) : Results.Ok(SessionResponse.From(session, http));
+        return session is null
+            ? Problems.Result(SessionLookup.NotFound(id))
+            : Results.Ok(await SessionResponse.WithActivity(session, bus, http));
     }
 }

@@ -11,7 +11,7 @@ public static class SessionQueriesHandler
         var session = await SessionLookup.InOrg(documents, query.OrgId, query.SessionId);
         return session is null
             ? new SessionFound(null)
-            : new SessionFound(new SessionRef(session.Id, session.OrgId, session.Status), Runtime(session));
+            : new SessionFound(new SessionRef(session.Id, session.OrgId), Runtime(session));
     }
 
     public static async Task<SessionRuntimeFound> Handle(GetSessionRuntime query, IQuerySession documents)
@@ -26,8 +26,9 @@ public static class SessionQueriesHandler
 }
 
 /// <summary>
-/// Keeps the session's status, previews and timestamps in step with its turns: the preview is the input of its first
-/// turn (its first message). Changes come in batches (see <see cref="SessionsModule.ConfigureWolverine"/>), are handled
+/// The status changes of earlier builds' turns (during a rolling upgrade): stores the session's status, previews and
+/// timestamps, which responses show until a turn of this build reports newer ones (<see cref="SessionResponse.From"/>).
+/// The preview is the input of its first turn (its first message). Changes come in batches (see <see cref="SessionsModule.ConfigureWolverine"/>), are handled
 /// in parallel and may arrive out of order (the idle of one turn after the start of the next): one older than the
 /// status it would replace only fills what is still missing.
 /// </summary>

@@ -19,8 +19,9 @@ public sealed class SessionsModule : IEverrunsModule
         });
 
     /// <summary>
-    /// Every turn changes its session's status twice: the changes of all sessions are applied in batches (one
-    /// transaction for up to 100 of them, gathered for at most 50 ms) instead of one transaction each.
+    /// Instances of earlier builds publish every turn's two status changes (<see cref="SessionActivityChanged"/>): during a
+    /// rolling upgrade they are applied in batches (one transaction for up to 100 of them, gathered for at most 50 ms).
+    /// This build's turns keep their activity with the turn state (see <see cref="GetSessionActivity"/>).
     /// </summary>
     public void ConfigureWolverine(Wolverine.WolverineOptions wolverine, IConfiguration configuration) =>
         wolverine.BatchMessagesOf<SessionActivityChanged>(batch =>

@@ -20,7 +20,8 @@ public static class UpdateSessionEndpoint
               ?? WolverineContinue.NoProblems;
 
     [WolverinePatch("/v1/sessions/{id}")]
-    public static async Task<IResult> Patch(string id, UpdateSessionRequest request, IDocumentSession documents, HttpRequest http)
+    public static async Task<IResult> Patch(string id, UpdateSessionRequest request, IDocumentSession documents,
+        Wolverine.IMessageBus bus, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         await SessionStream.LockAsync(documents, id);
@@ -32,6 +33,6 @@ public static class UpdateSessionEndpoint
         session.Locale = request.Locale ?? session.Locale;
         session.UpdatedAt = DateTimeOffset.UtcNow;
         documents.Store(session);
-        return Results.Ok(SessionResponse.From(session, http));
+        return Results.Ok(await SessionResponse.WithActivity(session, bus, http));
     }
 }

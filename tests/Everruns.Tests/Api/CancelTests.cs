@@ -22,6 +22,11 @@ public sealed class CancelTests
 
         await api.PostMessageAsync(sessionId, string.Join(" ", Enumerable.Range(1, 60).Select(i => $"word{i}")));
         await sse.UntilAsync(f => f.Event == "output.message.delta");
+        // While the turn runs, the session is active and has no finish time.
+        var running = (await api.GetAsync($"/v1/sessions/{sessionId}")).Object;
+        ((string)running["status"]!).ShouldBe("active");
+        running["finished_at"].ShouldBeNull();
+        running["started_at"].ShouldNotBeNull();
 
         var cancel = await api.PostAsync($"/v1/sessions/{sessionId}/cancel");
         cancel.Status.ShouldBe(HttpStatusCode.OK, cancel.Text);
@@ -38,7 +43,10 @@ public sealed class CancelTests
         events.Skip(cancelledAt + 1).ShouldBeEmpty();
         var deltas = events.Count(e => (string)e["type"]! == "output.message.delta");
         deltas.ShouldBeLessThan(60);
-        ((string)(await api.GetAsync($"/v1/sessions/{sessionId}")).Object["status"]!).ShouldBe("idle");
+        var stopped = (await api.GetAsync($"/v1/sessions/{sessionId}")).Object;
+        ((string)stopped["status"]!).ShouldBe("idle");
+        stopped["finished_at"].ShouldNotBeNull();
+        stopped["output_preview"].ShouldBeNull(); // no answer yet
 
         (await api.PostAsync($"/v1/sessions/{sessionId}/cancel")).Object["status"]!.GetValue<string>().ShouldBe("no_op");
 
