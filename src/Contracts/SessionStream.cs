@@ -18,16 +18,8 @@ public static class SessionStream
     // Two-key advisory locks live in their own key space: no clash with the single-key migration lock.
     private const int LockClass = 0x53455353; // "SESS"
 
-    /// <summary>
-    /// Set (for its transaction only) by the lock of one session: the transaction's events are announced in one
-    /// notification per session by the Events module's listener on every Marten session, so the event table's trigger,
-    /// which announces each row of writers that do not say so (instances of earlier builds), skips them.
-    /// </summary>
-    public const string EventsAnnounced = "everruns.events_announced";
-
     // The lock statements, around their two parameters: the lock class, then the session id(s).
-    private static readonly LockSql OneLock = new("select pg_advisory_xact_lock(", ", hashtext(",
-        $")), set_config('{EventsAnnounced}', 'on', true)");
+    private static readonly LockSql OneLock = new("select pg_advisory_xact_lock(", ", hashtext(", "))");
 
     private static readonly LockSql ManyLocks = new("select count(pg_advisory_xact_lock(", ", hashtext(s))) from (select s from unnest(",
         ") s order by s collate \"C\") ordered");

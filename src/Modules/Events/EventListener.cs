@@ -5,10 +5,10 @@ using Npgsql;
 namespace Everruns.Modules.Events;
 
 /// <summary>
-/// LISTEN <c>event_available</c> (see <see cref="EventNotification"/>): wakes this instance's waiters on the session
-/// that want one of the types named, who read the new events from the store. After a reconnect every waiter re-reads
-/// from the last sequence it delivered. A payload without a type (from an instance of an older build during an
-/// upgrade) wakes every waiter of the session.
+/// LISTEN <c>event_available</c> (payload <c>&lt;session id&gt;:&lt;sequence&gt;:&lt;event type&gt;</c>): wakes this
+/// instance's waiters on that session that want that type, who read the new events from the store. After a reconnect
+/// every waiter re-reads from the last sequence it delivered. A payload without a type (from an instance of an older
+/// build during an upgrade) wakes every waiter of the session.
 /// </summary>
 public sealed class EventListener(NpgsqlDataSource dataSource, SessionSignals signals, ILogger<EventListener> logger)
     : NotificationListener(dataSource, ChannelName, logger)
@@ -17,10 +17,10 @@ public sealed class EventListener(NpgsqlDataSource dataSource, SessionSignals si
 
     protected override void OnNotification(string payload)
     {
-        var (sessionId, types) = EventNotification.Parse(payload);
-        if (sessionId is null) return;
-        if (types is null) signals.Pulse(sessionId);
-        else foreach (var type in types) signals.Pulse(sessionId, type);
+        var first = payload.IndexOf(':');
+        if (first <= 0) return;
+        var second = payload.IndexOf(':', first + 1);
+        signals.Pulse(payload[..first], second > 0 && second < payload.Length - 1 ? payload[(second + 1)..] : null);
     }
 
     protected override Task OnListeningAsync(CancellationToken ct)

@@ -11,11 +11,7 @@ public sealed class EventsModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.ConfigureMarten(marten =>
-        {
-            marten.Events.MapEventType<SessionEvent>("session_event");
-            marten.Listeners.Add(new EventAnnouncer());
-        });
+        services.ConfigureMarten(marten => marten.Events.MapEventType<SessionEvent>("session_event"));
         services.AddSingleton(SseOptions.From(configuration));
         services.AddSingleton<SessionSignals>();
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
@@ -28,10 +24,8 @@ public sealed class EventsModule : IEverrunsModule
 
     public void MapEndpoints(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints) => StreamEventsEndpoint.Map(endpoints);
 
-    // Committed events wake listeners on every instance; receivers read the events from the store. This build's writers
-    // announce a transaction's events in one notification per session naming their types (EventAnnouncer). The trigger
-    // announces each row of writers that do not (instances of earlier builds, during a rolling upgrade): the payload
-    // names the session, the sequence and the event type. Either way a waiter filtering by type is woken only by those.
+    // Every committed event wakes listeners on every instance. The payload names the session, the sequence and the
+    // event type (so that a waiter filtering by type is woken only by those): receivers read the event from the store.
     public IEnumerable<string> SchemaSql =>
     [
         """
@@ -41,10 +35,9 @@ public sealed class EventsModule : IEverrunsModule
             return null;
         end $$;
         """,
-        $"""
+        """
         create or replace trigger trg_event_available after insert on everruns.mt_events
-            for each row when (current_setting('{SessionStream.EventsAnnounced}', true) is distinct from 'on')
-            execute function everruns.notify_event_available();
+            for each row execute function everruns.notify_event_available();
         """,
         """
         create table if not exists everruns_ops.event_counts_minutely (

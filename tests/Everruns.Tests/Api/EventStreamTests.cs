@@ -21,53 +21,6 @@ public sealed class EventStreamTests(AppFixture app)
     }
 
     [Fact]
-    public async Task a_transaction_announces_its_events_once_per_session_and_an_unannounced_writer_is_announced_per_event()
-    {
-        var notifications = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        await using var listener = new Npgsql.NpgsqlConnection(PostgresServer.ConnectionStringFor(app.DatabaseUrl) + ";Pooling=false");
-        await listener.OpenAsync();
-        listener.Notification += (_, e) => notifications.Enqueue(e.Payload);
-        await using (var listen = new Npgsql.NpgsqlCommand("listen event_available", listener)) await listen.ExecuteNonQueryAsync();
-        using var stop = new CancellationTokenSource();
-        var waiting = Task.Run(async () =>
-        {
-            try { while (true) await listener.WaitAsync(stop.Token); }
-            catch (OperationCanceledException) { }
-        });
-
-        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
-        await _api.PostMessageAsync(sessionId, "announce this");
-        var events = await _api.WaitForTurnsAsync(sessionId);
-        List<string> ofSession() => notifications.Where(p => p.StartsWith(sessionId + ":")).ToList();
-        await Eventually.Until(() => Task.FromResult(ofSession().Sum(p => p.Split(',').Length) >= events.Count));
-
-        // One notification per transaction (the posted message and its turn's start; the model call's outcome), each
-        // naming its events' types in order: together, every event of the turn.
-        var mine = ofSession();
-        mine.ShouldAllBe(p => p.StartsWith(sessionId + ":types=") && p.EndsWith(":"));
-        mine.Count.ShouldBeLessThan(events.Count);
-        mine.SelectMany(p => Everruns.Modules.Events.EventNotification.Parse(p).Types!)
-            .ShouldBe(events.Select(e => (string)e["type"]!));
-
-        // A writer that does not announce its events (an instance of an earlier build): the trigger names each one.
-        var legacy = Everruns.Contracts.Ids.New(Everruns.Contracts.Ids.Session);
-        await PostgresServer.ExecuteAsync(app.DatabaseUrl, $$"""
-            begin;
-            insert into everruns.mt_streams (id, type, version, tenant_id) values ('{{legacy}}', null, 2, '*DEFAULT*');
-            insert into everruns.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type)
-            values (nextval('everruns.mt_events_sequence'), gen_random_uuid(), '{{legacy}}', 1, '{"type":"input.message"}', 'session_event', '*DEFAULT*', now(), null),
-                   (nextval('everruns.mt_events_sequence'), gen_random_uuid(), '{{legacy}}', 2, '{"type":"turn.started"}', 'session_event', '*DEFAULT*', now(), null);
-            commit;
-            """);
-        await Eventually.Until(() => Task.FromResult(notifications.Count(p => p.StartsWith(legacy + ":")) >= 2));
-        notifications.Where(p => p.StartsWith(legacy + ":")).ShouldBe([$"{legacy}:1:input.message", $"{legacy}:2:turn.started"]);
-        await PostgresServer.ExecuteAsync(app.DatabaseUrl, $"delete from everruns.mt_streams where id = '{legacy}'");
-
-        await stop.CancelAsync();
-        await waiting;
-    }
-
-    [Fact]
     public async Task resuming_from_since_id_or_last_event_id_continues_with_no_gap_and_no_duplicate()
     {
         var (sessionId, events) = await SessionWithHistoryAsync();
