@@ -74,6 +74,7 @@ public static class EverrunsComposition
 
         foreach (var module in Modules.All)
             module.AddServices(builder.Services, builder.Configuration);
+        builder.Services.AddHostedService<ListenConnection>(); // one LISTEN connection for the modules' channels
 
         // SchemaMigrator applies Wolverine's tables under the advisory lock before Wolverine starts, so its
         // own start-up check finds nothing left to do; with --no-migrations nothing may touch the schema.

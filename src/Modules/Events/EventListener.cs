@@ -10,8 +10,7 @@ namespace Everruns.Modules.Events;
 /// every waiter re-reads from the last sequence it delivered. A payload without a type (from an instance of an older
 /// build during an upgrade) wakes every waiter of the session.
 /// </summary>
-public sealed class EventListener(NpgsqlDataSource dataSource, SessionSignals signals, ILogger<EventListener> logger)
-    : NotificationListener(dataSource, ChannelName, logger)
+public sealed class EventListener(SessionSignals signals) : NotificationListener(ChannelName)
 {
     public const string ChannelName = "event_available";
 

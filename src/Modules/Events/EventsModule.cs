@@ -19,7 +19,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<SharedEventReads>();
         services.AddSingleton<SessionFanOut>();
         services.AddSingleton<SseLimits>();
-        services.AddHostedService<EventListener>();
+        services.AddSingleton<NotificationListener, EventListener>();
     }
 
     public void MapEndpoints(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints) => StreamEventsEndpoint.Map(endpoints);

@@ -20,7 +20,9 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton(new TurnHeartbeatOptions(Settings.Seconds(configuration, "TURN_HEARTBEAT_SECS", 5)));
         services.AddSingleton<TurnHeartbeat>();
         services.AddSingleton(new TaskListenerOptions(Settings.Seconds(configuration, "TASK_POLL_SECS", 30)));
-        services.AddHostedService<TaskListener>();
+        services.AddSingleton<TaskListener>();
+        services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<TaskListener>());
+        services.AddHostedService(sp => sp.GetRequiredService<TaskListener>()); // its claim loop
     }
 
     /// <summary>

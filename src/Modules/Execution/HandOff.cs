@@ -89,8 +89,8 @@ public static class ClaimHandedOffStepsHandler
 }
 
 /// <summary>LISTEN <c>task_available</c>: claim handed-off steps when notified, after reconnecting, and every TASK_POLL_SECS.</summary>
-public sealed class TaskListener(NpgsqlDataSource dataSource, IServiceProvider services, TaskListenerOptions options,
-    ILogger<TaskListener> logger) : NotificationListener(dataSource, HandOff.Channel, logger)
+public sealed class TaskListener(IServiceProvider services, TaskListenerOptions options, ILogger<TaskListener> logger)
+    : NotificationListener(HandOff.Channel)
 {
     private readonly Wakeup _wake = new();
 
@@ -102,12 +102,8 @@ public sealed class TaskListener(NpgsqlDataSource dataSource, IServiceProvider s
         return Task.CompletedTask;
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        var claiming = Task.Run(() => ClaimLoopAsync(stoppingToken), CancellationToken.None);
-        await base.ExecuteAsync(stoppingToken);
-        await claiming;
-    }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.Run(() => ClaimLoopAsync(stoppingToken), CancellationToken.None);
 
     private async Task ClaimLoopAsync(CancellationToken ct)
     {

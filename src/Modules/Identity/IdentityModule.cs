@@ -19,7 +19,7 @@ public sealed class IdentityModule : IEverrunsModule
         services.AddSingleton(_ => IdentityOptions.From(configuration));
         services.AddSingleton<TokenCache>();
         services.AddSingleton<IdentityChanges>();
-        services.AddHostedService(sp => sp.GetRequiredService<IdentityChanges>());
+        services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<IdentityChanges>());
         services.AddSingleton<IdentityStore>();
         services.AddSingleton<IdentityBootstrap>();
         services.AddHostedService(sp => sp.GetRequiredService<IdentityBootstrap>());

@@ -64,8 +64,7 @@ public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
 /// it. The sender evicts locally, so it ignores its own echo. After a reconnect everything is evicted, since
 /// notifications may have been missed.
 /// </summary>
-public sealed class IdentityChanges(NpgsqlDataSource dataSource, TokenCache cache, InstanceIdentity self, ILogger<IdentityChanges> logger)
-    : NotificationListener(dataSource, ChannelName, logger)
+public sealed class IdentityChanges(TokenCache cache, InstanceIdentity self) : NotificationListener(ChannelName)
 {
     public const string ChannelName = "identity_changed";
     private static readonly string ProcessToken = Guid.NewGuid().ToString("N")[..8];

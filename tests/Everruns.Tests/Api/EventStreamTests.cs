@@ -21,6 +21,16 @@ public sealed class EventStreamTests(AppFixture app)
     }
 
     [Fact]
+    public async Task an_instance_listens_on_all_its_channels_over_one_connection()
+    {
+        // PostgreSQL wakes every listening connection at each notifying commit, whatever its channel: one per instance.
+        var listening = await PostgresServer.ScalarAsync<long>(app.DatabaseUrl,
+            "select count(*) from pg_stat_activity where datname = current_database() and application_name like '%-listen'");
+        listening.ShouldBe(1);
+        // Its channels (events, hand-offs, identity changes) are each exercised by the tests of what they wake.
+    }
+
+    [Fact]
     public async Task resuming_from_since_id_or_last_event_id_continues_with_no_gap_and_no_duplicate()
     {
         var (sessionId, events) = await SessionWithHistoryAsync();
