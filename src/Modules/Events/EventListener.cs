@@ -1,6 +1,4 @@
 using Everruns.Contracts;
-using Microsoft.Extensions.Logging;
-using Npgsql;
 
 namespace Everruns.Modules.Events;
 

@@ -67,8 +67,6 @@ public static class RunTurnStepHandler
     private sealed class ModelCall(RunTurnStep step, EventContext turn, IMessageBus bus, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ILogger logger)
     {
-        /// <summary>What a model call streams before its outcome: read back, for this turn only, to resume a step run again.</summary>
-        private static readonly string[] StreamedTypes = [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta];
 
         private readonly StringBuilder _accumulated = new();
         private readonly StringBuilder _pending = new();
@@ -174,7 +172,7 @@ public static class RunTurnStepHandler
         /// </summary>
         private bool Resume(IReadOnlyList<RecordedSessionEvent> read)
         {
-            var earlier = read.Where(e => StreamedTypes.Contains(e.Type) && e.Context.TurnId == step.TurnId).ToList();
+            var earlier = read.Where(e => TurnStepRead.StreamedTypes.Contains(e.Type) && e.Context.TurnId == step.TurnId).ToList();
             var started = earlier.LastOrDefault(e => e.Type == EventTypes.OutputMessageStarted &&
                                                      (int?)e.Data["iteration"] == step.Iteration);
             if (started is null) return false;
@@ -263,14 +261,11 @@ public static class RunTurnStepHandler
 /// <summary>What a model-call step reads of its own turn beside the conversation, and what it tells.</summary>
 public static class TurnStepRead
 {
-    /// <summary>
-    /// Of the step's turn only: what an earlier attempt streamed (to resume it) and the events that end a turn.
-    /// </summary>
-    public static readonly string[] TurnTypes =
-    [
-        EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta,
-        EventTypes.TurnCompleted, EventTypes.TurnFailed, EventTypes.TurnCancelled,
-    ];
+    /// <summary>What a model call streams before its outcome: read back, for this turn only, to resume a step run again.</summary>
+    public static readonly string[] StreamedTypes = [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta];
+
+    /// <summary>Of the step's turn only: what an earlier attempt streamed (to resume it) and the events that end a turn.</summary>
+    public static readonly string[] TurnTypes = [.. StreamedTypes, EventTypes.TurnCompleted, EventTypes.TurnFailed, EventTypes.TurnCancelled];
 
     /// <summary>
     /// Whether the model call of <paramref name="iteration"/> is no longer due: its turn ended (completed, failed or

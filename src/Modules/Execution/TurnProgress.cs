@@ -12,9 +12,9 @@ namespace Everruns.Modules.Execution;
 public sealed class TurnProgress(IDocumentStore store)
 {
     /// <summary>
-    /// Appends the event (in the turn's context: its id and input message) if the turn is still the session's active one, checked under the session's write lock, so
-    /// that no progress lands after the turn ended (a cancel commits under the same lock); otherwise throws
-    /// <see cref="TurnEndedException"/> and the step stops.
+    /// Appends the event (in the turn's context: its id and input message) if the turn is still the session's active
+    /// one, checked under the session's write lock, so that no progress lands after the turn ended (a cancel commits
+    /// under the same lock); otherwise throws <see cref="TurnEndedException"/> and the step stops.
     /// </summary>
     public Task AppendAsync(string sessionId, EventContext turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct) =>
         AppendAsync(sessionId, turn, [new ProgressEvent(type, data)], ct);
