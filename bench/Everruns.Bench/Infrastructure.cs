@@ -106,14 +106,20 @@ public sealed class Node : IAsyncDisposable
 }
 
 /// <summary>
-/// One SSE connection, calling back for each event as soon as it is read. It speaks HTTP/1.1 over a plain socket
-/// (request line, headers, chunked body) instead of going through HttpClient and a StreamReader: a thousand of these
-/// share the machine's cores with the server being measured, so the client does as little as it can.
+/// One SSE connection. It speaks HTTP/1.1 over a plain socket (request line, headers, chunked body) instead of going
+/// through HttpClient and a StreamReader: a thousand of these share the machine's cores with the server being
+/// measured, so the client does as little as it can. <see cref="Open"/> calls back for each event as soon as it is
+/// read; <see cref="OpenRecording"/>, once connected, only keeps what it reads with the time it arrived (and looks for
+/// the end of a turn), to be decoded later by <see cref="Replay"/>.
 /// </summary>
 public sealed class SseStream : IAsyncDisposable
 {
+    private static readonly byte[] TurnCompleted = "event: turn.completed\n"u8.ToArray();
     private readonly CancellationTokenSource _stop = new();
     private Task _reader = Task.CompletedTask;
+    private Recording? _recording;
+    private Action<DateTimeOffset, string, string>? _replaying;
+    private DateTimeOffset _arrival;
     public TaskCompletionSource Connected { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public static SseStream Open(HttpClient http, string url, Action<string, string> onEvent)
@@ -121,6 +127,69 @@ public sealed class SseStream : IAsyncDisposable
         var stream = new SseStream();
         stream._reader = Task.Run(() => stream.ReadAsync(http, url, onEvent));
         return stream;
+    }
+
+    /// <summary>Decodes as it reads until `connected`; from then on records, calling back at each `turn.completed`.</summary>
+    public static SseStream OpenRecording(HttpClient http, string url, Action onTurnCompleted)
+    {
+        var stream = new SseStream { _recording = new Recording(onTurnCompleted) };
+        stream._reader = Task.Run(() => stream.ReadAsync(http, url, (type, data) => stream._replaying?.Invoke(stream._arrival, type, data)));
+        return stream;
+    }
+
+    /// <summary>Decodes what was recorded since the last call: each event with the arrival time of its last bytes.</summary>
+    public void Replay(Action<DateTimeOffset, string, string> onEvent)
+    {
+        var (bytes, reads) = _recording!.Take();
+        _replaying = onEvent;
+        var start = 0;
+        foreach (var (at, end) in reads)
+        {
+            _arrival = at;
+            _decoder!.Feed(bytes.AsSpan(start, end - start));
+            start = end;
+        }
+
+        _replaying = null;
+    }
+
+    private SseDecoder? _decoder;
+
+    /// <summary>What a recording stream read: its bytes in one buffer, and where each read ended with when it arrived.</summary>
+    private sealed class Recording(Action onTurnCompleted)
+    {
+        private byte[] _bytes = new byte[16 * 1024];
+        private int _length;
+        private List<(DateTimeOffset At, int End)> _reads = [];
+
+        public void Add(ReadOnlySpan<byte> read)
+        {
+            var at = DateTimeOffset.UtcNow;
+            bool completed;
+            lock (this)
+            {
+                if (_length + read.Length > _bytes.Length) Array.Resize(ref _bytes, Math.Max(_bytes.Length * 2, _length + read.Length));
+                read.CopyTo(_bytes.AsSpan(_length));
+                // The marker may straddle two reads: look from just before this read's start.
+                var from = Math.Max(0, _length - TurnCompleted.Length + 1);
+                _length += read.Length;
+                _reads.Add((at, _length));
+                completed = _bytes.AsSpan(from, _length - from).IndexOf(TurnCompleted) >= 0;
+            }
+
+            if (completed) onTurnCompleted();
+        }
+
+        public (byte[] Bytes, List<(DateTimeOffset At, int End)> Reads) Take()
+        {
+            lock (this)
+            {
+                var taken = (_bytes[.._length], _reads);
+                _length = 0;
+                _reads = [];
+                return taken;
+            }
+        }
     }
 
     private async Task ReadAsync(HttpClient http, string url, Action<string, string> onEvent)
@@ -135,10 +204,15 @@ public sealed class SseStream : IAsyncDisposable
                 request.Append("Authorization: ").Append(string.Join(",", auth)).Append("\r\n");
             await socket.SendAsync(Encoding.ASCII.GetBytes(request.Append("\r\n").ToString()), _stop.Token);
 
-            var decoder = new SseDecoder(onEvent, () => Connected.TrySetResult());
+            var decoder = _decoder = new SseDecoder(onEvent, () => Connected.TrySetResult());
             var buffer = new byte[64 * 1024];
             int read;
-            while ((read = await socket.ReceiveAsync(buffer, _stop.Token)) > 0) decoder.Feed(buffer.AsSpan(0, read));
+            while ((read = await socket.ReceiveAsync(buffer, _stop.Token)) > 0)
+            {
+                if (_recording is not null && Connected.Task.IsCompleted) _recording.Add(buffer.AsSpan(0, read));
+                else decoder.Feed(buffer.AsSpan(0, read));
+            }
+
             Connected.TrySetException(new IOException("the server closed the stream"));
         }
         catch (Exception e) when (_stop.IsCancellationRequested || e is IOException or SocketException or HttpRequestException)

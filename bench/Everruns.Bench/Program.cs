@@ -324,21 +324,14 @@ async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams)
     var turns = int.Parse(Environment.GetEnvironmentVariable("BENCH_SSE_TURNS") ?? "3");
     Log($"cross-node SSE, {streams} streams");
     var sessionId = await Api.CreateSessionAsync(writer.Http);
-    // Arrival times are taken as the data line arrives; the JSON is parsed after each turn, so that 1,000 clients
-    // parsing every event do not compete with the delivery being measured for this machine's two cores.
-    var arrivals = new ConcurrentBag<(DateTimeOffset At, string Data)>();
+    // The streams record what they read with its arrival time and are decoded after each turn, so that 1,000 clients
+    // decoding every event do not compete with the delivery being measured for this machine's two cores.
     var finished = new Countdown(streams);
     var open = new List<SseStream>();
     try
     {
         for (var i = 0; i < streams; i++)
-        {
-            open.Add(SseStream.Open(reader.Http, $"/v1/sessions/{sessionId}/sse", (type, data) =>
-            {
-                arrivals.Add((DateTimeOffset.UtcNow, data));
-                if (type == "turn.completed") finished.Signal();
-            }));
-        }
+            open.Add(SseStream.OpenRecording(reader.Http, $"/v1/sessions/{sessionId}/sse", () => finished.Signal()));
 
         await Task.WhenAll(open.Select(s => s.Connected.Task));
         // A stream says `connected` before it reads the history and starts waiting: let the last ones settle, so that
@@ -351,7 +344,6 @@ async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams)
         // threads at this scale) and is not counted; the figures are over the turns after it.
         for (var turn = 0; turn <= turns; turn++)
         {
-            arrivals = new();
             finished = new Countdown(streams);
             var readerCpu = CpuSample.Take([reader.Pid]);
             var writerCpu = CpuSample.Take([writer.Pid]);
@@ -362,6 +354,8 @@ async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams)
             var elapsed = watch.Elapsed.TotalMilliseconds;
             var r = CpuSample.Take([reader.Pid]) - readerCpu;
             var w = CpuSample.Take([writer.Pid]) - writerCpu;
+            var arrivals = new List<(DateTimeOffset At, string Data)>();
+            foreach (var stream in open) stream.Replay((at, _, data) => arrivals.Add((at, data)));
             var parsed = arrivals.Select(a => (a.At, Event: JsonNode.Parse(a.Data)!))
                 .Select(a => (a.At, a.Event, Ts: DateTimeOffset.Parse((string)a.Event["ts"]!, CultureInfo.InvariantCulture))).ToList();
             // Per event: its first and last arrival over the streams (how long the fan-out of one event took).
