@@ -200,8 +200,12 @@ public sealed partial class ClusterIdentityTests
     public async Task with_the_memory_store_each_host_counts_alone_and_bodies_over_the_limit_get_413()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_memlimit");
+        // Windows are fixed (aligned on the clock): a day-long one keeps the three requests in one window.
         var settings = new Dictionary<string, string>
-            { ["RATE_LIMIT_REQUESTS"] = "2", ["RATE_LIMIT_STORE"] = "memory", ["MAX_REQUEST_BODY_BYTES"] = "2048" };
+        {
+            ["RATE_LIMIT_REQUESTS"] = "2", ["RATE_LIMIT_WINDOW_SECS"] = "86400", ["RATE_LIMIT_STORE"] = "memory",
+            ["MAX_REQUEST_BODY_BYTES"] = "2048",
+        };
         await using var one = await TestHost.StartAsync(database.Url, settings: settings);
         await using var two = await TestHost.StartAsync(database.Url, settings: settings);
         foreach (var host in new[] { one, two })
