@@ -6,7 +6,7 @@ namespace Everruns.Contracts;
 
 /// <summary>
 /// A module's side of a LISTEN channel: what to do with its notifications, and how to catch up after the instance's
-/// LISTEN connection (<see cref="ListenConnection"/>) was lost. Registered as a <see cref="NotificationListener"/>
+/// LISTEN connection (<see cref="ListenConnection"/>) was lost (and, if it must, what to stop meanwhile). Registered as a <see cref="NotificationListener"/>
 /// singleton. It is a hosted service too, for a listener that also runs a loop of its own (the default does nothing).
 /// </summary>
 public abstract class NotificationListener(string channel) : BackgroundService
@@ -19,7 +19,14 @@ public abstract class NotificationListener(string channel) : BackgroundService
     /// <summary>Listening (again): notifications may have been missed before this point.</summary>
     protected abstract Task OnListeningAsync(CancellationToken ct);
 
+    /// <summary>The connection was lost: notifications are missed until <see cref="OnListeningAsync"/> is called again.</summary>
+    protected virtual void OnConnectionLost()
+    {
+    }
+
     internal void Deliver(string payload) => OnNotification(payload);
+
+    internal void ConnectionLost() => OnConnectionLost();
 
     internal Task ListeningAsync(CancellationToken ct) => OnListeningAsync(ct);
 
@@ -30,8 +37,8 @@ public abstract class NotificationListener(string channel) : BackgroundService
 /// The instance's one LISTEN connection, for every channel a module listens on. PostgreSQL wakes every listening
 /// connection of a database at each commit that notifies, whatever the channel, and each wake-up is a transaction of its
 /// own; one connection per instance instead of one per channel keeps that to one per instance. Never fatal: when the
-/// connection drops it reconnects with exponential backoff (1 s doubling to 30 s), then tells every listener, so that
-/// each catches up on whatever it may have missed while the instance was deaf.
+/// connection drops it tells every listener, reconnects with exponential backoff (1 s doubling to 30 s), then tells them
+/// again, so that each catches up on whatever it may have missed while the instance was deaf.
 /// </summary>
 public sealed class ListenConnection(NpgsqlDataSource dataSource, IEnumerable<NotificationListener> listeners,
     ILogger<ListenConnection> logger) : BackgroundService
@@ -75,6 +82,7 @@ public sealed class ListenConnection(NpgsqlDataSource dataSource, IEnumerable<No
             catch (Exception e)
             {
                 logger.LogWarning("LISTEN connection ({Channels}) lost ({Error}); reconnecting in {Backoff}", channels, e.Message, backoff);
+                foreach (var listener in byChannel.Values.SelectMany(l => l)) listener.ConnectionLost();
                 try
                 {
                     await Task.Delay(backoff, stoppingToken);

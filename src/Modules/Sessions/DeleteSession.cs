@@ -7,13 +7,13 @@ using Wolverine.Http;
 namespace Everruns.Modules.Sessions;
 
 /// <summary>
-/// DELETE /v1/sessions/{id} → 204. The session leaves every listing and lookup at once; its running turn,
-/// if any, is cancelled. The document and its events are kept for retention jobs to purge.
+/// DELETE /v1/sessions/{id} → 204. The session leaves every listing and lookup at once (and every instance's
+/// <see cref="SessionCache"/> as the deletion commits); its running turn, if any, is cancelled. The document and its events are kept for retention jobs to purge.
 /// </summary>
 public static class DeleteSessionEndpoint
 {
     [WolverineDelete("/v1/sessions/{id}")]
-    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, HttpContext http)
+    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, SessionCache cache, HttpContext http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         await SessionStream.LockAsync(documents, id);
@@ -22,6 +22,9 @@ public static class DeleteSessionEndpoint
 
         session.DeletedAt = session.UpdatedAt = DateTimeOffset.UtcNow;
         documents.Store(session);
+        // Out of every instance's session cache: here now, everywhere (here again) when the deletion commits.
+        cache.Evict(id);
+        SessionChanges.Announce(documents, id);
         await bus.PublishAsync(new CancelTurn(id, "session deleted", DropQueued: true));
         var caller = http.Caller();
         await bus.PublishAsync(new AuditAction(caller.Org, caller.Actor, "session.deleted", id));

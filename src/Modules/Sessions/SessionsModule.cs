@@ -9,7 +9,8 @@ public sealed class SessionsModule : IEverrunsModule
 {
     public string Name => "sessions";
 
-    public void AddServices(IServiceCollection services, IConfiguration configuration) =>
+    public void AddServices(IServiceCollection services, IConfiguration configuration)
+    {
         services.ConfigureMarten(marten =>
         {
             marten.Schema.For<Session>()
@@ -17,6 +18,10 @@ public sealed class SessionsModule : IEverrunsModule
                 .Index(x => x.AgentId)
                 .Index(x => x.CreatedAt);
         });
+        services.AddSingleton<SessionCache>();
+        services.AddSingleton<SessionChanges>();
+        services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<SessionChanges>());
+    }
 
     /// <summary>
     /// Instances of earlier builds publish every turn's two status changes (<see cref="SessionActivityChanged"/>): during a
