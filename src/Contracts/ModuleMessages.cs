@@ -91,11 +91,13 @@ public sealed record ConversationMessage(string Id, string Role, JsonArray Conte
 /// <summary>
 /// Ask the Events module for a session's events of some types after a sequence; answered with <see cref="SessionEventsRead"/>.
 /// <paramref name="TurnId"/> narrows them to one turn, or, with <paramref name="TurnTypes"/>, adds the events of those
-/// types of that turn to the <paramref name="Types"/> of every turn (one read for both).
+/// types of that turn to the <paramref name="Types"/> of every turn (one read for both); those are read after
+/// <paramref name="TurnAfterSequence"/> when it is given (lower than <paramref name="AfterSequence"/>: a reader that keeps
+/// the earlier events of <paramref name="Types"/> but needs all of its turn's).
 /// </summary>
 public sealed record ReadSessionEvents(
     string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000, string? TurnId = null,
-    IReadOnlyList<string>? TurnTypes = null);
+    IReadOnlyList<string>? TurnTypes = null, long? TurnAfterSequence = null);
 
 public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Events);
 

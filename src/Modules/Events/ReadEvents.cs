@@ -8,7 +8,15 @@ public static class ReadEventsHandler
     public static async Task<SessionEventsRead> Handle(ReadSessionEvents query, SessionEventReader reader, CancellationToken ct)
     {
         var filter = new EventFilter(query.Types, [], query.TurnId) { TurnTypes = query.TurnTypes };
-        var slice = await reader.ReadForwardAsync(query.SessionId, query.AfterSequence, query.Limit, filter, ct);
+        var after = query.AfterSequence;
+        if (query is { TurnTypes: not null, TurnAfterSequence: { } turnAfter } && turnAfter < after)
+        {
+            // The turn's own types from further back than the others: the read starts there, the others after theirs.
+            filter = filter with { TypesAfter = after };
+            after = turnAfter;
+        }
+
+        var slice = await reader.ReadForwardAsync(query.SessionId, after, query.Limit, filter, ct);
         return new SessionEventsRead(slice.Events.Select(e => new RecordedSessionEvent(
             e.Sequence, e.Id, e.Type,
             e.Envelope["ts"]!.GetValue<DateTimeOffset>(),

@@ -22,6 +22,12 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
     /// </summary>
     public IReadOnlyCollection<string>? TurnTypes { get; init; }
 
+    /// <summary>
+    /// With <see cref="TurnTypes"/>: the <see cref="Types"/> of every turn only after this sequence, while the read itself
+    /// may start lower for the turn's own types (a reader that has the earlier ones already).
+    /// </summary>
+    public long? TypesAfter { get; init; }
+
     /// <summary>Whether events of a type can pass the filter (null: every type can).</summary>
     public Func<string, bool>? WantsType => Types is null && Exclude.Count == 0
         ? null
@@ -31,7 +37,7 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
 
     /// <summary>Identifies the filter for sharing reads (equal filters, equal keys). Made once: every wake-up of a stream asks.</summary>
     public string Key => _key ??=
-        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}|{string.Join(",", (TurnTypes ?? []).Order())}";
+        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}|{string.Join(",", (TurnTypes ?? []).Order())}|{TypesAfter}";
 
     private string? _key;
 
@@ -46,6 +52,7 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
         ToolName = original.ToolName;
         Text = original.Text;
         TurnTypes = original.TurnTypes;
+        TypesAfter = original.TypesAfter;
     }
 }
 
@@ -121,7 +128,8 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         {
             if (filter.Types is null || filter.TurnId is null)
                 throw new ArgumentException("a filter with TurnTypes needs Types and a TurnId", nameof(filter));
-            sql.Append(" and (data->>'type' = any(@types) or (data->>'type' = any(@turn_types) and data->'context'->>'turn_id' = @turn))");
+            var typesAfter = filter.TypesAfter is null ? "" : " and version > @types_after";
+            sql.Append($" and ((data->>'type' = any(@types){typesAfter}) or (data->>'type' = any(@turn_types) and data->'context'->>'turn_id' = @turn))");
         }
         else
         {
@@ -224,6 +232,8 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
             cmd.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Types.ToArray() });
         if (filter.TurnTypes is not null)
             cmd.Parameters.Add(new NpgsqlParameter("turn_types", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.TurnTypes.ToArray() });
+        if (filter is { TurnTypes: not null, TypesAfter: { } typesAfter })
+            cmd.Parameters.Add(new NpgsqlParameter("types_after", NpgsqlDbType.Bigint) { Value = typesAfter });
         if (filter.Exclude.Count > 0)
             cmd.Parameters.Add(new NpgsqlParameter("exclude", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Exclude.ToArray() });
         if (filter.TurnId is not null) cmd.Parameters.Add(new NpgsqlParameter("turn", NpgsqlDbType.Text) { Value = filter.TurnId });

@@ -16,6 +16,7 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton(ModelOptions.From(configuration));
         services.AddSingleton<Tools>();
         services.AddSingleton<TurnProgress>();
+        services.AddSingleton<ConversationCache>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton(new TurnHeartbeatOptions(Settings.Seconds(configuration, "TURN_HEARTBEAT_SECS", 5)));
         services.AddSingleton<TurnHeartbeat>();

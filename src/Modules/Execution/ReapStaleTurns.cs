@@ -56,8 +56,10 @@ public static class AbandonTurnHandler
 /// <summary>A purged session's turn state and heartbeat go with it.</summary>
 public static class PurgeTurnStateHandler
 {
-    public static async Task Handle(SessionPurged purged, IDocumentSession documents, NpgsqlDataSource dataSource, CancellationToken ct)
+    public static async Task Handle(SessionPurged purged, IDocumentSession documents, NpgsqlDataSource dataSource,
+        ConversationCache conversations, CancellationToken ct)
     {
+        conversations.Remove(purged.SessionId); // here; other instances drop it when their cache is full
         documents.Delete<SessionTurns>(purged.SessionId);
         await using var cmd = dataSource.CreateCommand("delete from everruns.turn_heartbeats where session_id = @s");
         cmd.Parameters.AddWithValue("s", purged.SessionId);

@@ -25,8 +25,8 @@ public static class RunTurnStepHandler
 
     public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
         ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
-        ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ILogger<RunTurnStep> logger,
-        CancellationToken ct)
+        ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ConversationCache conversations,
+        ILogger<RunTurnStep> logger, CancellationToken ct)
     {
         var next = new OutgoingMessages();
         EventContext turn;
@@ -47,7 +47,7 @@ public static class RunTurnStepHandler
         await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));
         try
         {
-            var call = new ModelCall(step, turn, bus, models, tools, progress, signals, logger);
+            var call = new ModelCall(step, turn, bus, models, tools, progress, signals, conversations, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null) await FinishTurnStep.CommitAsync(finished, documents, next, ct);
             else if (handOff.IsCancellationRequested && !call.Outdated)
@@ -65,7 +65,7 @@ public static class RunTurnStepHandler
     }
 
     private sealed class ModelCall(RunTurnStep step, EventContext turn, IMessageBus bus, ModelCatalog models, Tools tools,
-        TurnProgress progress, ISessionSignals signals, ILogger logger)
+        TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger)
     {
 
         private readonly StringBuilder _accumulated = new();
@@ -82,17 +82,15 @@ public static class RunTurnStepHandler
         {
             var runtime = step.Runtime ?? (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
             if (runtime is null) return Failed(null, "The session no longer exists.", "session_not_found");
-            // One read: the conversation (of every turn), and of this turn only what an earlier attempt of this step may
-            // have streamed and whether it ended.
-            var read = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead,
-                TurnId: step.TurnId, TurnTypes: TurnStepRead.TurnTypes), ct)).Events;
-            if (TurnStepRead.Outdated(read, step.TurnId, step.Iteration))
+            // One read: the conversation (of every turn) after what this instance has of it, and of this turn only what an
+            // earlier attempt of this step may have streamed and whether it ended (from the turn's start).
+            var (history, read) = await ReadAsync(ct);
+            if (TurnStepRead.Outdated([.. history, .. read], step.TurnId, step.Iteration))
             {
                 Outdated = true;
                 return null;
             }
 
-            var history = read.Where(e => Conversation.EventTypesRead.Contains(e.Type)).ToList();
             var model = models.Resolve(runtime.ModelId);
             if (model is null)
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
@@ -164,6 +162,38 @@ public static class RunTurnStepHandler
                 await cancelled.CancelAsync();
                 await watcher;
             }
+        }
+
+        /// <summary>
+        /// The conversation, the part this instance kept (<see cref="ConversationCache"/>) and what came after it, and the
+        /// events of this turn's own types (<see cref="TurnStepRead.TurnTypes"/>).
+        /// </summary>
+        private async Task<(List<RecordedSessionEvent> History, List<RecordedSessionEvent> Turn)> ReadAsync(CancellationToken ct)
+        {
+            var kept = conversations.Get(step.SessionId);
+            var through = kept?.Through ?? 0;
+            // This turn's events all come after its turn.started: kept already, or after what is kept.
+            var turnStart = kept?.Events.LastOrDefault(e => e.Type == EventTypes.TurnStarted && e.Context.TurnId == step.TurnId)?.Sequence;
+            var query = new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead, through, TurnId: step.TurnId,
+                TurnTypes: TurnStepRead.TurnTypes, TurnAfterSequence: turnStart - 1);
+            var read = (await bus.InvokeAsync<SessionEventsRead>(query, ct)).Events;
+
+            var history = new List<RecordedSessionEvent>(kept?.Events ?? []);
+            var turnEvents = new List<RecordedSessionEvent>();
+            foreach (var e in read)
+            {
+                if (!Conversation.EventTypesRead.Contains(e.Type)) turnEvents.Add(e);
+                else
+                {
+                    ConversationCache.Materialize(e.Data);
+                    history.Add(e);
+                }
+            }
+
+            // A read cut short by its limit has not seen everything up to its last event's turn: nothing is kept of it.
+            if (read.Count < query.Limit && history.Count > 0)
+                conversations.Put(step.SessionId, new ConversationCache.Entry(history[^1].Sequence, history));
+            return (history, turnEvents);
         }
 
         /// <summary>

@@ -1,0 +1,97 @@
+using System.Text.Json.Nodes;
+using Everruns.Modules.Execution;
+using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Everruns.Tests.Api;
+
+/// <summary>
+/// A model call reads only the part of the conversation its instance has not kept (<c>ConversationCache</c>), and the
+/// model still sees the whole conversation, whichever instance ran the turns before.
+/// </summary>
+public sealed class ConversationCacheTests
+{
+    private static Dictionary<string, string> FakeModel(FakeOpenAi fake) => new()
+    {
+        ["OPENAI_BASE_URL"] = fake.BaseUrl,
+        ["OPENAI_API_KEY"] = "sk-test-key",
+        ["OPENAI_MODELS"] = "fake-small",
+    };
+
+    /// <summary>The (role, text) of each message the model was sent, system prompt left out.</summary>
+    private static List<string> Sent(JsonObject request) =>
+        request["messages"]!.AsArray().Select(m => m!.AsObject()).Where(m => (string?)m["role"] != "system")
+            .Select(m => $"{m["role"]}: {(m["content"] is JsonArray parts ? string.Concat(parts.Select(p => (string?)p!["text"])) : (string?)m["content"])}")
+            .ToList();
+
+    [Fact]
+    public async Task a_model_call_rereads_only_what_its_instance_has_not_kept_of_the_conversation()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_conversation_cache");
+        await using var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+
+        await api.PostMessageAsync(sessionId, "one");
+        await api.WaitForTurnsAsync(sessionId);
+        // The first message goes from the store behind the server's back: only the conversation the instance kept from
+        // the first model call's read has it (the answer came after that read, and is read again).
+        await PostgresServer.ExecuteAsync(database.Url,
+            $"delete from everruns.mt_events where stream_id = '{sessionId}' and data->>'type' = 'input.message'");
+
+        await api.PostMessageAsync(sessionId, "two");
+        await api.WaitForTurnsAsync(sessionId, 2);
+        Sent(fake.Requests.Last().Body).ShouldBe(["user: one", "assistant: Fake says: one", "user: two"]);
+    }
+
+    [Fact]
+    public async Task a_step_of_a_failed_turn_delivered_again_later_sees_its_end_though_it_lies_before_what_was_kept()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_conversation_redelivery");
+        await using var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+
+        // The first turn fails (the fake refuses): no answer, only its turn.failed says it is over.
+        await api.PostMessageAsync(sessionId, "please break");
+        var events = await api.WaitForTurnsAsync(sessionId);
+        ((string)events.Last()["type"]!).ShouldBe("turn.failed");
+        var first = events.Single(e => (string)e["type"]! == "turn.started")["data"]!;
+        // The second turn's model call keeps the conversation up to past the first turn's end.
+        await api.PostMessageAsync(sessionId, "two");
+        events = await api.WaitForTurnsAsync(sessionId, 2);
+
+        var requests = fake.Requests.Count;
+        await using (var scope = host.Services.CreateAsyncScope())
+            await scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>().InvokeAsync(
+                new RunTurnStep(sessionId, (string)first["turn_id"]!, 1, (string)first["input_message_id"]!));
+        fake.Requests.Count.ShouldBe(requests); // no model call for a turn that is over
+        (await api.EventsAsync(sessionId)).Count.ShouldBe(events.Count);
+    }
+
+    [Fact]
+    public async Task turns_run_by_another_instance_in_between_are_read_after_what_an_instance_kept()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_conversation_nodes");
+        await using var a = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+        await using var b = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+        var onA = new ApiClient(a.Server.CreateClient());
+        var onB = new ApiClient(b.Server.CreateClient());
+        var sessionId = (string)(await onA.CreateSessionAsync())["id"]!;
+
+        // A turn's model call runs on the instance that accepted its message.
+        await onA.PostMessageAsync(sessionId, "one");
+        await onA.WaitForTurnsAsync(sessionId);
+        await onB.PostMessageAsync(sessionId, "two");
+        await onB.WaitForTurnsAsync(sessionId, 2);
+        await onA.PostMessageAsync(sessionId, "three");
+        await onA.WaitForTurnsAsync(sessionId, 3);
+
+        Sent(fake.Requests.Last().Body).ShouldBe([
+            "user: one", "assistant: Fake says: one", "user: two", "assistant: Fake says: two", "user: three",
+        ]);
+    }
+}
