@@ -235,6 +235,32 @@ public sealed class SseStream : IAsyncDisposable
     }
 }
 
+/// <summary>A session's <c>turn.completed</c> events over SSE, by the input message each answers, with when it arrived.</summary>
+public sealed class TurnCompletions : IAsyncDisposable
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, TaskCompletionSource<long>> _completed = new();
+    private SseStream? _stream;
+
+    public static async Task<TurnCompletions> OpenAsync(HttpClient http, string sessionId)
+    {
+        var completions = new TurnCompletions();
+        completions._stream = SseStream.Open(http, $"/v1/sessions/{sessionId}/sse?types=turn.completed", (_, data) =>
+        {
+            var input = (string?)JsonNode.Parse(data)!["context"]?["input_message_id"];
+            if (input is not null) completions.Source(input).TrySetResult(Stopwatch.GetTimestamp());
+        });
+        await completions._stream.Connected.Task;
+        return completions;
+    }
+
+    /// <summary>The arrival (a Stopwatch timestamp) of the turn.completed of the message.</summary>
+    public Task<long> For(string messageId) => Source(messageId).Task;
+
+    private TaskCompletionSource<long> Source(string messageId) => _completed.GetOrAdd(messageId, _ => new());
+
+    public ValueTask DisposeAsync() => _stream?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
+
 /// <summary>Response head, then the chunked body decoded into lines, then SSE frames (event + data).</summary>
 public sealed class SseDecoder(Action<string, string> onEvent, Action onConnected)
 {

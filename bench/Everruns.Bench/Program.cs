@@ -18,6 +18,9 @@ var sseOnly = args.Contains("--sse");
 // The busy run: sessions posting at once, and messages each, one after the other.
 var busySessions = quick ? 64 : 160;
 var busyMessages = quick ? 2 : 12;
+// The long conversation: one session's turns one after the other, its first and last 50 compared.
+var longTurns = quick ? 100 : 300;
+const int Window = 50;
 var server = Need("DATABASE_URL");
 var hostDll = Need("EVERRUNS_HOST_DLL");
 var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
@@ -55,8 +58,10 @@ try
     {
         nodes.AddRange(await StartNodesAsync("n1"));
         var busy = await TurnsAsync(nodes, busySessions, busyMessages);
+        var longRun = await LongConversationAsync(nodes[0], longTurns);
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
         AddTurnRows("1 node, busy", busy);
+        AddLongConversationRows(longRun);
         PrintTable();
         return 0;
     }
@@ -91,6 +96,7 @@ try
     // The same node under more concurrent sessions: throughput of a closed loop is sessions ÷ latency, so this shows
     // how far the pipeline goes before PostgreSQL (or the CPU) saturates.
     var oneBusy = await TurnsAsync(nodes, busySessions, busyMessages);
+    var longOne = await LongConversationAsync(nodes[0], longTurns);
     settings["EXPECTED_INSTANCES"] = "3";
     nodes.AddRange(await StartNodesAsync("n2", "n3"));
     var three = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
@@ -110,6 +116,7 @@ try
     rows.Add(("LISTEN/NOTIFY round trip p50 / p99 (baseline)", $"{F(notifyP50, 2)} / {F(notifyP99, 2)} ms", "", ""));
     rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss), "", ""));
     foreach (var (label, run) in runs) AddTurnRows(label, run);
+    AddLongConversationRows(longOne);
 
     rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss, 1)} (×{F(best / pgBoss, 2)})", "≥ pg-boss", Verdict(best >= pgBoss)));
     // Commits per turn (xact_commit, as the target is set) of the same run as the turns/s. xact_commit also counts each
@@ -143,6 +150,15 @@ void AddCrossNodeRows(CrossNodeRun run)
     if (run.Streams >= 1000)
         rows.Add(($"CPU ms per turn at {run.Streams} streams: reader node / writer node / PostgreSQL / load generator",
             $"{F(run.ReaderMs)} / {F(run.WriterMs)} / {F(run.PostgresMs)} / {F(run.ClientMs)}", "", ""));
+}
+
+void AddLongConversationRows(LongConversation run)
+{
+    var (first, last) = (run.Windows[0], run.Windows[1]);
+    rows.Add(($"Long conversation (one session, {run.Turns} turns one after the other): POST → turn.completed p50, turns 1-{Window} / {run.Turns - Window + 1}-{run.Turns}",
+        $"{F(first.P50, 1)} / {F(last.P50, 1)} ms", "", ""));
+    rows.Add(("Long conversation: CPU ms per turn, nodes / PostgreSQL, first / last 50 turns",
+        $"{F(first.NodeMs, 1)} / {F(first.PostgresMs, 1)}; {F(last.NodeMs, 1)} / {F(last.PostgresMs, 1)}", "", ""));
 }
 
 void AddTurnRows(string label, TurnRun run)
@@ -261,6 +277,38 @@ async Task<double> PgBossAsync(int jobs)
     return JsonNode.Parse(line)!["jobs_per_second"]!.GetValue<double>();
 }
 
+// One session posting one message after the other: does a turn cost more the longer the conversation gets? The first
+// and last Window turns are timed (POST → turn.completed on SSE) and their CPU taken.
+async Task<LongConversation> LongConversationAsync(Node node, int turns)
+{
+    Log($"long conversation: {turns} turns");
+    var sessionId = await Api.CreateSessionAsync(node.Http);
+    await using var completions = await TurnCompletions.OpenAsync(node.Http, sessionId);
+    var windows = new List<LongWindow>();
+    var latencies = new List<double>();
+    var cpu = CpuSample.Take([node.Pid]);
+    for (var t = 0; t < turns; t++)
+    {
+        if (t == turns - Window)
+        {
+            latencies = [];
+            cpu = CpuSample.Take([node.Pid]);
+        }
+
+        var sent = Stopwatch.GetTimestamp();
+        var messageId = await Api.PostMessageAsync(node.Http, sessionId, $"long {t}: " + string.Join(" ", Enumerable.Range(1, 20).Select(i => $"word{i}")));
+        var done = await completions.For(messageId).WaitAsync(TimeSpan.FromSeconds(120));
+        latencies.Add(Stats.Ms(sent, done));
+        if (t == Window - 1 || t == turns - 1)
+        {
+            var used = CpuSample.Take([node.Pid]) - cpu;
+            windows.Add(new LongWindow(Stats.Percentile(latencies, 50), used.NodesSeconds * 1000 / Window, used.PostgresSeconds * 1000 / Window));
+        }
+    }
+
+    return new LongConversation(turns, windows);
+}
+
 async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEach, bool log = true)
 {
     if (log) Log($"turns on {cluster.Count} node(s)");
@@ -289,18 +337,12 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     {
         var node = cluster[s % cluster.Count];
         var sessionId = await Api.CreateSessionAsync(node.Http);
-        var completed = new ConcurrentDictionary<string, TaskCompletionSource<long>>();
-        await using var stream = SseStream.Open(node.Http, $"/v1/sessions/{sessionId}/sse?types=turn.completed", (type, data) =>
-        {
-            var input = (string?)JsonNode.Parse(data)!["context"]?["input_message_id"];
-            if (input is not null) completed.GetOrAdd(input, _ => new()).TrySetResult(Stopwatch.GetTimestamp());
-        });
-        await stream.Connected.Task;
+        await using var completions = await TurnCompletions.OpenAsync(node.Http, sessionId);
         for (var m = 0; m < messagesEach; m++)
         {
             var sent = Stopwatch.GetTimestamp();
             var messageId = await Api.PostMessageAsync(node.Http, sessionId, $"bench {s}.{m}");
-            var done = await completed.GetOrAdd(messageId, _ => new()).Task.WaitAsync(TimeSpan.FromSeconds(120));
+            var done = await completions.For(messageId).WaitAsync(TimeSpan.FromSeconds(120));
             latencies.Add(Stats.Ms(sent, done));
         }
     }));
@@ -433,6 +475,10 @@ internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, d
 internal sealed record CrossNodeRun(int Streams, int Turns, double P50, double P99, int Samples, double ReaderMs, double WriterMs, double PostgresMs, double ClientMs);
 
 /// <summary>Completes when signalled as many times as it was made with.</summary>
+internal sealed record LongWindow(double P50, double NodeMs, double PostgresMs);
+
+internal sealed record LongConversation(int Turns, IReadOnlyList<LongWindow> Windows);
+
 internal sealed class Countdown(int count)
 {
     private int _left = count;
