@@ -176,7 +176,16 @@ public static class RunTurnStepHandler
             var turnStart = kept?.Events.LastOrDefault(e => e.Type == EventTypes.TurnStarted && e.Context.TurnId == step.TurnId)?.Sequence;
             var query = new ReadSessionEvents(step.SessionId, Conversation.EventTypesRead, through, TurnId: step.TurnId,
                 TurnTypes: TurnStepRead.TurnTypes, TurnAfterSequence: turnStart - 1);
-            var read = (await bus.InvokeAsync<SessionEventsRead>(query, ct)).Events;
+            var read = new List<RecordedSessionEvent>();
+            while (true)
+            {
+                // Page after page: a conversation longer than a page is read to its end (its latest input is in the last).
+                var page = (await bus.InvokeAsync<SessionEventsRead>(query, ct)).Events;
+                read.AddRange(page);
+                if (page.Count < query.Limit) break;
+                var last = page[^1].Sequence;
+                query = query with { AfterSequence = Math.Max(through, last), TurnAfterSequence = last < through ? last : null };
+            }
 
             var history = new List<RecordedSessionEvent>(kept?.Events ?? []);
             var turnEvents = new List<RecordedSessionEvent>();
@@ -190,8 +199,7 @@ public static class RunTurnStepHandler
                 }
             }
 
-            // A read cut short by its limit has not seen everything up to its last event's turn: nothing is kept of it.
-            if (read.Count < query.Limit && history.Count > 0)
+            if (history.Count > 0)
                 conversations.Put(step.SessionId, new ConversationCache.Entry(history[^1].Sequence, history));
             return (history, turnEvents);
         }

@@ -72,6 +72,42 @@ public sealed class ConversationCacheTests
     }
 
     [Fact]
+    public async Task a_conversation_longer_than_a_read_page_reaches_the_model_to_its_latest_message()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_conversation_long");
+        await using var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await api.PostMessageAsync(sessionId, "first");
+        await api.WaitForTurnsAsync(sessionId);
+
+        // 10,001 more answers (copies of the first) than a read's page of 10,000 events holds.
+        const int copies = 10_001;
+        await PostgresServer.ExecuteAsync(database.Url, $$"""
+            insert into everruns.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, is_archived)
+            select nextval('everruns.mt_events_sequence'), gen_random_uuid(), e.stream_id, s.version + g,
+                   jsonb_set(e.data, '{event_id}', to_jsonb('event_' || replace(gen_random_uuid()::text, '-', ''))),
+                   e.type, e.tenant_id, e.timestamp, e.mt_dotnet_type, false
+            from everruns.mt_events e join everruns.mt_streams s on s.id = e.stream_id, generate_series(1, {{copies}}) g
+            where e.stream_id = '{{sessionId}}' and e.data->>'type' = 'output.message.completed';
+            update everruns.mt_streams set version = version + {{copies}} where id = '{{sessionId}}';
+            """);
+
+        await api.PostMessageAsync(sessionId, "latest");
+        // (The unfiltered list's first page would not reach the new turn.)
+        var ended = await Eventually.Value(async () =>
+        {
+            var turns = await api.EventsAsync(sessionId, "?types=turn.completed&types=turn.failed");
+            return turns.Count >= 2 ? turns : null;
+        }, TimeSpan.FromSeconds(60));
+        ((string)ended.Last()["type"]!).ShouldBe("turn.completed");
+        var sent = Sent(fake.Requests.Last().Body);
+        sent.Count.ShouldBe(copies + 3);
+        sent[^1].ShouldBe("user: latest");
+    }
+
+    [Fact]
     public async Task turns_run_by_another_instance_in_between_are_read_after_what_an_instance_kept()
     {
         await using var fake = await FakeOpenAi.StartAsync();
