@@ -6,8 +6,9 @@ namespace Everruns.Contracts;
 
 /// <summary>
 /// A module's side of a LISTEN channel: what to do with its notifications, and how to catch up after the instance's
-/// LISTEN connection (<see cref="ListenConnection"/>) was lost (and, if it must, what to stop meanwhile). Registered as a <see cref="NotificationListener"/>
-/// singleton. It is a hosted service too, for a listener that also runs a loop of its own (the default does nothing).
+/// LISTEN connection (<see cref="ListenConnection"/>) was lost (and, if it must, what to stop meanwhile). Registered as
+/// a <see cref="NotificationListener"/> singleton. It is a hosted service too, for a listener that also runs a loop of
+/// its own (the default does nothing).
 /// </summary>
 public abstract class NotificationListener(string channel) : BackgroundService
 {

@@ -8,12 +8,14 @@ namespace Everruns.Modules.Sessions;
 
 /// <summary>
 /// DELETE /v1/sessions/{id} → 204. The session leaves every listing and lookup at once (and every instance's
-/// <see cref="SessionCache"/> as the deletion commits); its running turn, if any, is cancelled. The document and its events are kept for retention jobs to purge.
+/// <see cref="SessionCache"/> as the deletion commits); its running turn, if any, is cancelled. The document and its
+/// events are kept for retention jobs to purge.
 /// </summary>
 public static class DeleteSessionEndpoint
 {
     [WolverineDelete("/v1/sessions/{id}")]
-    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, SessionCache cache, HttpContext http)
+    public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, SessionCache cache,
+        HttpContext http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         await SessionStream.LockAsync(documents, id);
