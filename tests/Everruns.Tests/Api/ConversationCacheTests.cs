@@ -18,6 +18,27 @@ public sealed class ConversationCacheTests
         ["OPENAI_MODELS"] = "fake-small",
     };
 
+    /// <summary>A fake model, a database of its own, one host on them, and a session.</summary>
+    private sealed record OneHost(FakeOpenAi Fake, TestDatabase Database, Alba.IAlbaHost Host, ApiClient Api, string SessionId)
+        : IAsyncDisposable
+    {
+        public static async Task<OneHost> StartAsync(string databasePrefix)
+        {
+            var fake = await FakeOpenAi.StartAsync();
+            var database = await TestDatabase.CreateAsync(databasePrefix);
+            var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+            var api = new ApiClient(host.Server.CreateClient());
+            return new OneHost(fake, database, host, api, (string)(await api.CreateSessionAsync())["id"]!);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Host.DisposeAsync();
+            await Database.DisposeAsync();
+            await Fake.DisposeAsync();
+        }
+    }
+
     /// <summary>The (role, text) of each message the model was sent, system prompt left out.</summary>
     private static List<string> Sent(JsonObject request) =>
         request["messages"]!.AsArray().Select(m => m!.AsObject()).Where(m => (string?)m["role"] != "system")
@@ -27,11 +48,8 @@ public sealed class ConversationCacheTests
     [Fact]
     public async Task a_model_call_rereads_only_what_its_instance_has_not_kept_of_the_conversation()
     {
-        await using var fake = await FakeOpenAi.StartAsync();
-        await using var database = await TestDatabase.CreateAsync("everruns_conversation_cache");
-        await using var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
-        var api = new ApiClient(host.Server.CreateClient());
-        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await using var one = await OneHost.StartAsync("everruns_conversation_cache");
+        var (fake, database, host, api, sessionId) = one;
 
         await api.PostMessageAsync(sessionId, "one");
         await api.WaitForTurnsAsync(sessionId);
@@ -48,11 +66,8 @@ public sealed class ConversationCacheTests
     [Fact]
     public async Task a_step_of_a_failed_turn_delivered_again_later_sees_its_end_though_it_lies_before_what_was_kept()
     {
-        await using var fake = await FakeOpenAi.StartAsync();
-        await using var database = await TestDatabase.CreateAsync("everruns_conversation_redelivery");
-        await using var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
-        var api = new ApiClient(host.Server.CreateClient());
-        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await using var one = await OneHost.StartAsync("everruns_conversation_redelivery");
+        var (fake, database, host, api, sessionId) = one;
 
         // The first turn fails (the fake refuses): no answer, only its turn.failed says it is over.
         await api.PostMessageAsync(sessionId, "please break");
@@ -74,11 +89,8 @@ public sealed class ConversationCacheTests
     [Fact]
     public async Task a_conversation_longer_than_a_read_page_reaches_the_model_to_its_latest_message()
     {
-        await using var fake = await FakeOpenAi.StartAsync();
-        await using var database = await TestDatabase.CreateAsync("everruns_conversation_long");
-        await using var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
-        var api = new ApiClient(host.Server.CreateClient());
-        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await using var one = await OneHost.StartAsync("everruns_conversation_long");
+        var (fake, database, host, api, sessionId) = one;
         await api.PostMessageAsync(sessionId, "first");
         await api.WaitForTurnsAsync(sessionId);
 
