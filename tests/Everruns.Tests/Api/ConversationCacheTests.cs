@@ -94,7 +94,7 @@ public sealed class ConversationCacheTests
         await api.PostMessageAsync(sessionId, "first");
         await api.WaitForTurnsAsync(sessionId);
 
-        // 10,001 more answers (copies of the first) than a read's page of 10,000 events holds.
+        // 10,001 more answers (copies of the first): more than a read's page of 10,000 events holds.
         const int copies = 10_001;
         await PostgresServer.ExecuteAsync(database.Url, $$"""
             insert into everruns.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, is_archived)
