@@ -101,6 +101,14 @@ public sealed record ReadSessionEvents(
 
 public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Events);
 
+/// <summary>
+/// Ask the Events module for a page of a session's events of some types, by position among them (oldest first), with how
+/// many there are; answered with <see cref="SessionEventsPage"/>.
+/// </summary>
+public sealed record PageSessionEvents(string SessionId, IReadOnlyList<string> Types, int Offset, int Limit);
+
+public sealed record SessionEventsPage(IReadOnlyList<RecordedSessionEvent> Events, long Total);
+
 /// <summary>A stored session event with its per-session sequence.</summary>
 public sealed record RecordedSessionEvent(long Sequence, string Id, string Type, DateTimeOffset Ts, EventContext Context, JsonObject Data);
 

@@ -201,6 +201,14 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         return Enumerable.Reverse(events).ToList();
     }
 
+    /// <summary>The events at positions <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="limit"/> among those the filter lets through.</summary>
+    public Task<List<StoredEvent>> ReadPageAsync(string sessionId, int offset, int limit, EventFilter filter, CancellationToken ct) =>
+        QueryAsync($"""
+            select version, data from everruns.mt_events
+            where stream_id = @s{Conditions(filter)}
+            order by version offset @offset limit @limit
+            """, sessionId, offset, limit, filter, ct, parameterName: "offset");
+
     public async Task<long> CountAsync(string sessionId, EventFilter filter, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"select count(*) from everruns.mt_events where stream_id = @s{Conditions(filter)}");

@@ -27,25 +27,26 @@ public static class ListMessagesEndpoint
         if (offset is < 0) return Problems.Result(Problems.BadRequest("invalid_offset", "offset must be 0 or more"));
         if (limit is < 1) return Problems.Result(Problems.BadRequest("invalid_limit", "limit must be 1 or more"));
 
-        var read = await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(id, MessageTypes), ct);
-        var all = read.Events
+        // Paged in the store: a long session's list costs the page, not the session.
+        var read = await bus.InvokeAsync<SessionEventsPage>(new PageSessionEvents(id, MessageTypes, offset ?? 0, limit ?? int.MaxValue), ct);
+        var page = read.Events
             .Where(e => e.Data["message"] is JsonObject)
             .Select(e =>
             {
-                var message = e.Data["message"]!.AsObject().DeepClone().AsObject();
+                var message = e.Data["message"]!.AsObject();
+                e.Data.Remove("message"); // read for this answer alone: moved, not copied
                 message["session_id"] = id;
                 message["sequence"] = e.Sequence;
                 return (JsonNode)message;
             })
-            .ToList();
-        var page = all.Skip(offset ?? 0).Take(limit ?? all.Count).Select(m => m.DeepClone()).ToArray();
+            .ToArray();
         return Results.Ok(new JsonObject
         {
             ["data"] = new JsonArray(page),
             ["messages"] = new JsonArray(page.Select(m => m!.DeepClone()).ToArray()),
-            ["total"] = all.Count,
+            ["total"] = read.Total,
             ["offset"] = offset ?? 0,
-            ["limit"] = limit ?? all.Count,
+            ["limit"] = limit ?? (int)Math.Min(int.MaxValue, read.Total),
         });
     }
 }

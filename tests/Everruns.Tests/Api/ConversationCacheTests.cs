@@ -87,7 +87,7 @@ public sealed class ConversationCacheTests
     }
 
     [Fact]
-    public async Task a_conversation_longer_than_a_read_page_reaches_the_model_to_its_latest_message()
+    public async Task a_conversation_longer_than_a_read_page_reaches_the_model_and_the_message_list_to_its_latest_message()
     {
         await using var one = await OneHost.StartAsync("everruns_conversation_long");
         var (fake, database, host, api, sessionId) = one;
@@ -117,6 +117,13 @@ public sealed class ConversationCacheTests
         var sent = Sent(fake.Requests.Last().Body);
         sent.Count.ShouldBe(copies + 3);
         sent[^1].ShouldBe("user: latest");
+
+        // The message list pages in the store: its total and its last page reach the end too.
+        var last = await api.GetAsync($"/v1/sessions/{sessionId}/messages?offset={copies + 2}&limit=10");
+        last.Status.ShouldBe(System.Net.HttpStatusCode.OK, last.Text[..Math.Min(500, last.Text.Length)]);
+        ((long)last.Object["total"]!).ShouldBe(copies + 4);
+        last.Object["data"]!.AsArray().Select(m => $"{m!["role"]}: {m["content"]![0]!["text"]}")
+            .ShouldBe(["user: latest", "agent: Fake says: latest"]);
     }
 
     [Fact]
