@@ -27,8 +27,6 @@ public sealed class SessionCache(TimeProvider clock)
     /// <summary>Counts evictions: a lookup notes it before its query and caches its answer only if none came meanwhile.</summary>
     public long Evictions => Interlocked.Read(ref _evictions);
 
-    public bool Serving => _serving;
-
     public SessionFound? Get(string id)
     {
         if (!_serving || !_entries.TryGetValue(id, out var entry)) return null;
@@ -56,8 +54,7 @@ public sealed class SessionCache(TimeProvider clock)
     /// <summary>The LISTEN connection is up (again): whatever was cached before may have missed a deletion.</summary>
     public void Listening()
     {
-        Interlocked.Increment(ref _evictions);
-        _entries.Clear();
+        EvictAll();
         _serving = true;
     }
 
@@ -65,6 +62,11 @@ public sealed class SessionCache(TimeProvider clock)
     public void Deaf()
     {
         _serving = false;
+        EvictAll();
+    }
+
+    private void EvictAll()
+    {
         Interlocked.Increment(ref _evictions);
         _entries.Clear();
     }
