@@ -20,6 +20,8 @@ public static class EverrunsMetrics
     public static readonly Tally TurnsCancelled = new("turns_cancelled", "Turns cancelled");
     public static readonly Tally SseLagging = new("sse_lagging", "Times a write of live events to an SSE stream did not complete at once (a client that does not keep up, or a very large event): the stream then catches up by itself");
 
+    public static readonly Tally SseReads = new("sse_reads", "Reads of the store by the SSE streams' live loops (one per session, filter and position, however many streams share it; none for a signal of an event already read)");
+
     private static long _sseConnections;
 
     static EverrunsMetrics() =>
@@ -30,7 +32,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

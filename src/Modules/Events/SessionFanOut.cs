@@ -47,6 +47,8 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         private readonly IDisposable _listening;
         private readonly HashSet<string> _types = [];
         private bool _anyType; // a signal without a type, or a stream that joined: read for every filter
+        private bool _unsure; // a signal without a sequence, or a stream that joined: read whatever the position
+        private long _latest; // the highest sequence signalled since the last round
         private bool _closed;
 
         // The type filters of the attached streams, one per distinct filter (null: every type); replaced, never changed.
@@ -60,7 +62,7 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             _ = Task.Run(RunAsync);
         }
 
-        private void Signal(string? type)
+        private void Signal(string? type, long? sequence)
         {
             // Only a type some stream here would send wakes the loop (most streams of a busy session filter by type).
             if (type is not null && !Volatile.Read(ref _interests).Any(wants => wants is null || wants(type))) return;
@@ -68,6 +70,20 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             {
                 if (type is null) _anyType = true;
                 else _types.Add(type);
+                if (sequence is not { } at) _unsure = true;
+                else if (at > _latest) _latest = at;
+            }
+
+            _wake.Pulse();
+        }
+
+        /// <summary>The next round reads for every stream (one joined, or a full page calls for more).</summary>
+        private void ReadAll()
+        {
+            lock (_types)
+            {
+                _anyType = true;
+                _unsure = true;
             }
 
             _wake.Pulse();
@@ -85,8 +101,7 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
             // Its first read is from where it stopped, whatever the signals since: an event committed after its own last
             // read and signalled before it got here is not missed.
-            lock (_types) _anyType = true;
-            _wake.Pulse();
+            ReadAll();
             return true;
         }
 
@@ -134,16 +149,20 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 }
 
                 string[]? types;
+                long? latest;
                 lock (_types)
                 {
                     types = _anyType ? null : [.. _types];
+                    latest = _unsure ? null : _latest;
                     _types.Clear();
                     _anyType = false;
+                    _unsure = false;
+                    _latest = 0;
                 }
 
                 try
                 {
-                    if (await RoundAsync(streams, types)) _wake.Pulse();
+                    if (await RoundAsync(streams, types, latest)) ReadAll();
                 }
                 catch (Exception e)
                 {
@@ -154,8 +173,11 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             }
         }
 
-        /// <summary>One read per (filter, position) and a write to each stream; true when a full page calls for another round.</summary>
-        private async Task<bool> RoundAsync(LiveStream[] streams, string[]? types)
+        /// <summary>
+        /// One read per (filter, position) and a write to each stream; true when a full page calls for another round.
+        /// <paramref name="latest"/>: the highest sequence signalled, when every signal named one.
+        /// </summary>
+        private async Task<bool> RoundAsync(LiveStream[] streams, string[]? types, long? latest)
         {
             var more = false;
             foreach (var group in streams.GroupBy(s => (s.Filter.Key, s.After)))
@@ -163,7 +185,11 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 var filter = group.First().Filter;
                 // A group filtered by type reads only when an event it wants may have come.
                 if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
+                // Nor does a group that has read past every event signalled: a transaction's events each notify, and the
+                // first read after its commit already returned all of them (events commit in sequence order).
+                if (group.Key.After >= latest) continue;
                 EventSlice slice;
+                EverrunsMetrics.SseReads.Add();
                 try
                 {
                     slice = await _owner._reader.ReadForwardAsync(_sessionId, group.Key.After, BatchSize, filter, CancellationToken.None);

@@ -22,9 +22,10 @@ public sealed class SessionSignals : ISessionSignals
 
     /// <summary>
     /// Calls <paramref name="onSignal"/> on the signalling thread for each signal of the session, with the event's
-    /// type (null when anything may have been missed). It must be quick: it holds up the notification listener.
+    /// type and sequence (null when not known, and both null when anything may have been missed). It must be quick: it
+    /// holds up the notification listener.
     /// </summary>
-    public IDisposable Listen(string sessionId, Action<string?> onSignal) => Add(new Callback(this, sessionId, onSignal));
+    public IDisposable Listen(string sessionId, Action<string?, long?> onSignal) => Add(new Callback(this, sessionId, onSignal));
 
     private T Add<T>(T listener) where T : Listener
     {
@@ -33,14 +34,17 @@ public sealed class SessionSignals : ISessionSignals
         return listener;
     }
 
-    /// <summary>An event of the session was committed: wakes the waiters that want its type (all when it is not known).</summary>
-    public void Pulse(string sessionId, string? type = null)
+    /// <summary>
+    /// An event of the session was committed (at <paramref name="sequence"/>, when known): wakes the waiters that want
+    /// its type (all when it is not known).
+    /// </summary>
+    public void Pulse(string sessionId, string? type = null, long? sequence = null)
     {
         if (_bySession.TryGetValue(sessionId, out var listeners))
         {
             _generations[sessionId] = Interlocked.Increment(ref _clock);
             // Enumerating the dictionary itself takes no lock and copies nothing (Keys would do both).
-            foreach (var (listener, _) in listeners) listener.Signal(type);
+            foreach (var (listener, _) in listeners) listener.Signal(type, sequence);
         }
     }
 
@@ -49,7 +53,7 @@ public sealed class SessionSignals : ISessionSignals
     {
         foreach (var sessionId in _generations.Keys) _generations[sessionId] = Interlocked.Increment(ref _clock);
         foreach (var listeners in _bySession.Values)
-            foreach (var (listener, _) in listeners) listener.Signal(null);
+            foreach (var (listener, _) in listeners) listener.Signal(null, null);
     }
 
     private void Remove(Listener listener)
@@ -66,7 +70,7 @@ public sealed class SessionSignals : ISessionSignals
     {
         string SessionId { get; }
 
-        void Signal(string? type);
+        void Signal(string? type, long? sequence);
     }
 
     private sealed class Subscription(SessionSignals owner, string sessionId, Func<string, bool>? wants) : SessionSubscription, Listener
@@ -76,7 +80,7 @@ public sealed class SessionSignals : ISessionSignals
 
         public string SessionId { get; } = sessionId;
 
-        public void Signal(string? type)
+        public void Signal(string? type, long? sequence)
         {
             if (type is null || wants is null || wants(type)) _signal.Pulse();
         }
@@ -90,11 +94,11 @@ public sealed class SessionSignals : ISessionSignals
         }
     }
 
-    private sealed class Callback(SessionSignals owner, string sessionId, Action<string?> onSignal) : Listener, IDisposable
+    private sealed class Callback(SessionSignals owner, string sessionId, Action<string?, long?> onSignal) : Listener, IDisposable
     {
         public string SessionId { get; } = sessionId;
 
-        public void Signal(string? type) => onSignal(type);
+        public void Signal(string? type, long? sequence) => onSignal(type, sequence);
 
         public void Dispose() => owner.Remove(this);
     }

@@ -105,10 +105,35 @@ public sealed class SlowSseClientTests
         }
     }
 
-    private static async Task<long> LaggingAsync(ApiClient api)
+    private static Task<long> LaggingAsync(ApiClient api) => api.CounterAsync("everruns_sse_lagging_total");
+
+    [Fact]
+    public async Task a_sessions_live_loop_reads_once_per_commit_not_once_per_event()
     {
-        var metrics = await api.GetAsync("/metrics");
-        var line = metrics.Text.Split('\n').FirstOrDefault(l => l.StartsWith("everruns_sse_lagging_total"));
-        return line is null ? 0 : (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        // A process of its own: the counter is the whole process's.
+        await using var cluster = await Infrastructure.Cluster.StartAsync(nodes: 1);
+        var api = cluster.Api(0);
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await using var sse = await SseClient.OpenAsync(cluster.Nodes[0].Http, $"/v1/sessions/{sessionId}/sse");
+        (await sse.NextAsync()).Event.ShouldBe("connected");
+        // The stream has joined its session's loop once the loop's first read (from where the stream stopped) is counted.
+        var before = await Eventually.Value(async () => await api.CounterAsync("everruns_sse_reads_total") is > 0 and var n ? (long?)n : null,
+            TimeSpan.FromSeconds(10)) ?? 0;
+
+        const int turns = 3;
+        var events = 0;
+        for (var i = 0; i < turns; i++)
+        {
+            await api.PostMessageAsync(sessionId, $"turn {i}");
+            events += (await sse.UntilAsync(f => f.Event == "turn.completed", TimeSpan.FromSeconds(20))).Count;
+        }
+
+        await Task.Delay(500); // any read the last notifications still cause
+        var reads = await api.CounterAsync("everruns_sse_reads_total") - before;
+        // A turn commits twice (the message with the turn's start; the answer with the turn's end), each commit notifying
+        // every event it wrote (about six a turn): the first read after a commit takes all of that commit's events, so
+        // the notifications of the others cause none.
+        events.ShouldBeGreaterThanOrEqualTo(5 * turns);
+        reads.ShouldBeInRange(1, 2 * turns);
     }
 }

@@ -31,19 +31,19 @@ public sealed class SessionSignalsTests
     }
 
     [Fact]
-    public void a_listener_is_called_with_each_signals_type_and_null_when_anything_may_have_been_missed()
+    public void a_listener_is_called_with_each_signals_type_and_sequence_and_nulls_when_anything_may_have_been_missed()
     {
         var signals = new SessionSignals();
-        var seen = new List<string?>();
-        var listening = signals.Listen("s1", seen.Add);
+        var seen = new List<(string?, long?)>();
+        var listening = signals.Listen("s1", (type, sequence) => seen.Add((type, sequence)));
 
-        signals.Pulse("s1", "turn.started");
-        signals.Pulse("s2", "turn.started");
+        signals.Pulse("s1", "turn.started", 4);
+        signals.Pulse("s2", "turn.started", 5);
         signals.PulseAll();
         var before = signals.Generation("s1");
         signals.Pulse("s1", "turn.completed");
         signals.Generation("s1").ShouldBeGreaterThan(before);
-        seen.ShouldBe(["turn.started", null, "turn.completed"]);
+        seen.ShouldBe([("turn.started", 4L), (null, null), ("turn.completed", null)]);
 
         listening.Dispose();
         signals.Pulse("s1", "turn.started");

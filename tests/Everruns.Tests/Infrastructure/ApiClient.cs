@@ -79,6 +79,14 @@ public sealed class ApiClient
     }
 
     /// <summary>Polls the event list until a terminal turn event shows up for the given count of turns.</summary>
+    /// <summary>A counter of the server's /metrics (Prometheus text), 0 while it has never moved.</summary>
+    public async Task<long> CounterAsync(string name)
+    {
+        var metrics = await GetAsync("/metrics");
+        var line = metrics.Text.Split('\n').FirstOrDefault(l => l.StartsWith(name + " ") || l.StartsWith(name + "{"));
+        return line is null ? 0 : (long)double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public async Task<List<JsonObject>> WaitForTurnsAsync(string sessionId, int turns = 1, TimeSpan? within = null)
     {
         var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
