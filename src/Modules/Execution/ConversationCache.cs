@@ -52,6 +52,35 @@ public sealed class ConversationCache
         Interlocked.Exchange(ref _events, 0);
     }
 
+    /// <summary>
+    /// Adds what a transaction of this instance appended to a session, once committed: events <paramref name="from"/>
+    /// to <paramref name="through"/>, of which <paramref name="conversation"/> are the conversation's (each passed through
+    /// <see cref="Materialize"/>). Kept only when the conversation kept reaches just before them (or they start the
+    /// session): otherwise events that this instance did not see lie in between, and the next step reads them.
+    /// </summary>
+    public void Extend(string sessionId, long from, long through, IReadOnlyList<RecordedSessionEvent> conversation)
+    {
+        while (true)
+        {
+            if (!_entries.TryGetValue(sessionId, out var kept))
+            {
+                if (from != 1) return;
+                if (_entries.TryAdd(sessionId, new Entry(through, conversation))) break;
+                continue;
+            }
+
+            if (kept.Through != from - 1) return;
+            var events = new List<RecordedSessionEvent>(kept.Events.Count + conversation.Count);
+            events.AddRange(kept.Events);
+            events.AddRange(conversation);
+            if (_entries.TryUpdate(sessionId, new Entry(through, events), kept)) break;
+        }
+
+        if (Interlocked.Add(ref _events, conversation.Count) <= MaxEvents) return;
+        _entries.Clear();
+        Interlocked.Exchange(ref _events, 0);
+    }
+
     public void Remove(string sessionId)
     {
         if (_entries.TryRemove(sessionId, out var removed)) Interlocked.Add(ref _events, -removed.Events.Count);

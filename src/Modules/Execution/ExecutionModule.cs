@@ -17,6 +17,7 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton<Tools>();
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ConversationCache>();
+        services.ConfigureMarten((sp, marten) => marten.Listeners.Add(new KeepCommittedConversation(sp.GetRequiredService<ConversationCache>())));
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton(new TurnHeartbeatOptions(Settings.Seconds(configuration, "TURN_HEARTBEAT_SECS", 5)));
         services.AddSingleton<TurnHeartbeat>();

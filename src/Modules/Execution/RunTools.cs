@@ -66,8 +66,9 @@ public static class FinishTools
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting)) return;
         var turn = state!.Active!;
 
+        JasperFx.Events.IEvent? written = null;
         foreach (var outcome in finished.Outcomes)
-            Turns.Append(documents, state, EventTypes.ToolCompleted, new JsonObject
+            written = Turns.Append(documents, state, EventTypes.ToolCompleted, new JsonObject
             {
                 ["tool_call_id"] = outcome.ToolCallId,
                 ["tool_name"] = outcome.ToolName,
@@ -87,6 +88,6 @@ public static class FinishTools
 
         state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning };
         documents.Store(state);
-        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId, runtime));
+        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId, runtime, written));
     }
 }

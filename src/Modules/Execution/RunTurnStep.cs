@@ -168,9 +168,12 @@ public static class RunTurnStepHandler
         /// The conversation, the part this instance kept (<see cref="ConversationCache"/>) and what came after it, and the
         /// events of this turn's own types (<see cref="TurnStepRead.TurnTypes"/>).
         /// </summary>
-        private async Task<(List<RecordedSessionEvent> History, List<RecordedSessionEvent> Turn)> ReadAsync(CancellationToken ct)
+        private async Task<(IReadOnlyList<RecordedSessionEvent> History, List<RecordedSessionEvent> Turn)> ReadAsync(CancellationToken ct)
         {
             var kept = conversations.Get(step.SessionId);
+            // Sent by a transaction of this instance whose events were kept as it committed, and nothing kept after them
+            // (a cancel, or progress of an earlier attempt of this step, would be): the conversation is all here.
+            if (step.Written is { } written && kept is not null && kept.Through == written.Version) return (kept.Events, []);
             var through = kept?.Through ?? 0;
             // This turn's events all come after its turn.started: kept already, or after what is kept.
             var turnStart = kept?.Events.LastOrDefault(e => e.Type == EventTypes.TurnStarted && e.Context.TurnId == step.TurnId)?.Sequence;

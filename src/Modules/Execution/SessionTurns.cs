@@ -66,10 +66,13 @@ public sealed record TurnActivity(DateTimeOffset At, DateTimeOffset StartedAt, D
 /// <see cref="TurnStepRead.Outdated"/>). <paramref name="Runtime"/> is the session's settings as the step's sender
 /// had just read them; it is handed over in memory only, never stored with the step: a step run again after a crash
 /// or a hand-off reads them afresh. Both are absent in steps sent by earlier builds and in hand-offs; such a step reads
-/// the turn state and the settings first.
+/// the turn state and the settings first. <paramref name="Written"/>, in memory only too: the last event the sender's
+/// transaction appended (its version is set as it commits); when the instance's kept conversation reaches exactly
+/// that far (<see cref="KeepCommittedConversation"/>), nothing has been appended since that this instance does not
+/// know of, and the step reads nothing.
 /// </summary>
 public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration, string? InputMessageId = null,
-    [property: JsonIgnore] SessionRuntime? Runtime = null);
+    [property: JsonIgnore] SessionRuntime? Runtime = null, [property: JsonIgnore] JasperFx.Events.IEvent? Written = null);
 
 /// <summary>
 /// A model call's outcome; <see cref="Unwritten"/> is the progress not written yet (the message's start, the last
@@ -116,13 +119,13 @@ public static class Turns
     {
         var turnId = Ids.New(Ids.Turn);
         state.Active = new ActiveTurn(turnId, input.MessageId, input.Text, 1, TurnPhase.Reasoning, DateTimeOffset.UtcNow);
-        Append(documents, state, EventTypes.TurnStarted, new JsonObject
+        var started = Append(documents, state, EventTypes.TurnStarted, new JsonObject
         {
             ["turn_id"] = turnId,
             ["input_message_id"] = input.MessageId,
             ["input_content"] = Previews.Of(input.Text),
         });
-        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId, runtime));
+        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId, runtime, started));
         EverrunsMetrics.TurnsStarted.Add();
     }
 
@@ -180,10 +183,11 @@ public static class Turns
     }
 
     /// <summary>Appends an event of the active turn to the session's stream, in the caller's transaction.</summary>
-    public static void Append(IDocumentSession documents, SessionTurns state, string type, JsonObject data)
+    public static JasperFx.Events.IEvent Append(IDocumentSession documents, SessionTurns state, string type, JsonObject data)
     {
-        documents.Events.Append(state.Id, SessionEvent.Create(state.Id, type, data, Context(state.Active)));
+        var appended = documents.Events.Append(state.Id, SessionEvent.Create(state.Id, type, data, Context(state.Active)));
         EverrunsMetrics.EventsWritten.Add();
+        return appended.Events[^1];
     }
 
     public static EventContext Context(ActiveTurn? turn) =>

@@ -64,6 +64,24 @@ public sealed class ConversationCacheTests
     }
 
     [Fact]
+    public async Task what_an_instance_commits_is_kept_as_it_commits_and_its_next_model_call_reads_none_of_it_back()
+    {
+        await using var one = await OneHost.StartAsync("everruns_conversation_commits");
+        var (fake, database, host, api, sessionId) = one;
+
+        await api.PostMessageAsync(sessionId, "one");
+        await api.WaitForTurnsAsync(sessionId);
+        // The first turn, message and answer, goes from the store behind the server's back: the instance kept both as it
+        // committed them (the answer after the first model call had read the conversation).
+        await PostgresServer.ExecuteAsync(database.Url,
+            $"delete from everruns.mt_events where stream_id = '{sessionId}' and data->>'type' in ('input.message', 'output.message.completed')");
+
+        await api.PostMessageAsync(sessionId, "two");
+        await Eventually.Until(async () => fake.Requests.Count == 2 && (await api.EventsAsync(sessionId, "?types=turn.completed")).Count == 2);
+        Sent(fake.Requests.Last().Body).ShouldBe(["user: one", "assistant: Fake says: one", "user: two"]);
+    }
+
+    [Fact]
     public async Task a_step_of_a_failed_turn_delivered_again_later_sees_its_end_though_it_lies_before_what_was_kept()
     {
         await using var one = await OneHost.StartAsync("everruns_conversation_redelivery");

@@ -1,0 +1,32 @@
+using Everruns.Contracts;
+using Marten;
+using Marten.Services;
+
+namespace Everruns.Modules.Execution;
+
+/// <summary>
+/// After each commit of this instance, the conversation events it appended go to the instance's kept conversation
+/// (<see cref="ConversationCache.Extend"/>), so that the model call a transaction starts (a posted message's turn, the
+/// next iteration after tools) finds its whole conversation kept and reads nothing (see <see cref="RunTurnStep.Written"/>).
+/// </summary>
+public sealed class KeepCommittedConversation(ConversationCache conversations) : DocumentSessionListenerBase
+{
+    public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
+    {
+        foreach (var stream in commit.GetStreams())
+        {
+            if (stream.Key is not { } sessionId || stream.Events.Count == 0) continue;
+            var kept = new List<RecordedSessionEvent>();
+            foreach (var e in stream.Events)
+            {
+                if (e.Data is not SessionEvent data || !Conversation.EventTypesRead.Contains(data.Type)) continue;
+                ConversationCache.Materialize(data.Data);
+                kept.Add(new RecordedSessionEvent(e.Version, data.EventId, data.Type, data.Ts, data.Context, data.Data));
+            }
+
+            conversations.Extend(sessionId, stream.Events[0].Version, stream.Events[^1].Version, kept);
+        }
+
+        return Task.CompletedTask;
+    }
+}
