@@ -18,6 +18,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<SessionEventReader>();
         services.AddSingleton<SharedEventReads>();
         services.AddSingleton<SessionFanOut>();
+        services.ConfigureMarten((sp, marten) => marten.Listeners.Add(new CommittedEvents(sp)));
         services.AddSingleton<SseLimits>();
         services.AddSingleton<NotificationListener, EventListener>();
     }

@@ -255,7 +255,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     /// The public event envelope: id, type, ts, session_id, sequence, context, data. The stored event was just read for
     /// this: its parts are moved into the envelope, not copied.
     /// </summary>
-    private static StoredEvent ToEnvelope(long sequence, JsonObject stored)
+    internal static StoredEvent ToEnvelope(long sequence, JsonObject stored)
     {
         var id = (string)stored["event_id"]!;
         var type = (string)stored["type"]!;

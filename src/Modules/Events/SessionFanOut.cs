@@ -38,6 +38,35 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
     /// <summary>Whether the session has a live loop on this instance (while it has attached streams).</summary>
     public bool Serves(string sessionId) => _hubs.ContainsKey(sessionId);
 
+    /// <summary>
+    /// Events <paramref name="from"/> to <paramref name="through"/> of a session, all of them, as this instance just
+    /// committed them (<see cref="CommittedEvents"/>): its live loop writes them without reading them back.
+    /// </summary>
+    public void Committed(string sessionId, object transaction, Offered events)
+    {
+        if (_hubs.TryGetValue(sessionId, out var hub)) hub.Offer(transaction, events);
+    }
+
+    /// <summary>A transaction of this instance is about to commit events of the session (see <see cref="CommittedEvents"/>).</summary>
+    public void Expect(string sessionId, object transaction)
+    {
+        if (_hubs.TryGetValue(sessionId, out var hub)) hub.Expect(transaction);
+    }
+
+    /// <summary>The transaction committed, and its events will not be offered.</summary>
+    public void Expected(string sessionId, object transaction)
+    {
+        if (_hubs.TryGetValue(sessionId, out var hub)) hub.Offer(transaction, null);
+    }
+
+    public sealed record Offered(long From, long Through, IReadOnlyList<StoredEvent> Events);
+
+    /// <summary>How long a loop woken by a notification waits for the events that a commit of this instance will offer.</summary>
+    private static readonly TimeSpan OfferWait = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>An expected commit not offered within this time failed (or offered nothing): it is forgotten.</summary>
+    private static readonly TimeSpan ExpectFor = TimeSpan.FromSeconds(1);
+
     internal sealed class Hub
     {
         private readonly SessionFanOut _owner;
@@ -49,6 +78,8 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         private bool _anyType; // a signal without a type, or a stream that joined: read for every filter
         private bool _unsure; // a signal without a sequence, or a stream that joined: read whatever the position
         private long _latest; // the highest sequence signalled since the last round
+        private readonly List<Offered> _offered = []; // committed here since the last round
+        private readonly Dictionary<object, long> _expected = []; // transactions of this instance committing events here
         private bool _closed;
 
         // The type filters of the attached streams, one per distinct filter (null: every type); replaced, never changed.
@@ -75,6 +106,39 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             }
 
             _wake.Pulse();
+        }
+
+        /// <summary>Events this instance committed (or null: none to offer): delivered from memory to the streams they continue.</summary>
+        public void Offer(object transaction, Offered? offered)
+        {
+            lock (_types)
+            {
+                _expected.Remove(transaction);
+                if (offered is null) return;
+                _offered.Add(offered);
+                foreach (var e in offered.Events) _types.Add(e.Type);
+                if (offered.Through > _latest) _latest = offered.Through;
+            }
+
+            _wake.Pulse();
+        }
+
+        public void Expect(object transaction)
+        {
+            lock (_types) _expected[transaction] = Environment.TickCount64;
+        }
+
+        /// <summary>Whether a commit of this instance is about to offer events (those expected too long ago are forgotten).</summary>
+        private bool Expecting()
+        {
+            lock (_types)
+            {
+                if (_expected.Count == 0) return false;
+                var stale = Environment.TickCount64 - (long)ExpectFor.TotalMilliseconds;
+                foreach (var (transaction, since) in _expected.ToList())
+                    if (since < stale) _expected.Remove(transaction);
+                return _expected.Count > 0;
+            }
         }
 
         /// <summary>The next round reads for every stream (one joined, or a full page calls for more).</summary>
@@ -132,6 +196,10 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 int count;
                 lock (_streams) count = _streams.Count;
                 if (count >= 100) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(count / 100, MaxGatherMs)));
+                // A notification may come before the events a commit of this instance offers: wait for them a little.
+                var waited = System.Diagnostics.Stopwatch.StartNew();
+                while (Expecting() && waited.Elapsed < OfferWait)
+                    await _wake.WaitAsync(OfferWait - waited.Elapsed, CancellationToken.None);
 
                 LiveStream[] streams;
                 lock (_streams)
@@ -150,11 +218,14 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
                 string[]? types;
                 long? latest;
+                Offered[] offered;
                 lock (_types)
                 {
                     types = _anyType ? null : [.. _types];
                     latest = _unsure ? null : _latest;
+                    offered = _offered.Count == 0 ? [] : [.. _offered.OrderBy(o => o.From)];
                     _types.Clear();
+                    _offered.Clear();
                     _anyType = false;
                     _unsure = false;
                     _latest = 0;
@@ -162,7 +233,7 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
                 try
                 {
-                    if (await RoundAsync(streams, types, latest)) ReadAll();
+                    if (await RoundAsync(streams, types, latest, offered)) ReadAll();
                 }
                 catch (Exception e)
                 {
@@ -175,9 +246,10 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
         /// <summary>
         /// One read per (filter, position) and a write to each stream; true when a full page calls for another round.
-        /// <paramref name="latest"/>: the highest sequence signalled, when every signal named one.
+        /// <paramref name="latest"/>: the highest sequence signalled, when every signal named one; <paramref name="offered"/>:
+        /// what this instance committed meanwhile, oldest first.
         /// </summary>
-        private async Task<bool> RoundAsync(LiveStream[] streams, string[]? types, long? latest)
+        private async Task<bool> RoundAsync(LiveStream[] streams, string[]? types, long? latest, Offered[] offered)
         {
             var more = false;
             foreach (var group in streams.GroupBy(s => (s.Filter.Key, s.After)))
@@ -188,6 +260,12 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 // Nor does a group that has read past every event signalled: a transaction's events each notify, and the
                 // first read after its commit already returned all of them (events commit in sequence order).
                 if (group.Key.After >= latest) continue;
+                if (FromMemory(group.Key.After, filter, latest, offered) is { } committed)
+                {
+                    foreach (var stream in group) stream.Deliver(group.Key.After, committed);
+                    continue;
+                }
+
                 EventSlice slice;
                 EverrunsMetrics.SseReads.Add();
                 try
@@ -206,6 +284,29 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             }
 
             return more;
+        }
+
+        /// <summary>
+        /// What comes after <paramref name="after"/>, when the events this instance committed continue it without a gap up
+        /// to every sequence signalled, and the filter is one of types only; otherwise null (the group reads).
+        /// </summary>
+        private static EventSlice? FromMemory(long after, EventFilter filter, long? latest, Offered[] offered)
+        {
+            if (latest is null || offered.Length == 0 || filter is not
+                    { TurnId: null, FromTs: null, ToTs: null, ToolName: null, Text: null, TurnTypes: null }) return null;
+            var through = after;
+            var events = new List<StoredEvent>();
+            var wants = filter.WantsType;
+            foreach (var o in offered)
+            {
+                if (o.Through <= through) continue;
+                if (o.From > through + 1) break; // a gap: events this instance did not commit
+                foreach (var e in o.Events)
+                    if (e.Sequence > through && (wants is null || wants(e.Type))) events.Add(e);
+                through = o.Through;
+            }
+
+            return through >= latest && through > after ? new EventSlice(events, through) : null;
         }
     }
 

@@ -1,0 +1,91 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Marten;
+using Marten.Services;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Everruns.Modules.Events;
+
+/// <summary>
+/// After each commit of this instance, the events it appended to a session that has SSE streams here go to that
+/// session's live loop (<see cref="SessionFanOut.Committed"/>), which writes them without reading them back from the
+/// store. Each is shaped exactly as a read returns it: serialized as it was stored, its members in the order PostgreSQL's
+/// jsonb keeps them (shorter keys first, then bytewise), so a stream's bytes do not depend on which way an event came.
+/// </summary>
+public sealed class CommittedEvents(IServiceProvider services) : DocumentSessionListenerBase
+{
+    private SessionFanOut? _fanOut;
+
+    private SessionFanOut FanOut => _fanOut ??= services.GetRequiredService<SessionFanOut>();
+
+    /// <summary>
+    /// Before the events are written: the session's loop is told to expect them, so that a notification of them arriving
+    /// before they are offered does not send it reading them from the store.
+    /// </summary>
+    public override Task BeforeSaveChangesAsync(IDocumentSession session, CancellationToken token)
+    {
+        foreach (var stream in session.PendingChanges.Streams())
+            if (stream.Key is { } sessionId && stream.Events.Count > 0) FanOut.Expect(sessionId, session);
+        return Task.CompletedTask;
+    }
+
+    public override Task AfterCommitAsync(IDocumentSession session, IChangeSet commit, CancellationToken token)
+    {
+        var fanOut = FanOut;
+        foreach (var stream in commit.GetStreams())
+        {
+            if (stream.Key is not { } sessionId || stream.Events.Count == 0) continue;
+            if (!fanOut.Serves(sessionId))
+            {
+                fanOut.Expected(sessionId, session); // (the loop closed meanwhile)
+                continue;
+            }
+            var serializer = session.DocumentStore.Options.Serializer();
+            var events = new List<StoredEvent>(stream.Events.Count);
+            foreach (var e in stream.Events)
+            {
+                if (e.Data is not SessionEvent) break; // not a session's stream: leave it to the store
+                var stored = (JsonObject)JsonbOrder(JsonNode.Parse(serializer.ToJson(e.Data)))!;
+                events.Add(SessionEventReader.ToEnvelope(e.Version, stored));
+            }
+
+            if (events.Count == stream.Events.Count)
+                fanOut.Committed(sessionId, session, new(stream.Events[0].Version, stream.Events[^1].Version, events));
+            else fanOut.Expected(sessionId, session);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <summary>The node with every object's members in jsonb's order: by the length of their UTF-8 name, then bytewise.</summary>
+    public static JsonNode? JsonbOrder(JsonNode? node)
+    {
+        switch (node)
+        {
+            case JsonObject obj:
+                var members = obj.ToList();
+                obj.Clear();
+                var ordered = new JsonObject();
+                foreach (var (key, value) in members.OrderBy(m => Encoding.UTF8.GetByteCount(m.Key)).ThenBy(m => m.Key, Utf8Order.Instance))
+                    ordered[key] = JsonbOrder(value);
+                return ordered;
+            case JsonArray array:
+                var items = array.ToList();
+                array.Clear();
+                var copy = new JsonArray();
+                foreach (var item in items) copy.Add(JsonbOrder(item));
+                return copy;
+            default:
+                return node;
+        }
+    }
+
+    private sealed class Utf8Order : IComparer<string>
+    {
+        public static readonly Utf8Order Instance = new();
+
+        public int Compare(string? x, string? y) =>
+            Encoding.UTF8.GetBytes(x ?? "").AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(y ?? ""));
+    }
+}
