@@ -41,18 +41,30 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
                 fanOut.Expected(sessionId, session); // (the loop closed meanwhile)
                 continue;
             }
-            var serializer = session.DocumentStore.Options.Serializer();
-            var events = new List<StoredEvent>(stream.Events.Count);
-            foreach (var e in stream.Events)
+
+            try
             {
-                if (e.Data is not SessionEvent) break; // not a session's stream: leave it to the store
-                var stored = (JsonObject)JsonbOrder(JsonNode.Parse(serializer.ToJson(e.Data)))!;
-                events.Add(SessionEventReader.ToEnvelope(e.Version, stored));
+                var serializer = session.DocumentStore.Options.Serializer();
+                var events = new List<StoredEvent>(stream.Events.Count);
+                foreach (var e in stream.Events)
+                {
+                    if (e.Data is not SessionEvent) break; // not a session's stream: leave it to the store
+                    var stored = (JsonObject)JsonbOrder(JsonNode.Parse(serializer.ToJson(e.Data)))!;
+                    events.Add(SessionEventReader.ToEnvelope(e.Version, stored));
+                }
+
+                if (events.Count == stream.Events.Count)
+                {
+                    fanOut.Committed(sessionId, session, new(stream.Events[0].Version, stream.Events[^1].Version, events));
+                    continue;
+                }
+            }
+            catch (Exception)
+            {
+                // The transaction committed: its handler must not fail now. The loop reads these events instead.
             }
 
-            if (events.Count == stream.Events.Count)
-                fanOut.Committed(sessionId, session, new(stream.Events[0].Version, stream.Events[^1].Version, events));
-            else fanOut.Expected(sessionId, session);
+            fanOut.Expected(sessionId, session);
         }
 
         return Task.CompletedTask;

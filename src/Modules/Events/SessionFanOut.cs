@@ -255,16 +255,18 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
             foreach (var group in streams.GroupBy(s => (s.Filter.Key, s.After)))
             {
                 var filter = group.First().Filter;
-                // A group filtered by type reads only when an event it wants may have come.
-                if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
-                // Nor does a group that has read past every event signalled: a transaction's events each notify, and the
-                // first read after its commit already returned all of them (events commit in sequence order).
-                if (group.Key.After >= latest) continue;
+                // What this instance committed continues the group (even with nothing it wants: it moves on past it).
                 if (FromMemory(group.Key.After, filter, latest, offered) is { } committed)
                 {
                     foreach (var stream in group) stream.Deliver(group.Key.After, committed);
                     continue;
                 }
+
+                // A group filtered by type reads only when an event it wants may have come.
+                if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
+                // Nor does a group that has read past every event signalled: a transaction's events each notify, and the
+                // first read after its commit already returned all of them (events commit in sequence order).
+                if (group.Key.After >= latest) continue;
 
                 EventSlice slice;
                 EverrunsMetrics.SseReads.Add();

@@ -16,15 +16,23 @@ public sealed class KeepCommittedConversation(ConversationCache conversations) :
         foreach (var stream in commit.GetStreams())
         {
             if (stream.Key is not { } sessionId || stream.Events.Count == 0) continue;
-            var kept = new List<RecordedSessionEvent>();
-            foreach (var e in stream.Events)
+            try
             {
-                if (e.Data is not SessionEvent data || !Conversation.EventTypesRead.Contains(data.Type)) continue;
-                ConversationCache.Materialize(data.Data);
-                kept.Add(new RecordedSessionEvent(e.Version, data.EventId, data.Type, data.Ts, data.Context, data.Data));
-            }
+                var kept = new List<RecordedSessionEvent>();
+                foreach (var e in stream.Events)
+                {
+                    if (e.Data is not SessionEvent data || !Conversation.EventTypesRead.Contains(data.Type)) continue;
+                    ConversationCache.Materialize(data.Data);
+                    kept.Add(new RecordedSessionEvent(e.Version, data.EventId, data.Type, data.Ts, data.Context, data.Data));
+                }
 
-            conversations.Extend(sessionId, stream.Events[0].Version, stream.Events[^1].Version, kept);
+                conversations.Extend(sessionId, stream.Events[0].Version, stream.Events[^1].Version, kept);
+            }
+            catch (Exception)
+            {
+                // The transaction committed: its handler must not fail now. Not kept (what was kept stays true), these
+                // events are read by the next step.
+            }
         }
 
         return Task.CompletedTask;

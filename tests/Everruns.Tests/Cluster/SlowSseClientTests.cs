@@ -116,6 +116,9 @@ public sealed class SlowSseClientTests
         var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
         await using var live = await SseClient.OpenAsync(cluster.Nodes[0].Http, $"/v1/sessions/{sessionId}/sse");
         (await live.NextAsync()).Event.ShouldBe("connected");
+        // And one that wants only turn ends (most events it is offered are none of its business, yet move it on).
+        await using var ends = await SseClient.OpenAsync(cluster.Nodes[0].Http, $"/v1/sessions/{sessionId}/sse?types=turn.completed");
+        (await ends.NextAsync()).Event.ShouldBe("connected");
         // The stream has joined its session's loop once the loop's first read (from where the stream stopped) is counted.
         await Eventually.Until(async () => await api.CounterAsync("everruns_sse_reads_total") > 0);
         // One turn first: in a process this young, the first events offered can take longer to shape than the loop
@@ -123,6 +126,7 @@ public sealed class SlowSseClientTests
         var seen = new List<SseEvent>();
         await api.PostMessageAsync(sessionId, "warming up");
         seen.AddRange(await live.UntilAsync(f => f.Event == "turn.completed", TimeSpan.FromSeconds(20)));
+        (await ends.NextAsync(TimeSpan.FromSeconds(20))).Id.ShouldBe(seen[^1].Id);
         await Task.Delay(500);
         var before = await api.CounterAsync("everruns_sse_reads_total");
 
@@ -131,6 +135,7 @@ public sealed class SlowSseClientTests
         {
             await api.PostMessageAsync(sessionId, $"turn {i}: é \"quoted\" <b>&amp;</b> 🙂 \\ end");
             seen.AddRange(await live.UntilAsync(f => f.Event == "turn.completed", TimeSpan.FromSeconds(20)));
+            (await ends.NextAsync(TimeSpan.FromSeconds(20))).Id.ShouldBe(seen[^1].Id);
         }
 
         await Task.Delay(500); // any read the notifications still cause
