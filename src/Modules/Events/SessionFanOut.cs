@@ -9,7 +9,8 @@ namespace Everruns.Modules.Events;
 /// <summary>
 /// Live delivery to the SSE streams of one session on this instance from one loop per session. A stream that has
 /// caught up hands itself to its session's loop; on each notification the loop reads the new events once per
-/// (filter, position) and writes them to every stream in turn, without waking a task per stream. A stream whose
+/// (filter, position) and writes them to every stream in turn, without waking a task per stream. Events this instance
+/// commits itself come from memory instead (<see cref="Committed"/>), unread. A stream whose
 /// client does not keep up (its write does not complete at once) is let go: its own task waits for the write, catches
 /// up by itself and hands itself back. So a slow client never holds up the others.
 /// </summary>
