@@ -64,6 +64,26 @@ public sealed class ConversationCacheTests
     }
 
     [Fact]
+    public async Task a_message_queued_behind_a_running_turn_reaches_the_model_with_its_own_turn_only()
+    {
+        await using var one = await OneHost.StartAsync("everruns_conversation_queued");
+        var (fake, database, host, api, sessionId) = one;
+
+        await api.PostMessageAsync(sessionId, "hold one");
+        await Eventually.Until(() => Task.FromResult(fake.Requests.Count == 1));
+        // Posted while the first turn's model call is under way: queued, kept by the instance as it commits, and started
+        // by the first turn's end, whose step then reads nothing back.
+        await api.PostMessageAsync(sessionId, "two");
+        fake.Release();
+        await Eventually.Until(async () => (await api.EventsAsync(sessionId, "?types=turn.completed")).Count == 2);
+
+        var requests = fake.Requests.ToList();
+        requests.Count.ShouldBe(2);
+        Sent(requests[0].Body).ShouldBe(["user: hold one"]);
+        Sent(requests[1].Body).ShouldBe(["user: hold one", "assistant: Fake says: hold one", "user: two"]);
+    }
+
+    [Fact]
     public async Task a_step_of_a_failed_turn_delivered_again_later_sees_its_end_though_it_lies_before_what_was_kept()
     {
         await using var one = await OneHost.StartAsync("everruns_conversation_redelivery");

@@ -15,7 +15,8 @@ namespace Everruns.Tests.Infrastructure;
 /// <summary>
 /// A small OpenAI-compatible chat-completions server on a loopback port, scripted for tests: it streams
 /// "Fake says: &lt;user text&gt;", calls <c>current_time</c> when asked the time (and offered the tool), reports
-/// a tool result it is given, and answers 400 to a message saying "break".
+/// a tool result it is given, answers 400 to a message saying "break", and answers a message saying "hold" only once
+/// <see cref="Release"/> is called.
 /// </summary>
 public sealed class FakeOpenAi : IAsyncDisposable
 {
@@ -23,6 +24,11 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     public ConcurrentQueue<(string Authorization, JsonObject Body)> Requests { get; } = new();
     public string BaseUrl { get; private set; } = "";
+
+    private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Lets the answers to messages saying "hold" go.</summary>
+    public void Release() => _released.TrySetResult();
 
     private FakeOpenAi(WebApplication app) => _app = app;
 
@@ -56,6 +62,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
             return;
         }
 
+        if (lastText.Contains("hold")) await _released.Task;
         http.Response.ContentType = "text/event-stream";
         var offersTime = body["tools"] is JsonArray tools && tools.Any(t => (string?)t!["function"]?["name"] == "current_time");
         if ((string?)last["role"] == "user" && lastText.Contains("time") && offersTime)
@@ -103,6 +110,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        Release();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
