@@ -365,6 +365,14 @@ public sealed class SseDecoder(Action<string, string> onEvent, Action onConnecte
 
 public static class Api
 {
+    /// <summary>A counter of the node's /metrics (Prometheus text), 0 while it has never moved.</summary>
+    public static async Task<double> CounterAsync(HttpClient http, string name)
+    {
+        var text = await http.GetStringAsync("/metrics");
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(name + " ") || l.StartsWith(name + "{"));
+        return line is null ? 0 : double.Parse(line.Split(' ')[^1], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
     public static async Task<string> CreateSessionAsync(HttpClient http)
     {
         using var response = await http.PostAsync("/v1/sessions", Json("{}"));

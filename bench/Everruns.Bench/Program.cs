@@ -167,6 +167,7 @@ void AddTurnRows(string label, TurnRun run)
     rows.Add(($"POST → turn.completed on SSE p50 / p95 / p99, {label}", $"{F(run.P50)} / {F(run.P95)} / {F(run.P99)} ms", "", ""));
     rows.Add(($"Postgres commits per turn, {label} (idle background: {F(run.BackgroundCommitsPerSecond, 1)} commits/s)", F(run.CommitsPerTurn, 1), "", ""));
     rows.Add(($"Postgres write transactions per turn, {label}", F(run.WritesPerTurn, 1), "", ""));
+    rows.Add(($"Store reads of the SSE streams' live loops per turn (everruns_sse_reads_total), {label}", F(run.SseReadsPerTurn, 2), "", ""));
     var cpu = run.Cpu;
     rows.Add(($"CPU ms per turn: nodes / PostgreSQL / load generator, {label} (cores busy: {F((cpu.NodesSeconds + cpu.PostgresSeconds + cpu.BenchSeconds) / run.Seconds, 2)} of {Environment.ProcessorCount})",
         $"{F(cpu.NodesSeconds * 1000 / run.Turns, 1)} / {F(cpu.PostgresSeconds * 1000 / run.Turns, 1)} / {F(cpu.BenchSeconds * 1000 / run.Turns, 1)}", "", ""));
@@ -330,6 +331,8 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var commitsBefore = await Db.ScalarAsync<long>(url, commits);
     var xidsBefore = await Db.ScalarAsync<long>(url, nextXid);
     var cpuBefore = CpuSample.Take(cluster.Select(n => n.Pid));
+    const string SseReads = "everruns_sse_reads_total";
+    var sseReadsBefore = (await Task.WhenAll(cluster.Select(n => Api.CounterAsync(n.Http, SseReads)))).Sum();
     if (log) Log($"load: {sessions} sessions × {messagesEach} messages");
     var latencies = new ConcurrentBag<double>();
     var watch = Stopwatch.StartNew();
@@ -349,6 +352,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var elapsed = watch.Elapsed.TotalSeconds;
     var cpu = CpuSample.Take(cluster.Select(n => n.Pid)) - cpuBefore;
     var writes = await Db.ScalarAsync<long>(url, nextXid) - xidsBefore;
+    var sseReads = (await Task.WhenAll(cluster.Select(n => Api.CounterAsync(n.Http, SseReads)))).Sum() - sseReadsBefore;
     if (log) Log("load done");
     // Backends report their commits to pg_stat_database up to 10 s late (when idle): wait them out, then take the
     // background that accrued meanwhile off.
@@ -357,7 +361,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var turns = sessions * messagesEach;
     var all = latencies.ToList();
     return new TurnRun(sessions, turns, turns / elapsed, Stats.Percentile(all, 50), Stats.Percentile(all, 95), Stats.Percentile(all, 99),
-        (commitsAfter - commitsBefore) / (double)turns, writes / (double)turns, backgroundPerSecond, elapsed, cpu);
+        (commitsAfter - commitsBefore) / (double)turns, writes / (double)turns, backgroundPerSecond, elapsed, cpu, sseReads / turns);
 }
 
 async Task<CrossNodeRun> CrossNodeAsync(Node writer, Node reader, int streams)
@@ -470,7 +474,7 @@ static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcN
 /// included: see BackgroundCommitsPerSecond). WritesPerTurn: the transactions that wrote (took a transaction id), per turn.
 /// </summary>
 internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, double P50, double P95, double P99, double CommitsPerTurn,
-    double WritesPerTurn, double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu);
+    double WritesPerTurn, double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu, double SseReadsPerTurn);
 
 internal sealed record CrossNodeRun(int Streams, int Turns, double P50, double P99, int Samples, double ReaderMs, double WriterMs, double PostgresMs, double ClientMs);
 
