@@ -35,13 +35,8 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
         var fanOut = FanOut;
         foreach (var stream in commit.GetStreams())
         {
-            if (stream.Key is not { } sessionId || stream.Events.Count == 0) continue;
-            if (!fanOut.Serves(sessionId))
-            {
-                fanOut.Expected(sessionId, session); // (the loop closed meanwhile)
-                continue;
-            }
-
+            // (Without a loop here, nothing waits for them either.)
+            if (stream.Key is not { } sessionId || stream.Events.Count == 0 || !fanOut.Serves(sessionId)) continue;
             try
             {
                 var serializer = session.DocumentStore.Options.Serializer();
@@ -79,8 +74,7 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
                 var members = obj.ToList();
                 obj.Clear();
                 var ordered = new JsonObject();
-                foreach (var (key, value) in members.OrderBy(m => Encoding.UTF8.GetByteCount(m.Key)).ThenBy(m => m.Key, Utf8Order.Instance))
-                    ordered[key] = JsonbOrder(value);
+                foreach (var (key, value) in members.OrderBy(m => m.Key, JsonbKeyOrder.Instance)) ordered[key] = JsonbOrder(value);
                 return ordered;
             case JsonArray array:
                 var items = array.ToList();
@@ -93,11 +87,15 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
         }
     }
 
-    private sealed class Utf8Order : IComparer<string>
+    /// <summary>jsonb's order of an object's keys: the shorter UTF-8 name first, then bytewise.</summary>
+    private sealed class JsonbKeyOrder : IComparer<string>
     {
-        public static readonly Utf8Order Instance = new();
+        public static readonly JsonbKeyOrder Instance = new();
 
-        public int Compare(string? x, string? y) =>
-            Encoding.UTF8.GetBytes(x ?? "").AsSpan().SequenceCompareTo(Encoding.UTF8.GetBytes(y ?? ""));
+        public int Compare(string? x, string? y)
+        {
+            var (a, b) = (Encoding.UTF8.GetBytes(x ?? ""), Encoding.UTF8.GetBytes(y ?? ""));
+            return a.Length != b.Length ? a.Length.CompareTo(b.Length) : a.AsSpan().SequenceCompareTo(b);
+        }
     }
 }

@@ -40,8 +40,8 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
     public bool Serves(string sessionId) => _hubs.ContainsKey(sessionId);
 
     /// <summary>
-    /// Events <paramref name="from"/> to <paramref name="through"/> of a session, all of them, as this instance just
-    /// committed them (<see cref="CommittedEvents"/>): its live loop writes them without reading them back.
+    /// A session's events, all of those the <paramref name="transaction"/> appended, as this instance just committed them
+    /// (<see cref="CommittedEvents"/>): its live loop writes them without reading them back.
     /// </summary>
     public void Committed(string sessionId, object transaction, Offered events)
     {

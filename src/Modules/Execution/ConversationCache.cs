@@ -47,9 +47,7 @@ public sealed class ConversationCache
             return entry;
         });
 
-        if (Interlocked.Add(ref _events, added) <= MaxEvents) return;
-        _entries.Clear();
-        Interlocked.Exchange(ref _events, 0);
+        Count(added);
     }
 
     /// <summary>
@@ -76,7 +74,13 @@ public sealed class ConversationCache
             if (_entries.TryUpdate(sessionId, new Entry(through, events), kept)) break;
         }
 
-        if (Interlocked.Add(ref _events, conversation.Count) <= MaxEvents) return;
+        Count(conversation.Count);
+    }
+
+    /// <summary>Counts events newly kept; past <see cref="MaxEvents"/> in all, the cache starts again empty.</summary>
+    private void Count(long added)
+    {
+        if (Interlocked.Add(ref _events, added) <= MaxEvents) return;
         _entries.Clear();
         Interlocked.Exchange(ref _events, 0);
     }

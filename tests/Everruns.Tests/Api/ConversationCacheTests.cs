@@ -59,7 +59,8 @@ public sealed class ConversationCacheTests
             $"delete from everruns.mt_events where stream_id = '{sessionId}' and data->>'type' in ('input.message', 'output.message.completed')");
 
         await api.PostMessageAsync(sessionId, "two");
-        await Eventually.Until(async () => fake.Requests.Count == 2 && (await api.EventsAsync(sessionId, "?types=turn.completed")).Count == 2);
+        ((string)(await api.WaitForTurnsAsync(sessionId, 2)).Last()["type"]!).ShouldBe("turn.completed");
+        fake.Requests.Count.ShouldBe(2);
         Sent(fake.Requests.Last().Body).ShouldBe(["user: one", "assistant: Fake says: one", "user: two"]);
     }
 
@@ -75,7 +76,7 @@ public sealed class ConversationCacheTests
         // by the first turn's end, whose step then reads nothing back.
         await api.PostMessageAsync(sessionId, "two");
         fake.Release();
-        await Eventually.Until(async () => (await api.EventsAsync(sessionId, "?types=turn.completed")).Count == 2);
+        (await api.WaitForTurnsAsync(sessionId, 2)).Count(e => (string)e["type"]! == "turn.completed").ShouldBe(2);
 
         var requests = fake.Requests.ToList();
         requests.Count.ShouldBe(2);

@@ -161,8 +161,9 @@ public sealed class SlowSseClientTests
         var sessionId = (string)(await writer.CreateSessionAsync())["id"]!;
         await using var sse = await SseClient.OpenAsync(cluster.Nodes[1].Http, $"/v1/sessions/{sessionId}/sse");
         (await sse.NextAsync()).Event.ShouldBe("connected");
-        var before = await Eventually.Value(async () => await reader.CounterAsync("everruns_sse_reads_total") is > 0 and var n ? (long?)n : null,
-            TimeSpan.FromSeconds(10)) ?? 0;
+        // The stream has joined its session's loop once the loop's first read (from where the stream stopped) is counted.
+        await Eventually.Until(async () => await reader.CounterAsync("everruns_sse_reads_total") > 0);
+        var before = await reader.CounterAsync("everruns_sse_reads_total");
 
         const int turns = 3;
         var events = 0;
