@@ -58,3 +58,22 @@ public static class SessionStatuses
     public const string Active = "active";
     public const string Idle = "idle";
 }
+
+/// <summary>
+/// The <c>event_available</c> channel: a payload <c>&lt;session id&gt;:&lt;sequence&gt;:&lt;event type&gt;</c> says
+/// the session has an event of that type committed at or before that sequence. This build's instances send them
+/// themselves after each commit, a few commits' worth in one round trip (see the Events module's EventNotifier);
+/// their connections carry <see cref="ConnectionOption"/>, which tells the store's trigger to leave their commits
+/// alone. Any other writer (an instance of an earlier build during an upgrade, a script) is notified by the trigger,
+/// inside its transaction, one notification per event.
+/// </summary>
+public static class EventNotifications
+{
+    public const string Channel = "event_available";
+
+    /// <summary>The session setting the trigger reads (a placeholder of PostgreSQL's, which needs no extension).</summary>
+    public const string Setting = "everruns.event_notifier";
+
+    /// <summary>Set at connection start-up: kept across RESET ALL and DISCARD ALL, unlike a SET.</summary>
+    public const string ConnectionOption = "-c " + Setting + "=app";
+}

@@ -22,6 +22,8 @@ public static class EverrunsMetrics
 
     public static readonly Tally SseReads = new("sse_reads", "Reads of the store by the SSE streams' live loops (one per session, filter and position, however many streams share it; none for a signal of an event already read)");
 
+    public static readonly Tally EventNotifications = new("event_notifications", "Notifications this instance sent of the events it committed (one per session, event type and commit; several commits' in one statement)");
+
     private static long _sseConnections;
 
     static EverrunsMetrics() =>
@@ -32,7 +34,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

@@ -1,3 +1,4 @@
+using Everruns.Contracts;
 using Microsoft.Extensions.Configuration;
 using Npgsql;
 
@@ -75,6 +76,10 @@ public sealed record EverrunsOptions
                     : $"{builder.Options} {GenericPlans}";
             }
 
+            // This build notifies listeners of the events it commits itself, after the commit (see EventNotifications).
+            builder.Options = string.IsNullOrWhiteSpace(builder.Options)
+                ? EventNotifications.ConnectionOption
+                : $"{builder.Options} {EventNotifications.ConnectionOption}";
             return builder.ConnectionString;
         }
     }

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Marten;
+using JasperFx.Events;
 using Marten.Services;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -12,12 +13,15 @@ namespace Everruns.Modules.Events;
 /// session's live loop (<see cref="SessionFanOut.Committed"/>), which writes them without reading them back from the
 /// store. Each is shaped exactly as a read returns it: serialized as it was stored, its members in the order PostgreSQL's
 /// jsonb keeps them (shorter keys first, then bytewise), so a stream's bytes do not depend on which way an event came.
+/// Then every instance is told of them (<see cref="EventNotifier"/>).
 /// </summary>
 public sealed class CommittedEvents(IServiceProvider services) : DocumentSessionListenerBase
 {
     private SessionFanOut? _fanOut;
+    private EventNotifier? _notifier;
 
     private SessionFanOut FanOut => _fanOut ??= services.GetRequiredService<SessionFanOut>();
+    private EventNotifier Notifier => _notifier ??= services.GetRequiredService<EventNotifier>();
 
     /// <summary>
     /// Before the events are written: the session's loop is told to expect them, so that a notification of them arriving
@@ -35,34 +39,35 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
         var fanOut = FanOut;
         foreach (var stream in commit.GetStreams())
         {
-            // (Without a loop here, nothing waits for them either.)
-            if (stream.Key is not { } sessionId || stream.Events.Count == 0 || !fanOut.Serves(sessionId)) continue;
-            try
-            {
-                var serializer = session.DocumentStore.Options.Serializer();
-                var events = new List<StoredEvent>(stream.Events.Count);
-                foreach (var e in stream.Events)
-                {
-                    if (e.Data is not SessionEvent) break; // not a session's stream: leave it to the store
-                    var stored = (JsonObject)JsonbOrder(JsonNode.Parse(serializer.ToJson(e.Data)))!;
-                    events.Add(SessionEventReader.ToEnvelope(e.Version, stored));
-                }
-
-                if (events.Count == stream.Events.Count)
-                {
-                    fanOut.Committed(sessionId, session, new(stream.Events[0].Version, stream.Events[^1].Version, events));
-                    continue;
-                }
-            }
-            catch (Exception)
-            {
-                // The transaction committed: its handler must not fail now. The loop reads these events instead.
-            }
-
-            fanOut.Expected(sessionId, session);
+            if (stream.Key is not { } sessionId || stream.Events.Count == 0) continue;
+            if (stream.Events.Any(e => e.Data is not SessionEvent)) continue; // not a session's stream: nobody listens
+            // First the session's loop here, from memory; then every instance's loops, which find these already sent here.
+            if (fanOut.Serves(sessionId)) Offer(session, fanOut, sessionId, stream);
+            Notifier.Committed(sessionId, stream.Events[^1].Version, stream.Events.Select(e => ((SessionEvent)e.Data).Type));
         }
 
         return Task.CompletedTask;
+    }
+
+    private static void Offer(IDocumentSession session, SessionFanOut fanOut, string sessionId, StreamAction stream)
+    {
+        try
+        {
+            var serializer = session.DocumentStore.Options.Serializer();
+            var events = new List<StoredEvent>(stream.Events.Count);
+            foreach (var e in stream.Events)
+            {
+                var stored = (JsonObject)JsonbOrder(JsonNode.Parse(serializer.ToJson(e.Data)))!;
+                events.Add(SessionEventReader.ToEnvelope(e.Version, stored));
+            }
+
+            fanOut.Committed(sessionId, session, new(stream.Events[0].Version, stream.Events[^1].Version, events));
+        }
+        catch (Exception)
+        {
+            // The transaction committed: its handler must not fail now. The loop reads these events instead.
+            fanOut.Expected(sessionId, session);
+        }
     }
 
     /// <summary>The node with every object's members in jsonb's order: by the length of their UTF-8 name, then bytewise.</summary>

@@ -10,7 +10,7 @@ namespace Everruns.Modules.Events;
 /// </summary>
 public sealed class EventListener(SessionSignals signals) : NotificationListener(ChannelName)
 {
-    public const string ChannelName = "event_available";
+    public const string ChannelName = EventNotifications.Channel;
 
     protected override void OnNotification(string payload)
     {

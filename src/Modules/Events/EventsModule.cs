@@ -18,6 +18,8 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<SessionEventReader>();
         services.AddSingleton<SharedEventReads>();
         services.AddSingleton<SessionFanOut>();
+        services.AddSingleton<EventNotifier>();
+        services.AddHostedService(sp => sp.GetRequiredService<EventNotifier>());
         services.ConfigureMarten((sp, marten) => marten.Listeners.Add(new CommittedEvents(sp)));
         services.AddSingleton<SseLimits>();
         services.AddSingleton<NotificationListener, EventListener>();
@@ -27,6 +29,8 @@ public sealed class EventsModule : IEverrunsModule
 
     // Every committed event wakes listeners on every instance. The payload names the session, the sequence and the
     // event type (so that a waiter filtering by type is woken only by those): receivers read the event from the store.
+    // This build's instances notify of their own commits after them (EventNotifier); their connections say so
+    // (EventNotifications.ConnectionOption), and the trigger notifies of every other writer's events.
     public IEnumerable<string> SchemaSql =>
     [
         """
@@ -36,9 +40,10 @@ public sealed class EventsModule : IEverrunsModule
             return null;
         end $$;
         """,
-        """
+        $"""
         create or replace trigger trg_event_available after insert on everruns.mt_events
-            for each row execute function everruns.notify_event_available();
+            for each row when (current_setting('{EventNotifications.Setting}', true) is distinct from 'app')
+            execute function everruns.notify_event_available();
         """,
         """
         create table if not exists everruns_ops.event_counts_minutely (
@@ -52,12 +57,14 @@ public sealed class EventsModule : IEverrunsModule
 }
 
 public sealed record SseOptions(
-    TimeSpan Heartbeat, TimeSpan ConnectionCycle, int MaxConnections, int MaxConnectionsPerOrg, int MaxConnectionsPerSession)
+    TimeSpan Heartbeat, TimeSpan ConnectionCycle, int MaxConnections, int MaxConnectionsPerOrg, int MaxConnectionsPerSession,
+    TimeSpan CatchUp)
 {
     public static SseOptions From(IConfiguration configuration) => new(
         Settings.Seconds(configuration, "SSE_HEARTBEAT_INTERVAL_SECS", 30),
         Settings.Seconds(configuration, "SSE_CONNECTION_CYCLE_SECS", 300),
         (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS", 10_000),
         (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS_PER_ORG", 2_000),
-        (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS_PER_SESSION", 20));
+        (int)Settings.Positive(configuration, "SSE_MAX_CONNECTIONS_PER_SESSION", 20),
+        Settings.Seconds(configuration, "SSE_CATCH_UP_SECS", 30));
 }

@@ -14,7 +14,7 @@ namespace Everruns.Modules.Events;
 /// client does not keep up (its write does not complete at once) is let go: its own task waits for the write, catches
 /// up by itself and hands itself back. So a slow client never holds up the others.
 /// </summary>
-public sealed class SessionFanOut(SessionEventReader reader, SessionSignals signals, ILogger<SessionFanOut> logger)
+public sealed class SessionFanOut(SessionEventReader reader, SessionSignals signals, SseOptions options, ILogger<SessionFanOut> logger)
 {
     public const int BatchSize = 500;
     private const int MaxGatherMs = 10;
@@ -23,6 +23,12 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
     private readonly SessionEventReader _reader = reader;
     private readonly SessionSignals _signals = signals;
     private readonly ILogger _logger = logger;
+
+    /// <summary>
+    /// A loop that had no signal for this long reads anyway (SSE_CATCH_UP_SECS): instances notify of their commits just
+    /// after them (see <see cref="EventNotifier"/>), so one that dies in between leaves its last events unannounced.
+    /// </summary>
+    private readonly TimeSpan _catchUp = options.CatchUp;
 
     /// <summary>Hands a stream that has delivered everything up to <paramref name="after"/> to its session's loop.</summary>
     public void Attach(LiveStream stream, long after)
@@ -190,7 +196,14 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         {
             while (true)
             {
-                await _wake.WaitAsync(Timeout.InfiniteTimeSpan, CancellationToken.None);
+                if (!await _wake.WaitAsync(_owner._catchUp, CancellationToken.None))
+                    lock (_types)
+                    {
+                        // A quiet while: read anyway, for a notification lost with an instance that died as it committed.
+                        _anyType = true;
+                        _unsure = true;
+                    }
+
                 // Writing to many streams takes a while (about 15 ms per 1,000 on two cores), and a turn commits its events
                 // in a few transactions milliseconds apart: a session with many streams gathers what comes in a short
                 // window (1 ms per 100 streams, 10 ms at most) and writes it in one round instead of one per commit.
