@@ -54,6 +54,32 @@ public static class SessionStream
         return batch;
     }
 
+    /// <summary>
+    /// Takes the session's write turn as the first statement of the session's next save, in the save's own round trip,
+    /// for a writer that needs to read nothing under the lock. (Marten runs the operations it files as event operations
+    /// before every other one, in the order queued, and files a stream's appends there when the save begins: this one
+    /// comes before them.)
+    /// </summary>
+    public static void LockOnSave(IDocumentSession documents, string sessionId) => documents.QueueOperation(new LockOperation(sessionId));
+
+    private sealed class LockOperation(string sessionId) : Marten.Internal.Operations.IStorageOperation
+    {
+        public Type DocumentType => typeof(JasperFx.Events.IEvent);
+
+        public void ConfigureCommand(ICommandBuilder builder, IStorageSession session)
+        {
+            builder.Append(OneLock.BeforeClass);
+            builder.AppendParameter(LockClass);
+            builder.Append(OneLock.BeforeSessions);
+            builder.AppendParameter(sessionId);
+            builder.Append(OneLock.After);
+        }
+
+        public Task PostprocessAsync(DbDataReader reader, IList<Exception> exceptions, CancellationToken token) => Task.CompletedTask;
+
+        public Weasel.Core.OperationRole Role() => Weasel.Core.OperationRole.Other;
+    }
+
     /// <summary>The advisory lock of one session, or of several, as one statement of a batch query.</summary>
     private sealed class LockStatement(LockSql sql, string? sessionId, string[]? sessionIds) : IQueryHandler<bool>
     {

@@ -24,6 +24,10 @@ public static class EverrunsMetrics
 
     public static readonly Tally EventNotifications = new("event_notifications", "Notifications this instance sent of the events it committed (one per session, event type and commit; several commits' in one statement)");
 
+    public static readonly Tally StepsHandedOver = new("steps_handed_over", "Model-call steps that committed the turn state their sender handed over in memory, without reading it first (the others, and retries, read it under the session's lock)");
+
+    public static readonly Tally StepCommitRetries = new("step_commit_retries", "Model-call steps committed again after their commit failed, with the model's answer kept (not asked again)");
+
     private static long _sseConnections;
 
     static EverrunsMetrics() =>
@@ -34,7 +38,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

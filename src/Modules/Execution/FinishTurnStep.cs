@@ -9,13 +9,25 @@ namespace Everruns.Modules.Execution;
 /// Commits a model call's outcome in the model-call step's own transaction (with its outgoing messages): the last
 /// streamed text not yet written, <c>output.message.completed</c>, then either the tool calls to run, or the end of
 /// the turn (<c>turn.completed</c> / <c>turn.failed</c>) and the next queued message. Nothing is committed when the
-/// turn moved on meanwhile (cancelled, or ended by the reaper).
+/// turn moved on meanwhile (cancelled, or ended by the reaper). With the turn state its sender handed over
+/// (<see cref="StepHandover"/>), the commit is one round trip: the lock, the writes and the state's version check together.
 /// </summary>
 public static class FinishTurnStep
 {
-    public static async Task CommitAsync(TurnStepFinished finished, IDocumentSession documents, OutgoingMessages next, CancellationToken ct)
+    public static async Task CommitAsync(TurnStepFinished finished, IDocumentSession documents, OutgoingMessages next,
+        SessionTurns? handed, CancellationToken ct)
     {
-        var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
+        SessionTurns? state;
+        if (handed.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning))
+        {
+            // Every way on writes the state: its version, as handed over, is checked as it is written.
+            SessionStream.LockOnSave(documents, finished.SessionId);
+            documents.UpdateExpectedVersion(handed!, handed!.Version);
+            state = handed;
+            EverrunsMetrics.StepsHandedOver.Add();
+        }
+        else state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
+
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return; // cancelled meanwhile
         var turn = state!.Active!;
         foreach (var progress in finished.Unwritten ?? []) Turns.Append(documents, state, progress.Type, progress.Data);

@@ -88,6 +88,7 @@ public static class FinishTools
 
         state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning };
         documents.Store(state);
-        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId, runtime, written));
+        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId, runtime, written,
+            new StepHandover(state)));
     }
 }

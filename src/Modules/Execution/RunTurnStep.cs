@@ -47,9 +47,21 @@ public static class RunTurnStepHandler
         await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));
         try
         {
+            // A retry of a commit that failed (the turn state changed since it was handed over) has the answer already.
+            if (step.Handover?.Outcome is { } answered)
+            {
+                EverrunsMetrics.StepCommitRetries.Add();
+                await FinishTurnStep.CommitAsync(answered, documents, next, null, ct);
+                return next;
+            }
+
             var call = new ModelCall(step, turn, bus, models, tools, progress, signals, conversations, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
-            if (finished is not null) await FinishTurnStep.CommitAsync(finished, documents, next, ct);
+            if (finished is not null)
+            {
+                if (step.Handover is { } handover) handover.Outcome = finished;
+                await FinishTurnStep.CommitAsync(finished, documents, next, step.Handover?.Take(), ct);
+            }
             else if (handOff.IsCancellationRequested && !call.Outdated)
             {
                 logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);

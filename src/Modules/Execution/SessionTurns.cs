@@ -69,10 +69,30 @@ public sealed record TurnActivity(DateTimeOffset At, DateTimeOffset StartedAt, D
 /// the turn state and the settings first. <paramref name="Written"/>, in memory only too: the last event the sender's
 /// transaction appended (its version is set as it commits); when the instance's kept conversation reaches exactly
 /// that far (<see cref="KeepCommittedConversation"/>), nothing has been appended since that this instance does not
-/// know of, and the step reads nothing.
+/// know of, and the step reads nothing. <paramref name="Handover"/>, in memory only as well: the turn state as the
+/// sender committed it, so that the step commits without reading it first (see <see cref="StepHandover"/>).
 /// </summary>
 public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration, string? InputMessageId = null,
-    [property: JsonIgnore] SessionRuntime? Runtime = null, [property: JsonIgnore] JasperFx.Events.IEvent? Written = null);
+    [property: JsonIgnore] SessionRuntime? Runtime = null, [property: JsonIgnore] JasperFx.Events.IEvent? Written = null,
+    [property: JsonIgnore] StepHandover? Handover = null);
+
+/// <summary>
+/// What a model-call step's sender hands it in memory: the turn state its transaction committed (with the version it
+/// committed), so that the step's commit neither reads it nor waits a round trip for the session's lock: the lock is
+/// the first statement of the commit, and the state's write checks its version (another writer since, such as a message
+/// queued behind the turn or a cancel, fails the commit). The state serves one commit only; a commit retried after a
+/// failure reads it under the lock, as a step without a handover does. <see cref="Outcome"/> keeps the model's answer
+/// for that retry, so that the model is not asked twice.
+/// </summary>
+public sealed class StepHandover(SessionTurns state)
+{
+    private SessionTurns? _state = state;
+
+    public TurnStepFinished? Outcome { get; set; }
+
+    /// <summary>The handed state, the first time only.</summary>
+    public SessionTurns? Take() => Interlocked.Exchange(ref _state, null);
+}
 
 /// <summary>
 /// A model call's outcome; <see cref="Unwritten"/> is the progress not written yet (the message's start, the last
@@ -125,7 +145,7 @@ public static class Turns
             ["input_message_id"] = input.MessageId,
             ["input_content"] = Previews.Of(input.Text),
         });
-        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId, runtime, started));
+        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId, runtime, started, new StepHandover(state)));
         EverrunsMetrics.TurnsStarted.Add();
     }
 

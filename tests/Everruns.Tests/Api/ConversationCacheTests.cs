@@ -72,11 +72,15 @@ public sealed class ConversationCacheTests
 
         await api.PostMessageAsync(sessionId, "hold one");
         await Eventually.Until(() => Task.FromResult(fake.Requests.Count == 1));
+        var retried = await api.CounterAsync("everruns_step_commit_retries_total");
         // Posted while the first turn's model call is under way: queued, kept by the instance as it commits, and started
         // by the first turn's end, whose step then reads nothing back.
         await api.PostMessageAsync(sessionId, "two");
         fake.Release();
         (await api.WaitForTurnsAsync(sessionId, 2)).Count(e => (string)e["type"]! == "turn.completed").ShouldBe(2);
+        // The queued message changed the turn state the first step had been handed: its commit failed the version check
+        // and was made again, reading the state, with the answer it had (the model was asked once per turn, below).
+        (await api.CounterAsync("everruns_step_commit_retries_total") - retried).ShouldBe(1);
 
         var requests = fake.Requests.ToList();
         requests.Count.ShouldBe(2);

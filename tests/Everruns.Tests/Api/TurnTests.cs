@@ -13,6 +13,26 @@ public sealed class TurnTests(AppFixture app)
     private readonly ApiClient _api = app.Api;
 
     [Fact]
+    public async Task a_model_call_commits_the_turn_state_its_sender_handed_over_without_reading_it_first()
+    {
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        var handedOver = await _api.CounterAsync("everruns_steps_handed_over_total");
+        var retried = await _api.CounterAsync("everruns_step_commit_retries_total");
+
+        for (var turn = 1; turn <= 3; turn++)
+        {
+            await _api.PostMessageAsync(sessionId, $"question {turn}");
+            var events = await _api.WaitForTurnsAsync(sessionId, turn);
+            ((string)events.Last()["type"]!).ShouldBe(EventTypes.TurnCompleted);
+        }
+
+        // Each turn's model call committed with the state its message's transaction handed over (the lock, its writes and
+        // the state's version check in one round trip), and none of those commits failed the check.
+        (await _api.CounterAsync("everruns_steps_handed_over_total") - handedOver).ShouldBe(3);
+        (await _api.CounterAsync("everruns_step_commit_retries_total") - retried).ShouldBe(0);
+    }
+
+    [Fact]
     public async Task posting_a_message_runs_a_turn_that_sse_clients_watch_to_the_echoed_answer()
     {
         var agent = await _api.CreateAgentAsync();
