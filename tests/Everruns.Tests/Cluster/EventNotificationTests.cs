@@ -15,14 +15,8 @@ public sealed class EventNotificationTests
     [Fact]
     public async Task each_commit_is_notified_once_per_event_type_with_its_last_sequence()
     {
-        await using var database = await TestDatabase.CreateAsync("everruns_notify");
-        await using var host = await TestHost.StartAsync(database.Url);
-        var api = new ApiClient(host.Server.CreateClient());
-        await using var listener = await Listener.StartAsync(database.Url);
-        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-
-        await api.PostMessageAsync(sessionId, "hello");
-        var events = await api.WaitForTurnsAsync(sessionId);
+        await using var one = await OneTurn.StartAsync("everruns_notify");
+        var (listener, sessionId, events) = (one.Listener, one.SessionId, one.Events);
         await Eventually.Until(() => Task.FromResult(listener.Of(sessionId).Any(n => n.Type == EventTypes.TurnCompleted)));
 
         // The message and its turn's start commit together, the answer and the turn's end together: each event is
@@ -39,52 +33,66 @@ public sealed class EventNotificationTests
     [Fact]
     public async Task events_another_writer_commits_are_notified_by_the_store_and_stream_live()
     {
-        await using var database = await TestDatabase.CreateAsync("everruns_notify_other");
-        await using var host = await TestHost.StartAsync(database.Url);
-        var api = new ApiClient(host.Server.CreateClient());
-        await using var listener = await Listener.StartAsync(database.Url);
-        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-        await api.PostMessageAsync(sessionId, "hello");
-        var events = await api.WaitForTurnsAsync(sessionId);
-
-        await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events.Last()["id"]}");
-        (await sse.NextAsync()).Event.ShouldBe("connected");
+        await using var one = await OneTurn.StartAsync("everruns_notify_other");
+        await using var sse = await one.StreamAfterTurnAsync();
         // An instance of an earlier build, or a script: its connection does not say it notifies by itself.
-        await AppendCopyOfLastEventAsync(PostgresServer.ConnectionStringFor(database.Url), sessionId);
+        await AppendCopyOfLastEventAsync(PostgresServer.ConnectionStringFor(one.Database.Url), one.SessionId);
 
-        var next = events.Count + 1;
-        var live = await sse.NextAsync(TimeSpan.FromSeconds(10)); // well before the 30 s catch-up
-        live.Sequence.ShouldBe(next);
-        await Eventually.Until(() => Task.FromResult(listener.Of(sessionId).Contains((next, EventTypes.TurnCompleted))));
+        var next = one.Events.Count + 1;
+        (await sse.NextAsync(TimeSpan.FromSeconds(10))).Sequence.ShouldBe(next); // well before the 30 s catch-up
+        await Eventually.Until(() => Task.FromResult(one.Listener.Of(one.SessionId).Contains((next, EventTypes.TurnCompleted))));
     }
 
     [Fact]
     public async Task a_commit_nobody_announced_reaches_live_streams_at_their_next_catch_up()
     {
-        await using var database = await TestDatabase.CreateAsync("everruns_notify_lost");
-        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string>
+        await using var one = await OneTurn.StartAsync("everruns_notify_lost", new Dictionary<string, string>
         {
             ["SSE_CATCH_UP_SECS"] = "1",
         });
-        var api = new ApiClient(host.Server.CreateClient());
-        await using var listener = await Listener.StartAsync(database.Url);
-        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-        await api.PostMessageAsync(sessionId, "hello");
-        var events = await api.WaitForTurnsAsync(sessionId);
-
-        await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events.Last()["id"]}");
-        (await sse.NextAsync()).Event.ShouldBe("connected");
+        await using var sse = await one.StreamAfterTurnAsync();
         // An instance of this build that died between its commit and its notification: the trigger leaves its commit
         // alone, and nobody sends one.
-        var asThisBuild = new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionStringFor(database.Url))
+        var asThisBuild = new NpgsqlConnectionStringBuilder(PostgresServer.ConnectionStringFor(one.Database.Url))
         {
             Options = EventNotifications.ConnectionOption,
         };
-        await AppendCopyOfLastEventAsync(asThisBuild.ConnectionString, sessionId);
+        await AppendCopyOfLastEventAsync(asThisBuild.ConnectionString, one.SessionId);
 
-        var next = events.Count + 1;
+        var next = one.Events.Count + 1;
         (await sse.NextAsync(TimeSpan.FromSeconds(10))).Sequence.ShouldBe(next);
-        listener.Of(sessionId).ShouldNotContain(n => n.Sequence == next);
+        one.Listener.Of(one.SessionId).ShouldNotContain(n => n.Sequence == next);
+    }
+
+    /// <summary>A database of its own, a host on it, a listener on the channel, and a session with one finished turn.</summary>
+    private sealed record OneTurn(TestDatabase Database, Alba.IAlbaHost Host, ApiClient Api, Listener Listener, string SessionId,
+        List<System.Text.Json.Nodes.JsonObject> Events) : IAsyncDisposable
+    {
+        public static async Task<OneTurn> StartAsync(string databasePrefix, Dictionary<string, string>? settings = null)
+        {
+            var database = await TestDatabase.CreateAsync(databasePrefix);
+            var host = await TestHost.StartAsync(database.Url, settings: settings);
+            var api = new ApiClient(host.Server.CreateClient());
+            var listener = await Listener.StartAsync(database.Url);
+            var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+            await api.PostMessageAsync(sessionId, "hello");
+            return new OneTurn(database, host, api, listener, sessionId, await api.WaitForTurnsAsync(sessionId));
+        }
+
+        /// <summary>An SSE stream of the session from after its turn, connected.</summary>
+        public async Task<SseClient> StreamAfterTurnAsync()
+        {
+            var sse = await SseClient.OpenAsync(Api.Http, $"/v1/sessions/{SessionId}/sse?since_id={Events.Last()["id"]}");
+            (await sse.NextAsync()).Event.ShouldBe("connected");
+            return sse;
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await Listener.DisposeAsync();
+            await Host.DisposeAsync();
+            await Database.DisposeAsync();
+        }
     }
 
     /// <summary>Appends a copy of the session's last event (a new id) outside the server, as Marten stores it.</summary>
