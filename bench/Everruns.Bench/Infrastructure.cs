@@ -17,6 +17,12 @@ public sealed class Node : IAsyncDisposable
     public HttpClient Http { get; }
     public int Pid => _process.Id;
 
+    /// <summary>The last lines the node wrote.</summary>
+    public string LogTail(int lines)
+    {
+        lock (_log) return string.Join('\n', _log.ToString().Split('\n').TakeLast(lines));
+    }
+
     private Node(Process process, int port)
     {
         _process = process;

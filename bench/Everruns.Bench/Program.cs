@@ -345,7 +345,20 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
         {
             var sent = Stopwatch.GetTimestamp();
             var messageId = await Api.PostMessageAsync(node.Http, sessionId, $"bench {s}.{m}");
-            var done = await completions.For(messageId).WaitAsync(TimeSpan.FromSeconds(120));
+            long done;
+            try
+            {
+                done = await completions.For(messageId).WaitAsync(TimeSpan.FromSeconds(120));
+            }
+            catch (TimeoutException)
+            {
+                // Say whether the turn ended in the store (the stream missed it) or not (the turn is stuck), and what the
+                // node logged last.
+                var events = await node.Http.GetStringAsync($"/v1/sessions/{sessionId}/events?limit=100");
+                throw new TimeoutException($"no turn.completed on SSE within 120 s for message {messageId} of session " +
+                                           $"{sessionId}; its events:\n{events}\nthe node's log, last lines:\n{node.LogTail(60)}");
+            }
+
             latencies.Add(Stats.Ms(sent, done));
         }
     }));

@@ -43,7 +43,14 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
             if (stream.Events.Any(e => e.Data is not SessionEvent)) continue; // not a session's stream: nobody listens
             // First the session's loop here, from memory; then every instance's loops, which find these already sent here.
             if (fanOut.Serves(sessionId)) Offer(session, fanOut, sessionId, stream);
-            Notifier.Committed(sessionId, stream.Events[^1].Version, stream.Events.Select(e => ((SessionEvent)e.Data).Type));
+            try
+            {
+                Notifier.Committed(sessionId, stream.Events[^1].Version, stream.Events.Select(e => ((SessionEvent)e.Data).Type));
+            }
+            catch (Exception)
+            {
+                // Committed: never fail the handler now (a process stopping). The other instances catch up by themselves.
+            }
         }
 
         return Task.CompletedTask;
