@@ -59,17 +59,16 @@ public sealed class EventNotifier(NpgsqlDataSource dataSource, ILogger<EventNoti
         }
 
         _pending.Writer.TryComplete();
-        Take(batch);
-        if (batch.Count == 0) return;
+        using var timeout = new CancellationTokenSource(LastSend);
         try
         {
-            using var timeout = new CancellationTokenSource(LastSend);
-            await SendOnceAsync(batch, timeout.Token);
+            for (Take(batch); batch.Count > 0; Take(batch)) await SendOnceAsync(batch, timeout.Token);
         }
         catch (Exception e)
         {
+            var left = batch.Count + _pending.Reader.Count;
             logger.LogWarning(e, "{Count} event notifications were not sent before stopping: the other instances' live " +
-                                 "streams see those events at their next catch-up", batch.Count);
+                                 "streams see those events at their next catch-up", left);
         }
     }
 
