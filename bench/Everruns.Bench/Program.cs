@@ -355,8 +355,15 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
                 // Say whether the turn ended in the store (the stream missed it) or not (the turn is stuck), and what the
                 // node logged last.
                 var events = await node.Http.GetStringAsync($"/v1/sessions/{sessionId}/events?limit=100");
+                // The turn state, and the durable messages not handled yet (a step stuck in the inbox shows here).
+                var state = await Db.ScalarAsync<object>(url,
+                    $"select coalesce((select data::text from everruns.mt_doc_sessionturns where id = '{sessionId}'), 'none')");
+                var inbox = await Db.ScalarAsync<object>(url,
+                    "select coalesce(string_agg(status || ' owner ' || owner_id || ' attempts ' || attempts || ' ' || message_type, E'\\n'), 'none') " +
+                    "from wolverine.wolverine_incoming_envelopes where status <> 'Handled'");
                 throw new TimeoutException($"no turn.completed on SSE within 120 s for message {messageId} of session " +
-                                           $"{sessionId}; its events:\n{events}\nthe node's log, last lines:\n{node.LogTail(60)}");
+                                           $"{sessionId}; its events:\n{events}\nits turn state: {state}\nunhandled inbox " +
+                                           $"messages:\n{inbox}\nthe node's log, last lines:\n{node.LogTail(60)}");
             }
 
             latencies.Add(Stats.Ms(sent, done));
