@@ -62,18 +62,14 @@ public static class SessionStream
     /// </summary>
     public static void LockOnSave(IDocumentSession documents, string sessionId) => documents.QueueOperation(new LockOperation(sessionId));
 
+    /// <summary>The same statement as a batch query's (<see cref="LockStatement"/>), as an operation of a save.</summary>
     private sealed class LockOperation(string sessionId) : Marten.Internal.Operations.IStorageOperation
     {
+        private readonly LockStatement _statement = new(OneLock, sessionId, null);
+
         public Type DocumentType => typeof(JasperFx.Events.IEvent);
 
-        public void ConfigureCommand(ICommandBuilder builder, IStorageSession session)
-        {
-            builder.Append(OneLock.BeforeClass);
-            builder.AppendParameter(LockClass);
-            builder.Append(OneLock.BeforeSessions);
-            builder.AppendParameter(sessionId);
-            builder.Append(OneLock.After);
-        }
+        public void ConfigureCommand(ICommandBuilder builder, IStorageSession session) => _statement.ConfigureCommand(builder, session);
 
         public Task PostprocessAsync(DbDataReader reader, IList<Exception> exceptions, CancellationToken token) => Task.CompletedTask;
 

@@ -44,7 +44,7 @@ public sealed class EventNotifier(NpgsqlDataSource dataSource, ILogger<EventNoti
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<string>();
+        var batch = new HashSet<string>();
         try
         {
             while (await _pending.Reader.WaitToReadAsync(stoppingToken))
@@ -73,13 +73,12 @@ public sealed class EventNotifier(NpgsqlDataSource dataSource, ILogger<EventNoti
     }
 
     /// <summary>Adds what is pending to the batch (up to <see cref="MaxBatch"/> distinct notifications).</summary>
-    private void Take(List<string> batch)
+    private void Take(HashSet<string> batch)
     {
-        while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var payload))
-            if (!batch.Contains(payload)) batch.Add(payload);
+        while (batch.Count < MaxBatch && _pending.Reader.TryRead(out var payload)) batch.Add(payload);
     }
 
-    private async Task SendAsync(List<string> batch, CancellationToken ct)
+    private async Task SendAsync(HashSet<string> batch, CancellationToken ct)
     {
         var wait = FirstRetry;
         while (true)
@@ -98,7 +97,7 @@ public sealed class EventNotifier(NpgsqlDataSource dataSource, ILogger<EventNoti
         }
     }
 
-    private async Task SendOnceAsync(List<string> batch, CancellationToken ct)
+    private async Task SendOnceAsync(HashSet<string> batch, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand("select pg_notify($1, p) from unnest($2::text[]) p");
         command.Parameters.Add(new NpgsqlParameter { Value = EventNotifications.Channel });

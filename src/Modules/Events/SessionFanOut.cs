@@ -151,13 +151,18 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         /// <summary>The next round reads for every stream (one joined, or a full page calls for more).</summary>
         private void ReadAll()
         {
+            ReadAllThisRound();
+            _wake.Pulse();
+        }
+
+        /// <summary>The round about to start reads for every stream.</summary>
+        private void ReadAllThisRound()
+        {
             lock (_types)
             {
                 _anyType = true;
                 _unsure = true;
             }
-
-            _wake.Pulse();
         }
 
         public bool TryAdd(LiveStream stream)
@@ -196,13 +201,8 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         {
             while (true)
             {
-                if (!await _wake.WaitAsync(_owner._catchUp, CancellationToken.None))
-                    lock (_types)
-                    {
-                        // A quiet while: read anyway, for a notification lost with an instance that died as it committed.
-                        _anyType = true;
-                        _unsure = true;
-                    }
+                // A quiet while: read anyway, for a notification lost with an instance that died as it committed.
+                if (!await _wake.WaitAsync(_owner._catchUp, CancellationToken.None)) ReadAllThisRound();
 
                 // Writing to many streams takes a while (about 15 ms per 1,000 on two cores), and a turn commits its events
                 // in a few transactions milliseconds apart: a session with many streams gathers what comes in a short
@@ -278,8 +278,9 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
 
                 // A group filtered by type reads only when an event it wants may have come.
                 if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
-                // Nor does a group that has read past every event signalled: a transaction's events each notify, and the
-                // first read after its commit already returned all of them (events commit in sequence order).
+                // Nor does a group that has read past every event signalled: a commit is notified once per event type it
+                // wrote (by an earlier build's trigger, once per event), and the first read after it returned all of its
+                // events (events commit in sequence order).
                 if (group.Key.After >= latest) continue;
 
                 EventSlice slice;
