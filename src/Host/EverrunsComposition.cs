@@ -103,6 +103,11 @@ public static class EverrunsComposition
             // A node that stops heart-beating (crash, kill -9) has its durable work (turn steps) taken over by the others.
             wolverine.Durability.HealthCheckPollingTime = options.NodeHealthCheck;
             wolverine.Durability.StaleNodeTimeout = options.NodeStaleAfter;
+            // A step whose in-memory hand-off to its local queue was lost stays claimed by a live node, which nothing
+            // else recovers while that node lives: released after this long, it runs again on whichever node takes it.
+            // Rows a node still holds (queued or running, however long) keep their claim fresh (Wolverine's custody
+            // heartbeat, a third of this period), so they are never released from under it.
+            wolverine.Durability.InboxStaleTime = options.InboxStaleAfter;
             wolverine.Policies.AutoApplyTransactions();
             wolverine.Policies.UseDurableLocalQueues();
             // Wolverine runs as many messages of a local queue at once as there are cores by default: on a small

@@ -5,6 +5,9 @@ namespace Everruns.Tests.Api;
 /// <summary>A turn is durable: when the process running it dies, another instance finishes it.</summary>
 public sealed class DurableTurnTests
 {
+    /// <summary>A message whose echo the offline model streams in 30 chunks (OFFLINE_MODEL_CHUNK_DELAY_MS apart).</summary>
+    private static readonly string Words = string.Join(" ", Enumerable.Range(1, 30).Select(i => $"w{i}"));
+
     [Fact]
     public async Task a_turn_interrupted_by_a_crash_is_completed_by_another_instance()
     {
@@ -23,7 +26,7 @@ public sealed class DurableTurnTests
             await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
             var api = new ApiClient(first.Http);
             var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
-            await api.PostMessageAsync(sessionId, string.Join(" ", Enumerable.Range(1, 30).Select(i => $"w{i}")));
+            await api.PostMessageAsync(sessionId, Words);
 
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (!(await api.EventsAsync(sessionId)).Any(e => (string)e["type"]! == "output.message.delta"))
@@ -39,21 +42,81 @@ public sealed class DurableTurnTests
             var survivor = new ApiClient(second.Http);
             var events = await survivor.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(90));
 
-            ((string)events.Last()["type"]!).ShouldBe("turn.completed", second.Output);
-            events.Count(e => (string)e["type"]! == "turn.started").ShouldBe(1);
-            events.Count(e => (string)e["type"]! == "output.message.completed").ShouldBe(1);
-            events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
-            // Nothing repeated by the second attempt: one message start, and the deltas spell the answer exactly once.
-            events.Count(e => (string)e["type"]! == "output.message.started").ShouldBe(1);
-            string.Concat(events.Where(e => (string)e["type"]! == "output.message.delta").Select(e => (string)e["data"]!["delta"]!))
-                .ShouldBe((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!);
-            ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
-                .ShouldBe("Echo: " + string.Join(" ", Enumerable.Range(1, 30).Select(i => $"w{i}")));
+            ShouldBeOneWholeTurn(events, Words, second.Output);
         }
         finally
         {
             await first.DisposeAsync();
             if (second is not null) await second.DisposeAsync();
+        }
+    }
+
+    /// <summary>One turn, completed once: nothing repeated by a second attempt of its step.</summary>
+    private static void ShouldBeOneWholeTurn(List<System.Text.Json.Nodes.JsonObject> events, string message, string output)
+    {
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed", output);
+        events.Count(e => (string)e["type"]! == "turn.started").ShouldBe(1);
+        events.Count(e => (string)e["type"]! == "output.message.completed").ShouldBe(1);
+        events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
+        // One message start, and the deltas spell the answer exactly once.
+        events.Count(e => (string)e["type"]! == "output.message.started").ShouldBe(1);
+        var text = (string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!;
+        string.Concat(events.Where(e => (string)e["type"]! == "output.message.delta").Select(e => (string)e["data"]!["delta"]!)).ShouldBe(text);
+        text.ShouldBe("Echo: " + message);
+    }
+
+    /// <summary>
+    /// A step claimed by a live instance that does not hold it (its in-memory hand-off lost) is taken over after
+    /// INBOX_STALE_SECS, while a step an instance runs for longer than that keeps its claim.
+    /// </summary>
+    [Fact]
+    public async Task a_step_stranded_on_a_live_instance_is_taken_over_and_run_once()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_stranded");
+        var url = database.Url;
+        var settings = new Dictionary<string, string>
+        {
+            ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "200", // the step runs about 6 s, three times INBOX_STALE_SECS
+            ["NODE_HEALTH_CHECK_SECS"] = "1",
+            ["NODE_STALE_SECS"] = "600", // no instance is taken for dead here: only the stale claim can move the step
+            ["INBOX_STALE_SECS"] = "2",
+        };
+        var first = HostProcess.Start(url, new Dictionary<string, string>(settings) { ["INSTANCE_ID"] = "strand-a" });
+        var live = HostProcess.Start(url, new Dictionary<string, string>(settings) { ["INSTANCE_ID"] = "strand-b" });
+        var other = HostProcess.Start(url, new Dictionary<string, string>(settings) { ["INSTANCE_ID"] = "strand-c" });
+        try
+        {
+            await Task.WhenAll(first.WaitUntilReadyAsync(TimeSpan.FromSeconds(90)), live.WaitUntilReadyAsync(TimeSpan.FromSeconds(90)),
+                other.WaitUntilReadyAsync(TimeSpan.FromSeconds(90)));
+            var api = new ApiClient(first.Http);
+            var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+            await api.PostMessageAsync(sessionId, Words);
+            await Eventually.Until(async () => (await api.EventsAsync(sessionId)).Any(e => (string)e["type"]! == "output.message.delta"));
+
+            // The instance running the step dies, and its claim passes to a live instance that never had the step:
+            // the state a lost hand-off leaves behind.
+            first.Kill();
+            var moved = await PostgresServer.ScalarAsync<long>(url, """
+                with nodes as (
+                    select i.instance_id, n.node_number from everruns_ops.instances i join wolverine.wolverine_nodes n on n.id = i.node_id),
+                moved as (
+                    update wolverine.wolverine_incoming_envelopes e set owner_id = (select node_number from nodes where instance_id = 'strand-b')
+                    where e.status = 'Incoming' and e.owner_id = (select node_number from nodes where instance_id = 'strand-a')
+                    returning 1)
+                select count(*) from moved
+                """);
+            moved.ShouldBeGreaterThan(0L); // the step (and anything else the dead instance had not handled yet)
+
+            var events = await new ApiClient(live.Http).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
+            ShouldBeOneWholeTurn(events, Words, live.Output + other.Output);
+            await Eventually.Until(async () => await PostgresServer.ScalarAsync<long>(url,
+                "select count(*) from wolverine.wolverine_incoming_envelopes where status = 'Incoming'") == 0);
+        }
+        finally
+        {
+            await first.DisposeAsync();
+            await live.DisposeAsync();
+            await other.DisposeAsync();
         }
     }
 }

@@ -60,10 +60,33 @@ public sealed class ConfigurationTests
     [InlineData("DATABASE_AUTO_PREPARE", "-1")]
     [InlineData("SHUTDOWN_DRAIN_SECS", "-1")]
     [InlineData("SHUTDOWN_DRAIN_SECS", "601")]
+    [InlineData("INBOX_STALE_SECS", "-1")]
     public void a_malformed_number_is_a_clear_start_up_error(string key, string value)
     {
         Should.Throw<InvalidOperationException>(() => Options(("DATABASE_URL", "postgres://u@localhost/db"), (key, value)))
             .Message.ShouldContain(key);
+    }
+
+    [Fact]
+    public void stranded_inbox_messages_are_released_after_five_minutes_unless_turned_off()
+    {
+        Options(("DATABASE_URL", "postgres://u@h/d")).InboxStaleAfter.ShouldBe(TimeSpan.FromMinutes(5));
+        Options(("DATABASE_URL", "postgres://u@h/d"), ("INBOX_STALE_SECS", "45")).InboxStaleAfter.ShouldBe(TimeSpan.FromSeconds(45));
+        Options(("DATABASE_URL", "postgres://u@h/d"), ("INBOX_STALE_SECS", "0")).InboxStaleAfter.ShouldBeNull();
+    }
+
+    /// <summary>The support bundle shows the settings the README's table documents, each of them.</summary>
+    [Fact]
+    public void every_documented_setting_is_shown_in_the_support_bundle()
+    {
+        var readme = File.ReadAllLines(Path.Combine(PostgresServer.RepositoryRoot, "README.md"));
+        var documented = readme
+            .Where(line => line.StartsWith("| `", StringComparison.Ordinal))
+            .SelectMany(line => System.Text.RegularExpressions.Regex.Matches(line.Split('|')[1], "`([A-Z][A-Z0-9_]+)`").Select(m => m.Groups[1].Value))
+            .Where(name => name.Contains('_') || name is "HOST" or "PORT")
+            .ToHashSet();
+        documented.ShouldContain("INBOX_STALE_SECS");
+        documented.Except(Everruns.Host.Operations.Redaction.Settings).ShouldBeEmpty();
     }
 
     [Fact]
