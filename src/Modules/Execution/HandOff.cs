@@ -107,6 +107,17 @@ public sealed class TaskListener(IServiceProvider services, TaskListenerOptions 
 
     private async Task ClaimLoopAsync(CancellationToken ct)
     {
+        // Wolverine runs messages only once the host has started, after this service: a first claim before that
+        // failed, and steps handed off while no instance ran (a lone instance restarting) waited for the next poll.
+        try
+        {
+            await WhenStartedAsync(services.GetRequiredService<IHostApplicationLifetime>(), ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return;
+        }
+
         while (!ct.IsCancellationRequested)
         {
             try
@@ -125,6 +136,13 @@ public sealed class TaskListener(IServiceProvider services, TaskListenerOptions 
                 logger.LogWarning("Claiming handed-off turn steps failed: {Error}", e.Message);
             }
         }
+    }
+
+    private static async Task WhenStartedAsync(IHostApplicationLifetime lifetime, CancellationToken ct)
+    {
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var _ = lifetime.ApplicationStarted.Register(() => started.TrySetResult());
+        await started.Task.WaitAsync(ct);
     }
 }
 

@@ -50,6 +50,41 @@ public sealed class ShutdownTests
             .ShouldBe((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!);
     }
 
+    /// <summary>A lone instance restarting (a one-replica deploy): the next process resumes the handed-off turn as it starts.</summary>
+    [Fact]
+    public async Task a_turn_handed_off_with_no_other_instance_is_resumed_by_the_next_one_at_start()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_restart");
+        var settings = new Dictionary<string, string>
+        {
+            ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "100",
+            ["SHUTDOWN_GRACE_SECS"] = "1",
+            ["TASK_POLL_SECS"] = "600", // only the claim at start can pick the step up in time
+        };
+        var words = string.Join(" ", Enumerable.Range(1, 60).Select(i => $"w{i}"));
+        string sessionId;
+        await using (var first = HostProcess.Start(database.Url, settings))
+        {
+            await first.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+            var api = new ApiClient(first.Http);
+            sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+            await api.PostMessageAsync(sessionId, words);
+            await Eventually.Until(async () => (await api.EventsAsync(sessionId)).Any(e => (string)e["type"]! == "output.message.delta"));
+            first.Terminate();
+            (await first.WaitForExitAsync(TimeSpan.FromSeconds(30))).ShouldBeTrue(first.Output);
+        }
+
+        (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.turn_handoffs")).ShouldBe(1L);
+
+        await using var next = HostProcess.Start(database.Url, settings);
+        await next.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
+        var events = await new ApiClient(next.Http).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(30));
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed", next.Output);
+        ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
+            .ShouldBe("Echo: " + words);
+        next.Output.ShouldNotContain("Claiming handed-off turn steps failed");
+    }
+
     [Fact]
     public async Task a_stopping_instance_refuses_new_requests_but_stays_live()
     {
