@@ -42,8 +42,10 @@ public sealed class SchemaMigrator(
             var migration = await store.Storage.Database.CreateMigrationAsync(ct);
             var martenChanged = migration.Difference != SchemaPatchDifference.None;
             var wolverineMissing = !await WolverineTablesExist(connection, ct);
+            // A new build's Wolverine settings may change its tables too (INBOX_STALE_SECS adds a column).
+            var wolverineChanged = wolverineMissing || await WolverineSchemaDiffersAsync(ct);
 
-            if (!martenChanged && !wolverineMissing)
+            if (!martenChanged && !wolverineChanged)
             {
                 // Module SQL is idempotent and cheap: re-applied so that a new build's triggers replace old ones.
                 await ApplyModuleSql(connection, ct);
@@ -59,7 +61,7 @@ public sealed class SchemaMigrator(
             }
 
             await wolverine.Storage.Admin.MigrateAsync();
-            if (wolverineMissing) changes.Add("wolverine");
+            if (wolverineChanged) changes.Add("wolverine");
             await ApplyModuleSql(connection, ct);
 
             await Execute(connection,
@@ -80,6 +82,11 @@ public sealed class SchemaMigrator(
         foreach (var sql in Modules.All.SelectMany(m => m.SchemaSql))
             await Execute(connection, sql, ct);
     }
+
+    /// <summary>True when Wolverine's tables differ from what this build configures (a store that cannot tell: assume so).</summary>
+    private async Task<bool> WolverineSchemaDiffersAsync(CancellationToken ct) =>
+        wolverine.Storage is not Weasel.Core.Migrations.IDatabase database ||
+        (await database.CreateMigrationAsync(ct)).Difference != SchemaPatchDifference.None;
 
     private static async Task<bool> WolverineTablesExist(NpgsqlConnection connection, CancellationToken ct)
     {

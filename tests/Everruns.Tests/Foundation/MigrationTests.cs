@@ -52,6 +52,29 @@ public sealed class MigrationTests
         (await PostgresServer.ScalarAsync<long>(url, "select count(*) from everruns_ops.schema_migrations")).ShouldBe(1L);
     }
 
+    /// <summary>A new build's Wolverine settings that change its tables are applied by <c>migrate</c>, not left to the first start.</summary>
+    [Fact]
+    public async Task the_migrate_verb_applies_a_change_to_wolverines_tables()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_wolvdelta");
+        var url = database.Url;
+        (await HostProcess.RunVerbAsync(url, "migrate")).ExitCode.ShouldBe(0);
+        const string stampColumn = "select count(*) from information_schema.columns where table_schema = 'wolverine' " +
+                                   "and table_name = 'wolverine_incoming_envelopes' and column_name = 'timestamp'";
+        (await PostgresServer.ScalarAsync<long>(url, stampColumn)).ShouldBe(1L);
+
+        // The schema of a build without the inbox's stale clock (INBOX_STALE_SECS).
+        await PostgresServer.ExecuteAsync(url, "alter table wolverine.wolverine_incoming_envelopes drop column \"timestamp\"");
+        var upgrade = await HostProcess.RunVerbAsync(url, "migrate");
+        upgrade.ExitCode.ShouldBe(0, upgrade.Output);
+        upgrade.Output.ShouldContain("Schema migrated.");
+        (await PostgresServer.ScalarAsync<long>(url, stampColumn)).ShouldBe(1L);
+        (await PostgresServer.ScalarAsync<string>(url, "select changes from everruns_ops.schema_migrations order by id desc limit 1"))
+            .ShouldBe("wolverine");
+
+        (await HostProcess.RunVerbAsync(url, "migrate")).Output.ShouldContain("Schema is current.");
+    }
+
     [Fact]
     public async Task no_migrations_leaves_an_empty_database_untouched_and_the_host_unready()
     {
