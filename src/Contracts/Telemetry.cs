@@ -26,6 +26,8 @@ public static class EverrunsMetrics
 
     public static readonly Tally StepsHandedOver = new("steps_handed_over", "Model-call steps that committed the turn state their sender handed over in memory, without reading it first (the others, and retries, read it under the session's lock)");
 
+    public static readonly Tally StepsResumed = new("steps_resumed", "Model-call steps that ran without their sender's hand-over in memory: taken over from an instance that stopped or died, claimed after a shutdown hand-off, or released from a stale inbox claim (INBOX_STALE_SECS)");
+
     public static readonly Tally StepCommitRetries = new("step_commit_retries", "Model-call steps committed again after their commit failed, with the model's answer kept (not asked again)");
 
     private static long _sseConnections;
@@ -38,7 +40,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries, StepsResumed];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

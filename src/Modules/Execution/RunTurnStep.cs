@@ -42,6 +42,7 @@ public static class RunTurnStepHandler
         }
 
         EverrunsMetrics.TaskClaimed.Add();
+        if (step.Handover is null) EverrunsMetrics.StepsResumed.Add(); // read back from the store: no sender handed it over
         await using var beating = heartbeat.Begin(step.SessionId, step.TurnId);
         using var handOff = new CancellationTokenSource();
         await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));

@@ -43,6 +43,7 @@ public sealed class DurableTurnTests
             var events = await survivor.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(90));
 
             ShouldBeOneWholeTurn(events, Words, second.Output);
+            (await survivor.CounterAsync("everruns_steps_resumed_total")).ShouldBe(1);
         }
         finally
         {
@@ -78,7 +79,9 @@ public sealed class DurableTurnTests
         {
             ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "200", // the step runs about 6 s, three times INBOX_STALE_SECS
             ["NODE_HEALTH_CHECK_SECS"] = "1",
-            ["NODE_STALE_SECS"] = "600", // no instance is taken for dead here: only the stale claim can move the step
+            // The dead instance's own claims are taken over after 3 s (and its share of the cluster's agents, such as
+            // the durability pass, may be the one that releases stale claims); the step's claim is the live instance's by then.
+            ["NODE_STALE_SECS"] = "3",
             ["INBOX_STALE_SECS"] = "2",
         };
         var first = HostProcess.Start(url, new Dictionary<string, string>(settings) { ["INSTANCE_ID"] = "strand-a" });
@@ -107,8 +110,20 @@ public sealed class DurableTurnTests
                 """);
             moved.ShouldBeGreaterThan(0L); // the step (and anything else the dead instance had not handled yet)
 
-            var events = await new ApiClient(live.Http).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
+            List<System.Text.Json.Nodes.JsonObject> events;
+            try
+            {
+                events = await new ApiClient(live.Http).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
+            }
+            catch (TimeoutException e)
+            {
+                throw new TimeoutException($"{e.Message}\n--- live:\n{live.Output}\n--- other:\n{other.Output}");
+            }
+
             ShouldBeOneWholeTurn(events, Words, live.Output + other.Output);
+            // Counted where it ran: a step read back from the store, not handed over by its sender.
+            (await new ApiClient(live.Http).CounterAsync("everruns_steps_resumed_total") +
+             await new ApiClient(other.Http).CounterAsync("everruns_steps_resumed_total")).ShouldBe(1);
             await Eventually.Until(async () => await PostgresServer.ScalarAsync<long>(url,
                 "select count(*) from wolverine.wolverine_incoming_envelopes where status = 'Incoming'") == 0);
         }

@@ -18,6 +18,7 @@ public sealed class TurnTests(AppFixture app)
         var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
         var handedOver = await _api.CounterAsync("everruns_steps_handed_over_total");
         var retried = await _api.CounterAsync("everruns_step_commit_retries_total");
+        var resumed = await _api.CounterAsync("everruns_steps_resumed_total");
 
         for (var turn = 1; turn <= 3; turn++)
         {
@@ -30,6 +31,7 @@ public sealed class TurnTests(AppFixture app)
         // the state's version check in one round trip), and none of those commits failed the check.
         (await _api.CounterAsync("everruns_steps_handed_over_total") - handedOver).ShouldBe(3);
         (await _api.CounterAsync("everruns_step_commit_retries_total") - retried).ShouldBe(0);
+        (await _api.CounterAsync("everruns_steps_resumed_total") - resumed).ShouldBe(0);
     }
 
     [Fact]

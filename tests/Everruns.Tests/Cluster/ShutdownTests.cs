@@ -83,6 +83,7 @@ public sealed class ShutdownTests
         ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
             .ShouldBe("Echo: " + words);
         next.Output.ShouldNotContain("Claiming handed-off turn steps failed");
+        (await new ApiClient(next.Http).CounterAsync("everruns_steps_resumed_total")).ShouldBe(1);
     }
 
     [Fact]
