@@ -47,9 +47,10 @@ public sealed record EverrunsOptions
 
     /// <summary>
     /// How long a durable message (a turn step) may wait in the inbox, claimed by a live instance that is neither running
-    /// nor queueing it, before any instance takes it over (Wolverine's InboxStaleTime; 0 turns it off).
+    /// nor queueing it, before any instance takes it over (Wolverine's InboxStaleTime). It cannot be turned off: without it
+    /// Wolverine's inbox has no stale clock column, and instances configured both ways would drop and add it in turn.
     /// </summary>
-    public TimeSpan? InboxStaleAfter { get; init; } = TimeSpan.FromSeconds(300);
+    public TimeSpan InboxStaleAfter { get; init; } = TimeSpan.FromSeconds(300);
 
     /// <summary>Npgsql connection string for the shared pool, tagged with this instance's application name.</summary>
     public string ConnectionString
@@ -122,9 +123,7 @@ public sealed record EverrunsOptions
             Http2ConnectionWindowSize = PositiveInt(configuration, "HTTP2_CONNECTION_WINDOW_SIZE", 16 * 1024 * 1024),
             Http2MaxConcurrentStreams = PositiveInt(configuration, "HTTP2_MAX_CONCURRENT_STREAMS", 256),
             HandlerParallelism = PositiveInt(configuration, "HANDLER_PARALLELISM", 16, max: 1000),
-            InboxStaleAfter = PositiveInt(configuration, "INBOX_STALE_SECS", 300, max: 86400, min: 0) is > 0 and var inboxStale
-                ? TimeSpan.FromSeconds(inboxStale)
-                : null,
+            InboxStaleAfter = TimeSpan.FromSeconds(PositiveInt(configuration, "INBOX_STALE_SECS", 300, max: 86400)),
         };
         if (options.Http2StreamWindowSize < 65_535 || options.Http2ConnectionWindowSize < options.Http2StreamWindowSize)
             throw new InvalidOperationException(

@@ -60,7 +60,8 @@ public sealed class ConfigurationTests
     [InlineData("DATABASE_AUTO_PREPARE", "-1")]
     [InlineData("SHUTDOWN_DRAIN_SECS", "-1")]
     [InlineData("SHUTDOWN_DRAIN_SECS", "601")]
-    [InlineData("INBOX_STALE_SECS", "-1")]
+    [InlineData("INBOX_STALE_SECS", "0")]
+    [InlineData("INBOX_STALE_SECS", "86401")]
     public void a_malformed_number_is_a_clear_start_up_error(string key, string value)
     {
         Should.Throw<InvalidOperationException>(() => Options(("DATABASE_URL", "postgres://u@localhost/db"), (key, value)))
@@ -68,11 +69,10 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
-    public void stranded_inbox_messages_are_released_after_five_minutes_unless_turned_off()
+    public void stranded_inbox_messages_are_released_after_five_minutes_by_default()
     {
         Options(("DATABASE_URL", "postgres://u@h/d")).InboxStaleAfter.ShouldBe(TimeSpan.FromMinutes(5));
         Options(("DATABASE_URL", "postgres://u@h/d"), ("INBOX_STALE_SECS", "45")).InboxStaleAfter.ShouldBe(TimeSpan.FromSeconds(45));
-        Options(("DATABASE_URL", "postgres://u@h/d"), ("INBOX_STALE_SECS", "0")).InboxStaleAfter.ShouldBeNull();
     }
 
     /// <summary>The support bundle shows the settings the README's table documents, each of them.</summary>
