@@ -79,11 +79,16 @@ public sealed class SystemProbe(NpgsqlDataSource dataSource, EverrunsOptions opt
         };
     }
 
-    /// <summary>Durable queue depths from Wolverine's inbox/outbox tables.</summary>
+    /// <summary>
+    /// Durable queue depths from Wolverine's inbox/outbox tables, and how long the oldest message waiting in the inbox has
+    /// been claimed: near INBOX_STALE_SECS, a step is stranded (queued or running ones renew their claim every third of it).
+    /// </summary>
     public async Task<object> DurableAsync(CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
             select 'incoming:' || coalesce(received_at, '?') || ':' || status, count(*) from wolverine.wolverine_incoming_envelopes group by 1
+            union all select 'incoming_oldest_claim_age_secs', coalesce(extract(epoch from now() - min("timestamp")), 0)::bigint
+                from wolverine.wolverine_incoming_envelopes where status = 'Incoming'
             union all select 'outgoing:' || coalesce(destination, '?'), count(*) from wolverine.wolverine_outgoing_envelopes group by 1
             union all select 'dead_letters', count(*) from wolverine.wolverine_dead_letters
             union all select 'turn_handoffs', count(*) from everruns.turn_handoffs

@@ -39,6 +39,36 @@ public sealed class PreflightTests
 
 public sealed class AdminEndpointTests
 {
+    /// <summary>A step claimed by this instance but neither queued nor running here, as a lost hand-off leaves it.</summary>
+    [Fact]
+    public async Task system_health_shows_how_long_the_oldest_waiting_inbox_message_has_been_claimed()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_claimage");
+        var url = database.Url;
+        // Long enough that the instance's durability pass leaves the row alone while the test reads it.
+        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string> { ["INBOX_STALE_SECS"] = "3600" });
+        var api = new ApiClient(host.Server.CreateClient());
+        (await AgeAsync(api)).ShouldBe(0);
+
+        var node = await Eventually.Value(async () =>
+            await PostgresServer.ScalarAsync<object>(url, "select max(node_number) from wolverine.wolverine_nodes") is int n ? n.ToString() : null,
+            TimeSpan.FromSeconds(30));
+        await PostgresServer.ExecuteAsync(url, $"""
+            insert into wolverine.wolverine_incoming_envelopes (id, status, owner_id, body, message_type, received_at, "timestamp")
+            values (gen_random_uuid(), 'Incoming', {node}, '\x00'::bytea, 'Everruns.Modules.Execution.RunTurnStep', 'local://stranded/',
+                    now() - interval '10 minutes')
+            """);
+
+        (await AgeAsync(api)).ShouldBeInRange(600, 700);
+    }
+
+    private static async Task<long> AgeAsync(ApiClient api)
+    {
+        var health = await api.GetAsync("/v1/admin/system-health");
+        health.Status.ShouldBe(HttpStatusCode.OK, health.Text);
+        return health.Object["durable"]!["incoming_oldest_claim_age_secs"]!.GetValue<long>();
+    }
+
     [Fact]
     public async Task status_is_public_and_the_admin_endpoints_need_a_deployment_admin_and_redact_secrets()
     {
