@@ -41,9 +41,8 @@ public sealed class SchemaMigrator(
 
             var migration = await store.Storage.Database.CreateMigrationAsync(ct);
             var martenChanged = migration.Difference != SchemaPatchDifference.None;
-            var wolverineMissing = !await WolverineTablesExist(connection, ct);
-            // A new build's Wolverine settings may change its tables too (INBOX_STALE_SECS adds a column).
-            var wolverineChanged = wolverineMissing || await WolverineSchemaDiffersAsync(ct);
+            // Missing tables, or a new build's Wolverine settings that change them (INBOX_STALE_SECS adds a column).
+            var wolverineChanged = await WolverineSchemaDiffersAsync(ct);
 
             if (!martenChanged && !wolverineChanged)
             {
@@ -87,13 +86,6 @@ public sealed class SchemaMigrator(
     private async Task<bool> WolverineSchemaDiffersAsync(CancellationToken ct) =>
         wolverine.Storage is not Weasel.Core.Migrations.IDatabase database ||
         (await database.CreateMigrationAsync(ct)).Difference != SchemaPatchDifference.None;
-
-    private static async Task<bool> WolverineTablesExist(NpgsqlConnection connection, CancellationToken ct)
-    {
-        await using var cmd = new NpgsqlCommand(
-            $"select to_regclass('{WolverineSchema}.wolverine_incoming_envelopes') is not null", connection);
-        return (bool)(await cmd.ExecuteScalarAsync(ct))!;
-    }
 
     public const string WolverineSchema = "wolverine";
 
