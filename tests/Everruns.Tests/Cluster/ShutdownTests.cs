@@ -39,15 +39,8 @@ public sealed class ShutdownTests
         draining.Output.ShouldContain("draining for 1 s before stopping the listeners");
 
         var events = await cluster.Api(1).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(60));
-        ((string)events.Last()["type"]!).ShouldBe("turn.completed", cluster.Nodes[1].Output);
+        events.ShouldBeOneWholeTurn(words, cluster.Nodes[1].Output);
         cluster.Nodes[1].Output.ShouldContain("Claimed hand-off of turn");
-        ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
-            .ShouldBe("Echo: " + words);
-        events.Select(e => e["sequence"]!.GetValue<long>()).ShouldBe(Enumerable.Range(1, events.Count).Select(i => (long)i));
-        // Nothing repeated by the second attempt: one message start, and the deltas spell the answer exactly once.
-        events.Count(e => (string)e["type"]! == "output.message.started").ShouldBe(1);
-        string.Concat(events.Where(e => (string)e["type"]! == "output.message.delta").Select(e => (string)e["data"]!["delta"]!))
-            .ShouldBe((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!);
     }
 
     /// <summary>A lone instance restarting (a one-replica deploy): the next process resumes the handed-off turn as it starts.</summary>
@@ -79,9 +72,7 @@ public sealed class ShutdownTests
         await using var next = HostProcess.Start(database.Url, settings);
         await next.WaitUntilReadyAsync(TimeSpan.FromSeconds(90));
         var events = await new ApiClient(next.Http).WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(30));
-        ((string)events.Last()["type"]!).ShouldBe("turn.completed", next.Output);
-        ((string)events.Single(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!)
-            .ShouldBe("Echo: " + words);
+        events.ShouldBeOneWholeTurn(words, next.Output);
         next.Output.ShouldNotContain("Claiming handed-off turn steps failed");
         (await new ApiClient(next.Http).CounterAsync("everruns_steps_resumed_total")).ShouldBe(1);
     }
