@@ -210,22 +210,40 @@ public sealed class SseStream : IAsyncDisposable
                 request.Append("Authorization: ").Append(string.Join(",", auth)).Append("\r\n");
             await socket.SendAsync(Encoding.ASCII.GetBytes(request.Append("\r\n").ToString()), _stop.Token);
 
-            var decoder = _decoder = new SseDecoder(onEvent, () => Connected.TrySetResult());
+            var decoder = _decoder = new SseDecoder((type, data) =>
+            {
+                Interlocked.Increment(ref _events);
+                _lastEvent = $"{type} {data}";
+                onEvent(type, data);
+            }, () => Connected.TrySetResult());
             var buffer = new byte[64 * 1024];
             int read;
             while ((read = await socket.ReceiveAsync(buffer, _stop.Token)) > 0)
             {
+                Interlocked.Add(ref _bytes, read);
+                _lastRead = DateTimeOffset.UtcNow;
                 if (_recording is not null && Connected.Task.IsCompleted) _recording.Add(buffer.AsSpan(0, read));
                 else decoder.Feed(buffer.AsSpan(0, read));
             }
 
+            _ended = $"the server closed the stream at {DateTimeOffset.UtcNow:HH:mm:ss.fff}";
             Connected.TrySetException(new IOException("the server closed the stream"));
         }
-        catch (Exception e) when (_stop.IsCancellationRequested || e is IOException or SocketException or HttpRequestException)
+        catch (Exception e)
         {
+            _ended = $"the reader stopped at {DateTimeOffset.UtcNow:HH:mm:ss.fff}: {e.GetType().Name}: {e.Message}";
             Connected.TrySetException(e);
         }
     }
+
+    private long _bytes, _events;
+    private DateTimeOffset _lastRead;
+    private string? _lastEvent, _ended;
+
+    /// <summary>What the stream has read so far, and whether (and how) it ended: for a stall's diagnostics.</summary>
+    public string State => $"{(_ended ?? "still reading")}; {Interlocked.Read(ref _bytes)} bytes and " +
+                           $"{Interlocked.Read(ref _events)} events read, the last read at {_lastRead:HH:mm:ss.fff}; " +
+                           $"the last event: {(_lastEvent is { } last ? last[..Math.Min(300, last.Length)] : "none")}";
 
     public async ValueTask DisposeAsync()
     {
@@ -263,6 +281,9 @@ public sealed class TurnCompletions : IAsyncDisposable
     public Task<long> For(string messageId) => Source(messageId).Task;
 
     private TaskCompletionSource<long> Source(string messageId) => _completed.GetOrAdd(messageId, _ => new());
+
+    /// <summary>The stream's state (see <see cref="SseStream.State"/>).</summary>
+    public string State => _stream?.State ?? "not open";
 
     public ValueTask DisposeAsync() => _stream?.DisposeAsync() ?? ValueTask.CompletedTask;
 }

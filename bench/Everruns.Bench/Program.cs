@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Everruns.Bench;
@@ -15,9 +16,12 @@ var turnsOnly = args.Contains("--turns");
 // --sse: only the cross-node SSE delivery runs (the 1,000-stream one twice), for the same reason. BENCH_SSE_TURNS sets
 // the measured turns per run (3).
 var sseOnly = args.Contains("--sse");
-// The busy run: sessions posting at once, and messages each, one after the other.
+// The busy run: sessions posting at once, and messages each, one after the other. BENCH_BUSY_MESSAGES makes it longer
+// (to attach a profiler to a node while it runs).
 var busySessions = quick ? 64 : 160;
-var busyMessages = quick ? 2 : 12;
+var busyMessages = int.TryParse(Environment.GetEnvironmentVariable("BENCH_BUSY_MESSAGES"), out var longer) && longer > 0
+    ? longer
+    : quick ? 2 : 12;
 // The long conversation: one session's turns one after the other, its first and last 50 compared.
 var longTurns = quick ? 100 : 300;
 const int Window = 50;
@@ -114,11 +118,13 @@ try
     var best = bestRun.TurnsPerSecond;
     rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
     rows.Add(("LISTEN/NOTIFY round trip p50 / p99 (baseline)", $"{F(notifyP50, 2)} / {F(notifyP99, 2)} ms", "", ""));
-    rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss), "", ""));
+    rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss.JobsPerSecond), "", ""));
+    rows.Add(("pg-boss CPU ms per job: its Node.js process / PostgreSQL", $"{F(pgBoss.NodeCpuMs, 2)} / {F(pgBoss.PostgresCpuMs, 2)}", "", ""));
     foreach (var (label, run) in runs) AddTurnRows(label, run);
     AddLongConversationRows(longOne);
 
-    rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss, 1)} (×{F(best / pgBoss, 2)})", "≥ pg-boss", Verdict(best >= pgBoss)));
+    rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss.JobsPerSecond, 1)} (×{F(best / pgBoss.JobsPerSecond, 2)})",
+        "≥ pg-boss", Verdict(best >= pgBoss.JobsPerSecond)));
     // Commits per turn (xact_commit, as the target is set) of the same run as the turns/s. xact_commit also counts each
     // read-only statement run outside a transaction, which grows with the reads (a lightly loaded node's SSE streams
     // read more often per turn), not with durable work: the share of pgbench's (durable) commits that the transactions
@@ -263,19 +269,37 @@ async Task<(double P50, double P99)> NotifyRoundTripAsync(int pings)
     return (Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99));
 }
 
-async Task<double> PgBossAsync(int jobs)
+// pg-boss doing a turn's shape of work: its jobs/s, and the CPU per job of its Node.js process and of PostgreSQL (taken
+// from when its queue is ready to when its last job is done).
+async Task<PgBossRun> PgBossAsync(int jobs)
 {
     Log("pg-boss");
     var dir = Need("PGBOSS_DIR");
     var node = Process.Start(new ProcessStartInfo("node", [Path.Combine(dir, "run.mjs"), url, jobs.ToString(), "32"])
     {
-        WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true,
+        WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
     })!;
-    var output = await node.StandardOutput.ReadToEndAsync();
+    var stderr = node.StandardError.ReadToEndAsync();
+    var output = new StringBuilder();
+    CpuSample? before = null, after = null;
+    while (await node.StandardOutput.ReadLineAsync() is { } line)
+    {
+        output.AppendLine(line);
+        if (line == "ready")
+        {
+            before = CpuSample.Take([]);
+            await node.StandardInput.WriteLineAsync("go");
+            await node.StandardInput.FlushAsync();
+        }
+        else if (line.StartsWith('{')) after = CpuSample.Take([]);
+    }
+
     await node.WaitForExitAsync();
-    var line = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'))
-               ?? throw new InvalidOperationException("pg-boss: " + output + await node.StandardError.ReadToEndAsync());
-    return JsonNode.Parse(line)!["jobs_per_second"]!.GetValue<double>();
+    var result = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'))
+                 ?? throw new InvalidOperationException("pg-boss: " + output + await stderr);
+    var json = JsonNode.Parse(result)!;
+    var postgres = before is not null && after is not null ? (after - before).PostgresSeconds * 1000 / jobs : double.NaN;
+    return new PgBossRun(json["jobs_per_second"]!.GetValue<double>(), json["node_cpu_ms_per_job"]!.GetValue<double>(), postgres);
 }
 
 // One session posting one message after the other: does a turn cost more the longer the conversation gets? The first
@@ -361,8 +385,11 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
                 var inbox = await Db.ScalarAsync<object>(url,
                     "select coalesce(string_agg(status || ' owner ' || owner_id || ' attempts ' || attempts || ' ' || message_type, E'\\n'), 'none') " +
                     "from wolverine.wolverine_incoming_envelopes where status <> 'Handled'");
+                var lagging = await Api.CounterAsync(node.Http, "everruns_sse_lagging_total");
                 throw new TimeoutException($"no turn.completed on SSE within 120 s for message {messageId} of session " +
-                                           $"{sessionId}; its events:\n{events}\nits turn state: {state}\nunhandled inbox " +
+                                           $"{sessionId} (posted at {DateTimeOffset.UtcNow.AddSeconds(-120):HH:mm:ss}); its SSE " +
+                                           $"stream: {completions.State}; the node's everruns_sse_lagging_total: {lagging}; " +
+                                           $"its events:\n{events}\nits turn state: {state}\nunhandled inbox " +
                                            $"messages:\n{inbox}\nthe node's log, last lines:\n{node.LogTail(60)}");
             }
 
@@ -493,6 +520,8 @@ static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcN
 /// CommitsPerTurn: every commit in the database during the load, read-only statements included, per turn (background
 /// included: see BackgroundCommitsPerSecond). WritesPerTurn: the transactions that wrote (took a transaction id), per turn.
 /// </summary>
+internal sealed record PgBossRun(double JobsPerSecond, double NodeCpuMs, double PostgresCpuMs);
+
 internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, double P50, double P95, double P99, double CommitsPerTurn,
     double WritesPerTurn, double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu, double SseReadsPerTurn);
 

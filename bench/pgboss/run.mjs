@@ -10,6 +10,10 @@ boss.on("error", (e) => console.error(e.message));
 await boss.start();
 const queue = "bench";
 await boss.createQueue(queue);
+// The bench measures PostgreSQL's CPU from here: it says "go" once it has taken its first sample.
+console.log("ready");
+await new Promise((resolve) => process.stdin.once("data", resolve));
+const cpuStart = process.cpuUsage();
 
 let done = 0;
 const started = performance.now();
@@ -29,6 +33,10 @@ await Promise.all(Array.from({ length: concurrency }, async () => {
   while (next < jobs) { next++; await boss.send(queue, { n: next }); }
 }));
 const end = await finished;
-console.log(JSON.stringify({ jobs, seconds: (end - started) / 1000, jobs_per_second: jobs / ((end - started) / 1000) }));
+const cpu = process.cpuUsage(cpuStart);
+console.log(JSON.stringify({
+  jobs, seconds: (end - started) / 1000, jobs_per_second: jobs / ((end - started) / 1000),
+  node_cpu_ms_per_job: (cpu.user + cpu.system) / 1000 / jobs,
+}));
 await boss.stop({ graceful: false, wait: false });
 process.exit(0);
