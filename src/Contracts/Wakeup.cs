@@ -25,7 +25,9 @@ public sealed class Wakeup : IDisposable
             if (waiter is null) _pending = true;
         }
 
-        waiter?.TrySetResult(true);
+        // A waiter that gave up meanwhile (timed out or cancelled) reports false: the pulse waits for the next wait.
+        if (waiter is null || waiter.TrySetResult(true)) return;
+        lock (_gate) _pending = true;
     }
 
     /// <summary>

@@ -27,10 +27,20 @@ public sealed class SessionSignals : ISessionSignals
     /// </summary>
     public IDisposable Listen(string sessionId, Action<string?, long?> onSignal) => Add(new Callback(this, sessionId, onSignal));
 
+    /// <summary>
+    /// Joining and leaving a session are made one at a time (signalling takes no lock): a listener that joins while its
+    /// session's last one leaves would otherwise go into the list being dropped, and never be signalled.
+    /// </summary>
+    private readonly Lock _membership = new();
+
     private T Add<T>(T listener) where T : Listener
     {
-        _generations.GetOrAdd(listener.SessionId, _ => Interlocked.Increment(ref _clock));
-        _bySession.GetOrAdd(listener.SessionId, _ => new()).TryAdd(listener, 0);
+        lock (_membership)
+        {
+            _generations.GetOrAdd(listener.SessionId, _ => Interlocked.Increment(ref _clock));
+            _bySession.GetOrAdd(listener.SessionId, _ => new()).TryAdd(listener, 0);
+        }
+
         return listener;
     }
 
@@ -58,8 +68,9 @@ public sealed class SessionSignals : ISessionSignals
 
     private void Remove(Listener listener)
     {
-        if (_bySession.TryGetValue(listener.SessionId, out var listeners))
+        lock (_membership)
         {
+            if (!_bySession.TryGetValue(listener.SessionId, out var listeners)) return;
             listeners.TryRemove(listener, out _);
             if (listeners.IsEmpty && _bySession.TryRemove(new(listener.SessionId, listeners)))
                 _generations.TryRemove(listener.SessionId, out _);

@@ -80,3 +80,72 @@ public sealed class SessionSignalsTests
         (await waiting.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBeFalse();
     }
 }
+
+public sealed class SessionSignalsRaceTests
+{
+    [Fact]
+    public async Task a_listener_added_while_the_sessions_last_one_is_removed_is_still_signalled()
+    {
+        // The session's last listener leaving (a live loop closing) while a new one joins (a stream attaching again): the
+        // new one must hear the session's signals, not be kept in a list nobody signals any more.
+        var signals = new SessionSignals();
+        var lost = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            var session = $"s{i}";
+            var old = signals.Listen(session, (_, _) => { });
+            var heard = 0;
+            IDisposable? joined = null;
+            using var start = new Barrier(2);
+            var leaving = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                old.Dispose();
+            });
+            var joining = Task.Run(() =>
+            {
+                start.SignalAndWait();
+                joined = signals.Listen(session, (_, _) => Interlocked.Increment(ref heard));
+            });
+            await Task.WhenAll(leaving, joining);
+            signals.Pulse(session, "turn.completed", 1);
+            if (heard == 0) lost++;
+            joined!.Dispose();
+        }
+
+        lost.ShouldBe(0);
+    }
+}
+
+public sealed class WakeupRaceTests
+{
+    [Fact]
+    public async Task a_pulse_that_meets_a_wait_giving_up_is_kept_for_the_next_wait()
+    {
+        // A wait that ends (cancelled, or timed out) just as a pulse takes it: it may report false, but then the pulse
+        // is pending and the next wait returns at once; it is never lost.
+        using var wakeup = new Everruns.Contracts.Wakeup();
+        var lost = 0;
+        for (var i = 0; i < 10_000; i++)
+        {
+            using var cancel = new CancellationTokenSource();
+            var waiting = wakeup.WaitAsync(Timeout.InfiniteTimeSpan, cancel.Token);
+            using var start = new Barrier(2);
+            await Task.WhenAll(
+                Task.Run(() =>
+                {
+                    start.SignalAndWait();
+                    cancel.Cancel();
+                }),
+                Task.Run(() =>
+                {
+                    start.SignalAndWait();
+                    wakeup.Pulse();
+                }));
+            if (!await waiting && !await wakeup.WaitAsync(TimeSpan.Zero, CancellationToken.None)) lost++;
+            while (await wakeup.WaitAsync(TimeSpan.Zero, CancellationToken.None)) { } // nothing left pending
+        }
+
+        lost.ShouldBe(0);
+    }
+}
