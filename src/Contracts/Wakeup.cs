@@ -46,6 +46,9 @@ public sealed class Wakeup : IDisposable
             }
 
             if (_disposed || ct.IsCancellationRequested) return false;
+            // A deadline already past (a caller's "what is left", computed late): no wait. A timer would wait for ever
+            // at what rounds to -1 ms, and refuse anything lower.
+            if (timeout < TimeSpan.Zero && timeout != Timeout.InfiniteTimeSpan) return false;
             // Woken by a pulse on the listener's thread: the waiter continues on the thread pool, not there.
             waiter = _waiter = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         }

@@ -201,19 +201,17 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
         {
             while (true)
             {
-                // A quiet while: read anyway, for a notification lost with an instance that died as it committed.
-                if (!await _wake.WaitAsync(_owner._catchUp, CancellationToken.None)) ReadAllThisRound();
-
-                // Writing to many streams takes a while (about 15 ms per 1,000 on two cores), and a turn commits its events
-                // in a few transactions milliseconds apart: a session with many streams gathers what comes in a short
-                // window (1 ms per 100 streams, 10 ms at most) and writes it in one round instead of one per commit.
-                int count;
-                lock (_streams) count = _streams.Count;
-                if (count >= 100) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(count / 100, MaxGatherMs)));
-                // A notification may come before the events a commit of this instance offers: wait for them a little.
-                var waited = System.Diagnostics.Stopwatch.StartNew();
-                while (Expecting() && waited.Elapsed < OfferWait)
-                    await _wake.WaitAsync(OfferWait - waited.Elapsed, CancellationToken.None);
+                try
+                {
+                    await WaitForWorkAsync();
+                }
+                catch (Exception e)
+                {
+                    // The loop never ends but by closing: its streams would wait for ever. This round reads for all.
+                    _owner._logger.LogError(e, "The live loop of session {Session} failed waiting; it reads for every stream", _sessionId);
+                    ReadAllThisRound();
+                    await Task.Delay(TimeSpan.FromMilliseconds(100)); // not a busy loop should it fail again
+                }
 
                 LiveStream[] streams;
                 lock (_streams)
@@ -255,6 +253,29 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                     _owner._logger.LogError(e, "The live loop of session {Session} failed a round; its streams read by themselves", _sessionId);
                     foreach (var stream in streams) stream.Release(stream.After, e);
                 }
+            }
+        }
+
+        private async Task WaitForWorkAsync()
+        {
+            // A quiet while: read anyway, for a notification lost with an instance that died as it committed.
+            if (!await _wake.WaitAsync(_owner._catchUp, CancellationToken.None)) ReadAllThisRound();
+
+            // Writing to many streams takes a while (about 15 ms per 1,000 on two cores), and a turn commits its events
+            // in a few transactions milliseconds apart: a session with many streams gathers what comes in a short
+            // window (1 ms per 100 streams, 10 ms at most) and writes it in one round instead of one per commit.
+            int count;
+            lock (_streams) count = _streams.Count;
+            if (count >= 100) await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(count / 100, MaxGatherMs)));
+            // A notification may come before the events a commit of this instance offers: wait for them a little. What is
+            // left of the wait is taken once: read twice, the clock may pass the end in between (a busy machine), and a
+            // negative wait once stopped this loop for good.
+            var waited = System.Diagnostics.Stopwatch.StartNew();
+            while (Expecting())
+            {
+                var left = OfferWait - waited.Elapsed;
+                if (left <= TimeSpan.Zero) break;
+                await _wake.WaitAsync(left, CancellationToken.None);
             }
         }
 

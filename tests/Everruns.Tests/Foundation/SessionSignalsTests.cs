@@ -120,6 +120,23 @@ public sealed class SessionSignalsRaceTests
 public sealed class WakeupRaceTests
 {
     [Fact]
+    public async Task a_timeout_already_past_ends_the_wait_at_once_however_far_past()
+    {
+        // A caller that computes what is left of its own deadline may pass a slightly negative time when it was held up
+        // in between: the wait ends at once, it neither throws (at -2 ms or less a timer refuses the time) nor waits for
+        // ever (a timer rounds -1.5 ms to -1, its "infinite"; only Timeout.InfiniteTimeSpan itself means that here).
+        using var wakeup = new Everruns.Contracts.Wakeup();
+        foreach (var past in new[] { -0.5, -1.5, -2, -50 })
+        {
+            var waiting = wakeup.WaitAsync(TimeSpan.FromMilliseconds(past), CancellationToken.None);
+            (await waiting.WaitAsync(TimeSpan.FromSeconds(5))).ShouldBeFalse($"{past} ms");
+        }
+
+        wakeup.Pulse(); // a pending pulse is still taken at once
+        (await wakeup.WaitAsync(TimeSpan.FromMilliseconds(-5), CancellationToken.None)).ShouldBeTrue();
+    }
+
+    [Fact]
     public async Task a_pulse_that_meets_a_wait_giving_up_is_kept_for_the_next_wait()
     {
         // A wait that ends (cancelled, or timed out) just as a pulse takes it: it may report false, but then the pulse
