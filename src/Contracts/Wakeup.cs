@@ -17,17 +17,23 @@ public sealed class Wakeup : IDisposable
 
     public void Pulse()
     {
-        TaskCompletionSource<bool>? waiter;
-        lock (_gate)
+        while (true)
         {
-            waiter = _waiter;
-            _waiter = null;
-            if (waiter is null) _pending = true;
-        }
+            TaskCompletionSource<bool>? waiter;
+            lock (_gate)
+            {
+                waiter = _waiter;
+                _waiter = null;
+                if (waiter is null)
+                {
+                    _pending = true;
+                    return;
+                }
+            }
 
-        // A waiter that gave up meanwhile (timed out or cancelled) reports false: the pulse waits for the next wait.
-        if (waiter is null || waiter.TrySetResult(true)) return;
-        lock (_gate) _pending = true;
+            if (waiter.TrySetResult(true)) return;
+            // That waiter gave up meanwhile (timed out or cancelled) and reports false: the pulse goes to the next wait.
+        }
     }
 
     /// <summary>
