@@ -60,7 +60,7 @@ try
     var pgbenchTps = await PgbenchAsync();
     if (turnsOnly)
     {
-        nodes.AddRange(await StartNodesAsync("n1"));
+        await StartNodesAsync("n1");
         var busy = await TurnsAsync(nodes, busySessions, busyMessages);
         var longRun = await LongConversationAsync(nodes[0], longTurns);
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
@@ -72,7 +72,7 @@ try
 
     if (sseOnly)
     {
-        nodes.AddRange(await StartNodesAsync("n1", "n2"));
+        await StartNodesAsync("n1", "n2");
         foreach (var streams in new[] { 1, 100, 1000, 1000 })
             AddCrossNodeRows(await CrossNodeAsync(nodes[0], nodes[1], streams));
 
@@ -95,14 +95,14 @@ try
     var coldStart = Stats.Percentile(starts, 50);
 
     // Turns on one node, then on three.
-    nodes.AddRange(await StartNodesAsync("n1"));
+    await StartNodesAsync("n1");
     var one = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
     // The same node under more concurrent sessions: throughput of a closed loop is sessions ÷ latency, so this shows
     // how far the pipeline goes before PostgreSQL (or the CPU) saturates.
     var oneBusy = await TurnsAsync(nodes, busySessions, busyMessages);
     var longOne = await LongConversationAsync(nodes[0], longTurns);
     settings["EXPECTED_INSTANCES"] = "3";
-    nodes.AddRange(await StartNodesAsync("n2", "n3"));
+    await StartNodesAsync("n2", "n3");
     var three = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
 
     // Cross-node delivery: written through node A, read on node B.
@@ -194,10 +194,11 @@ void PrintTable()
 // instrumentation in between) over the first thousands of calls, and the background agents (leader election,
 // durability, maintenance) start their work in the first minute; every new method compiled on the way postpones the
 // re-compilation of the hot ones. A node younger than a minute ran turns at two thirds of this speed.
-async Task<List<Node>> StartNodesAsync(params string[] names)
+async Task StartNodesAsync(params string[] names)
 {
     Log($"starting {string.Join(", ", names)} and warming up");
     var started = names.Select(name => Node.Start(hostDll, url, name, settings)).ToList();
+    nodes.AddRange(started); // stopped at the end whatever happens, a failed warm-up included
     foreach (var node in started) await node.WaitReadyAsync(Stopwatch.StartNew());
     foreach (var node in started) await TurnsAsync([node], quick ? 8 : 64, quick ? 3 : 15, log: false);
     await Task.Delay(TimeSpan.FromSeconds(quick ? 15 : 45));
@@ -209,7 +210,6 @@ async Task<List<Node>> StartNodesAsync(params string[] names)
     // The methods the warm-ups made hot are queued for re-compilation, which the runtime does in the background, mostly
     // once the CPU is free: left queued, it would run during the measured load.
     await Task.Delay(TimeSpan.FromSeconds(quick ? 5 : 15));
-    return started;
 }
 
 async Task<double> PgbenchAsync()
