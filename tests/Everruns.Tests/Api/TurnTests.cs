@@ -35,6 +35,23 @@ public sealed class TurnTests(AppFixture app)
     }
 
     [Fact]
+    public async Task a_handled_step_leaves_the_inbox_within_seconds_not_minutes()
+    {
+        // The inbox keeps a handled message only to turn away a broker's redelivery; local queues have none. A turn's
+        // model-call step is kept 10 s once handled (Wolverine keeps 5 minutes), and swept within the next 10 s.
+        var sessionId = (string)(await _api.CreateSessionAsync())["id"]!;
+        await _api.PostMessageAsync(sessionId, "how long is a step kept?");
+        await _api.WaitForTurnsAsync(sessionId, 1);
+        var ofThisSession = $"message_type = 'Everruns.Modules.Execution.RunTurnStep' and position(convert_to('{sessionId}', 'UTF8') in body) > 0";
+
+        var keptFor = await PostgresServer.ScalarAsync<double>(app.DatabaseUrl,
+            $"select coalesce(max(extract(epoch from keep_until - now())), -1)::float8 from wolverine.wolverine_incoming_envelopes where status = 'Handled' and {ofThisSession}");
+        keptFor.ShouldBeInRange(0, 11); // the step is there, handled, and goes in seconds
+        await Eventually.Until(async () => await PostgresServer.ScalarAsync<long>(app.DatabaseUrl,
+            $"select count(*) from wolverine.wolverine_incoming_envelopes where {ofThisSession}") == 0, TimeSpan.FromSeconds(40));
+    }
+
+    [Fact]
     public async Task posting_a_message_runs_a_turn_that_sse_clients_watch_to_the_echoed_answer()
     {
         var agent = await _api.CreateAgentAsync();
