@@ -73,8 +73,9 @@ try
     if (sseOnly)
     {
         await StartNodesAsync("n1", "n2");
-        foreach (var streams in new[] { 1, 100, 1000, 1000 })
-            AddCrossNodeRows(await CrossNodeAsync(nodes[0], nodes[1], streams));
+        var sseRuns = new List<CrossNodeRun>();
+        foreach (var streams in new[] { 1, 100, 1000, 1000 }) sseRuns.Add(await CrossNodeAsync(nodes[0], nodes[1], streams));
+        AddCrossNodeRows(sseRuns);
 
         PrintTable();
         return 0;
@@ -105,9 +106,11 @@ try
     await StartNodesAsync("n2", "n3");
     var three = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
 
-    // Cross-node delivery: written through node A, read on node B.
+    // Cross-node delivery: written through node A, read on node B. The 1,000-stream run twice: the first on a node that
+    // never fanned out to that many streams costs the reader about half as much CPU again (its paths compiling), and its
+    // latency drifts either way; both are judged.
     var crossNode = new List<CrossNodeRun>();
-    foreach (var streams in quick ? new[] { 1, 100 } : new[] { 1, 100, 1000 })
+    foreach (var streams in quick ? new[] { 1, 100 } : new[] { 1, 100, 1000, 1000 })
         crossNode.Add(await CrossNodeAsync(nodes[0], nodes[1], streams));
 
     // Idle capacity on one node.
@@ -134,7 +137,7 @@ try
     rows.Add(("Turns/s × commits per turn vs pgbench commits/s",
         $"{F(best * bestRun.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}% (write transactions only: {F(writeShare * 100, 1)}%)",
         "≥ 50%", Verdict(commitShare >= 0.5)));
-    foreach (var run in crossNode) AddCrossNodeRows(run);
+    AddCrossNodeRows(crossNode);
     rows.Add(($"Idle SSE streams: resident memory per stream ({idle.Streams} streams)", $"{F(idle.BytesPerStream / 1024.0, 1)} KiB", "≤ 64 KiB", Verdict(idle.BytesPerStream <= 64 * 1024)));
     rows.Add(($"Idle SSE streams: live event reached", $"{idle.Reached} / {idle.Streams}", "all", Verdict(idle.Reached == idle.Streams)));
     rows.Add(("Cold start: process start → /health/ready (median of 3)", $"{F(coldStart)} ms", "< 3 s", Verdict(coldStart < 3000)));
@@ -149,13 +152,20 @@ finally
     await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"drop database if exists \"{databaseName}\" with (force)");
 }
 
-void AddCrossNodeRows(CrossNodeRun run)
+// Each 1,000-stream run is judged against the target.
+void AddCrossNodeRows(IReadOnlyList<CrossNodeRun> runs)
 {
-    rows.Add(($"Cross-node SSE delivery p50 / p99, {run.Streams} stream(s) ({run.Samples} deliveries in {run.Turns} turns)", $"{F(run.P50, 1)} / {F(run.P99, 1)} ms",
-        run.Streams == 1000 ? "p99 < 50 ms" : "", run.Streams == 1000 ? Verdict(run.P99 < 50) : ""));
-    if (run.Streams >= 1000)
-        rows.Add(($"CPU ms per turn at {run.Streams} streams: reader node / writer node / PostgreSQL / load generator",
-            $"{F(run.ReaderMs)} / {F(run.WriterMs)} / {F(run.PostgresMs)} / {F(run.ClientMs)}", "", ""));
+    var thousands = runs.Count(r => r.Streams == 1000);
+    var seen = 0;
+    foreach (var run in runs)
+    {
+        var which = run.Streams != 1000 || thousands < 2 ? "" : ++seen == 1 ? ", the reader's first" : ", again (the reader warmed)";
+        rows.Add(($"Cross-node SSE delivery p50 / p99, {run.Streams} stream(s){which} ({run.Samples} deliveries in {run.Turns} turns)",
+            $"{F(run.P50, 1)} / {F(run.P99, 1)} ms", run.Streams == 1000 ? "p99 < 50 ms" : "", run.Streams == 1000 ? Verdict(run.P99 < 50) : ""));
+        if (run.Streams >= 1000)
+            rows.Add(($"CPU ms per turn at {run.Streams} streams{which}: reader node / writer node / PostgreSQL / load generator",
+                $"{F(run.ReaderMs)} / {F(run.WriterMs)} / {F(run.PostgresMs)} / {F(run.ClientMs)}", "", ""));
+    }
 }
 
 void AddLongConversationRows(LongConversation run)
