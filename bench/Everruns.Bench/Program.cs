@@ -397,7 +397,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
                     "from wolverine.wolverine_incoming_envelopes where status <> 'Handled'");
                 var lagging = await Api.CounterAsync(node.Http, "everruns_sse_lagging_total");
                 throw new TimeoutException($"no turn.completed on SSE within 120 s for message {messageId} of session " +
-                                           $"{sessionId} (posted at {DateTimeOffset.UtcNow.AddSeconds(-120):HH:mm:ss}); its SSE " +
+                                           $"{sessionId} (posted about {DateTimeOffset.UtcNow.AddSeconds(-120):HH:mm:ss}); its SSE " +
                                            $"stream: {completions.State}; the node's everruns_sse_lagging_total: {lagging}; " +
                                            $"its events:\n{events}\nits turn state: {state}\nunhandled inbox " +
                                            $"messages:\n{inbox}\nthe node's log, last lines:\n{node.LogTail(60)}");
@@ -526,12 +526,13 @@ static string Verdict(bool met) => met ? "met" : "not met";
 
 static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcNow:HH:mm:ss} {step}");
 
+/// <summary>pg-boss's jobs/s, and its Node.js process's and PostgreSQL's CPU ms per job.</summary>
+internal sealed record PgBossRun(double JobsPerSecond, double NodeCpuMs, double PostgresCpuMs);
+
 /// <summary>
 /// CommitsPerTurn: every commit in the database during the load, read-only statements included, per turn (background
 /// included: see BackgroundCommitsPerSecond). WritesPerTurn: the transactions that wrote (took a transaction id), per turn.
 /// </summary>
-internal sealed record PgBossRun(double JobsPerSecond, double NodeCpuMs, double PostgresCpuMs);
-
 internal sealed record TurnRun(int Sessions, int Turns, double TurnsPerSecond, double P50, double P95, double P99, double CommitsPerTurn,
     double WritesPerTurn, double BackgroundCommitsPerSecond, double Seconds, CpuSample Cpu, double SseReadsPerTurn);
 
