@@ -96,18 +96,7 @@ public sealed class SessionSignalsRaceTests
             var old = signals.Listen(session, (_, _) => { });
             var heard = 0;
             IDisposable? joined = null;
-            using var start = new Barrier(2);
-            var leaving = Task.Run(() =>
-            {
-                start.SignalAndWait();
-                old.Dispose();
-            });
-            var joining = Task.Run(() =>
-            {
-                start.SignalAndWait();
-                joined = signals.Listen(session, (_, _) => Interlocked.Increment(ref heard));
-            });
-            await Task.WhenAll(leaving, joining);
+            await Races.AtOnceAsync(old.Dispose, () => joined = signals.Listen(session, (_, _) => Interlocked.Increment(ref heard)));
             signals.Pulse(session, "turn.completed", 1);
             if (heard == 0) lost++;
             joined!.Dispose();
@@ -147,22 +136,31 @@ public sealed class WakeupRaceTests
         {
             using var cancel = new CancellationTokenSource();
             var waiting = wakeup.WaitAsync(Timeout.InfiniteTimeSpan, cancel.Token);
-            using var start = new Barrier(2);
-            await Task.WhenAll(
-                Task.Run(() =>
-                {
-                    start.SignalAndWait();
-                    cancel.Cancel();
-                }),
-                Task.Run(() =>
-                {
-                    start.SignalAndWait();
-                    wakeup.Pulse();
-                }));
+            await Races.AtOnceAsync(cancel.Cancel, wakeup.Pulse);
             if (!await waiting && !await wakeup.WaitAsync(TimeSpan.Zero, CancellationToken.None)) lost++;
             while (await wakeup.WaitAsync(TimeSpan.Zero, CancellationToken.None)) { } // nothing left pending
         }
 
         lost.ShouldBe(0);
+    }
+}
+
+internal static class Races
+{
+    /// <summary>Runs the two on two threads released at the same moment, to make their race as likely as it can be.</summary>
+    public static async Task AtOnceAsync(Action first, Action second)
+    {
+        using var start = new Barrier(2);
+        await Task.WhenAll(
+            Task.Run(() =>
+            {
+                start.SignalAndWait();
+                first();
+            }),
+            Task.Run(() =>
+            {
+                start.SignalAndWait();
+                second();
+            }));
     }
 }
