@@ -25,7 +25,7 @@ public static class EverrunsComposition
     public static readonly JsonNamingPolicy Naming = JsonNamingPolicy.SnakeCaseLower;
 
     /// <summary>How long a handled message stays in Wolverine's inbox, and how often the expired ones are swept.</summary>
-    public static readonly TimeSpan HandledKeep = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan HandledKeep = TimeSpan.FromSeconds(10);
 
     public static WebApplicationBuilder AddEverruns(this WebApplicationBuilder builder, StartupFlags flags)
     {
