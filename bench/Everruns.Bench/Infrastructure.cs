@@ -213,7 +213,7 @@ public sealed class SseStream : IAsyncDisposable
             var decoder = _decoder = new SseDecoder((type, data) =>
             {
                 Interlocked.Increment(ref _events);
-                _lastEvent = $"{type} {data}";
+                (_lastType, _lastData) = (type, data);
                 onEvent(type, data);
             }, () => Connected.TrySetResult());
             var buffer = new byte[64 * 1024];
@@ -238,12 +238,12 @@ public sealed class SseStream : IAsyncDisposable
 
     private long _bytes, _events;
     private DateTimeOffset _lastRead;
-    private string? _lastEvent, _ended;
+    private string? _lastType, _lastData, _ended;
 
     /// <summary>What the stream has read so far, and whether (and how) it ended: for a stall's diagnostics.</summary>
     public string State => $"{(_ended ?? "still reading")}; {Interlocked.Read(ref _bytes)} bytes and " +
                            $"{Interlocked.Read(ref _events)} events read, the last read at {_lastRead:HH:mm:ss.fff}; " +
-                           $"the last event: {(_lastEvent is { } last ? last[..Math.Min(300, last.Length)] : "none")}";
+                           $"the last event: {(_lastType is null ? "none" : $"{_lastType} {_lastData?[..Math.Min(300, _lastData.Length)]}")}";
 
     public async ValueTask DisposeAsync()
     {

@@ -292,6 +292,7 @@ async Task<PgBossRun> PgBossAsync(int jobs)
     var stderr = node.StandardError.ReadToEndAsync();
     var output = new StringBuilder();
     CpuSample? before = null, after = null;
+    string? result = null;
     while (await node.StandardOutput.ReadLineAsync() is { } line)
     {
         output.AppendLine(line);
@@ -301,13 +302,15 @@ async Task<PgBossRun> PgBossAsync(int jobs)
             await node.StandardInput.WriteLineAsync("go");
             await node.StandardInput.FlushAsync();
         }
-        else if (line.StartsWith('{')) after = CpuSample.Take([]);
+        else if (line.StartsWith('{'))
+        {
+            after = CpuSample.Take([]);
+            result = line;
+        }
     }
 
     await node.WaitForExitAsync();
-    var result = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).LastOrDefault(l => l.StartsWith('{'))
-                 ?? throw new InvalidOperationException("pg-boss: " + output + await stderr);
-    var json = JsonNode.Parse(result)!;
+    var json = JsonNode.Parse(result ?? throw new InvalidOperationException("pg-boss: " + output + await stderr))!;
     var postgres = before is not null && after is not null ? (after - before).PostgresSeconds * 1000 / jobs : double.NaN;
     return new PgBossRun(json["jobs_per_second"]!.GetValue<double>(), json["node_cpu_ms_per_job"]!.GetValue<double>(), postgres);
 }
