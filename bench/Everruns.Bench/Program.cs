@@ -16,6 +16,8 @@ var turnsOnly = args.Contains("--turns");
 // --sse: only the cross-node SSE delivery runs (the 1,000-stream one twice), for the same reason. BENCH_SSE_TURNS sets
 // the measured turns per run (3).
 var sseOnly = args.Contains("--sse");
+// --cluster: only the three-node runs (the lighter one and the busy shape spread over three nodes).
+var clusterOnly = args.Contains("--cluster");
 // The busy run: sessions posting at once, and messages each, one after the other. BENCH_BUSY_MESSAGES makes it longer
 // (to attach a profiler to a node while it runs).
 var busySessions = quick ? 64 : 160;
@@ -66,6 +68,19 @@ try
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
         AddTurnRows("1 node, busy", busy);
         AddLongConversationRows(longRun);
+        PrintTable();
+        return 0;
+    }
+
+    if (clusterOnly)
+    {
+        settings["EXPECTED_INSTANCES"] = "3";
+        await StartNodesAsync("n1", "n2", "n3");
+        var light = await TurnsAsync(nodes, quick ? 16 : 40, quick ? 3 : 5);
+        var busy = await TurnsAsync(nodes, busySessions, busyMessages);
+        rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
+        AddTurnRows("3 nodes", light);
+        AddTurnRows("3 nodes, busy", busy);
         PrintTable();
         return 0;
     }
@@ -192,7 +207,7 @@ void AddTurnRows(string label, TurnRun run)
 void PrintTable()
 {
     Console.WriteLine();
-    Console.WriteLine($"Everruns benchmarks ({(turnsOnly ? "turns only, " : sseOnly ? "SSE only, " : "")}{(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
+    Console.WriteLine($"Everruns benchmarks ({(turnsOnly ? "turns only, " : sseOnly ? "SSE only, " : clusterOnly ? "three nodes only, " : "")}{(quick ? "quick" : "full")}; {Environment.ProcessorCount} cores; {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC)");
     Console.WriteLine();
     Console.WriteLine("| Measure | Figure | Target | Met |");
     Console.WriteLine("|---|---|---|---|");

@@ -30,6 +30,8 @@ public static class EverrunsMetrics
 
     public static readonly Tally StepCommitRetries = new("step_commit_retries", "Model-call steps committed again after their commit failed, with the model's answer kept (not asked again)");
 
+    public static readonly Tally TokenLookups = new("token_lookups", "Token lookups that went to the database: a token not in this instance's cache, or its entry expired (requests that miss the same token together share one)");
+
     private static long _sseConnections;
 
     static EverrunsMetrics() =>
@@ -40,7 +42,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries, StepsResumed];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries, StepsResumed, TokenLookups];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

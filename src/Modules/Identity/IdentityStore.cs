@@ -29,13 +29,7 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
     public async Task<TokenPrincipal?> ResolveAsync(string token, CancellationToken ct)
     {
         var hash = AccessTokens.Hash(options.ApiKeySecret, token);
-        if (!cache.TryGet(hash, out var principal))
-        {
-            principal = await LoadAsync(token, hash, ct);
-            cache.Put(hash, principal);
-        }
-
-        return principal;
+        return await cache.GetOrLookUpAsync(hash, () => LoadAsync(token, hash, CancellationToken.None), ct);
     }
 
     private async Task<TokenPrincipal?> LoadAsync(string token, string hash, CancellationToken ct)

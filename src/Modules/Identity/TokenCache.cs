@@ -13,13 +13,53 @@ public sealed record TokenPrincipal(
 /// Token lookups, cached per instance for TOKEN_CACHE_TTL_SECS, keyed by the token's hash (never the token).
 /// Unknown tokens are cached too, so that a flood of bad tokens costs no queries. Changes made on any instance
 /// evict entries everywhere through <see cref="IdentityChanges"/>.
+/// Requests that miss the same token together share one lookup: when an entry expires under load, every request in
+/// flight with that token misses at once, and each lookup stamps the token's row, so they would queue on its lock.
 /// </summary>
 public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
 {
     private const int MaxEntries = 50_000;
     private readonly ConcurrentDictionary<string, (TokenPrincipal? Principal, DateTimeOffset Until)> _entries = new();
+    private readonly ConcurrentDictionary<string, Flight> _flights = new();
+    // Bumped by every eviction: a lookup that started before one neither fills the cache nor takes new callers.
+    private long _generation;
 
-    public bool TryGet(string hash, out TokenPrincipal? principal)
+    private sealed record Flight(long Generation, Lazy<Task<TokenPrincipal?>> Lookup);
+
+    /// <summary>The cached principal of <paramref name="hash"/>, or the outcome of <paramref name="lookup"/>, run once for all who miss it together.</summary>
+    public async Task<TokenPrincipal?> GetOrLookUpAsync(string hash, Func<Task<TokenPrincipal?>> lookup, CancellationToken ct)
+    {
+        if (TryGet(hash, out var cached)) return cached;
+        var generation = Interlocked.Read(ref _generation);
+        var flight = _flights.AddOrUpdate(hash,
+            static (key, state) => state.Cache.NewFlight(key, state.Generation, state.Lookup),
+            static (key, current, state) => current.Generation == state.Generation ? current : state.Cache.NewFlight(key, state.Generation, state.Lookup),
+            (Cache: this, Generation: generation, Lookup: lookup));
+        // The lookup is the flight's, not this request's: a caller that goes away does not cancel it for the others.
+        return await flight.Lookup.Value.WaitAsync(ct);
+    }
+
+    private Flight NewFlight(string hash, long generation, Func<Task<TokenPrincipal?>> lookup)
+    {
+        Flight? flight = null;
+        flight = new Flight(generation, new Lazy<Task<TokenPrincipal?>>(async () =>
+        {
+            try
+            {
+                EverrunsMetrics.TokenLookups.Add();
+                var principal = await lookup();
+                if (Interlocked.Read(ref _generation) == generation) Put(hash, principal);
+                return principal;
+            }
+            finally
+            {
+                _flights.TryRemove(new KeyValuePair<string, Flight>(hash, flight!));
+            }
+        }));
+        return flight;
+    }
+
+    private bool TryGet(string hash, out TokenPrincipal? principal)
     {
         principal = null;
         if (!_entries.TryGetValue(hash, out var entry)) return false;
@@ -33,7 +73,7 @@ public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
         return true;
     }
 
-    public void Put(string hash, TokenPrincipal? principal)
+    private void Put(string hash, TokenPrincipal? principal)
     {
         if (_entries.Count >= MaxEntries) _entries.Clear();
         _entries[hash] = (principal, clock.GetUtcNow() + options.TokenCacheTtl);
@@ -42,6 +82,7 @@ public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
     /// <summary>Drops every entry about a token, user or org id ("*": everything).</summary>
     public void Evict(string id)
     {
+        Interlocked.Increment(ref _generation);
         if (id == "*")
         {
             _entries.Clear();
