@@ -52,6 +52,10 @@ public sealed class EventsModule : IEverrunsModule
             count bigint not null,
             primary key (minute, event_type)
         );
+        create table if not exists everruns_ops.event_rollup_marks (
+            taken_at timestamptz primary key,
+            seq_id bigint not null
+        );
         """,
     ];
 }
