@@ -12,13 +12,16 @@ public static class PurgeDeletedSessionsHandler
 {
     public const int BatchSize = 500;
 
+    /// <summary>The ids of the next sessions to purge, the longest deleted first: read through the index of deleted sessions.</summary>
+    public static IQueryable<string> Due(IQuerySession documents, DateTimeOffset cutoff) =>
+        documents.Query<Session>()
+            .Where(s => s.DeletedAt != null && s.DeletedAt < cutoff)
+            .OrderBy(s => s.DeletedAt).Take(BatchSize).Select(s => s.Id);
+
     public static async Task<(MaintenanceDone, OutgoingMessages)> Handle(PurgeDeletedSessions purge, IDocumentSession documents,
         CancellationToken ct)
     {
-        var cutoff = DateTimeOffset.UtcNow - purge.Retention;
-        var ids = await documents.Query<Session>()
-            .Where(s => s.DeletedAt != null && s.DeletedAt < cutoff)
-            .OrderBy(s => s.DeletedAt).Take(BatchSize).Select(s => s.Id).ToListAsync(ct);
+        var ids = await Due(documents, DateTimeOffset.UtcNow - purge.Retention).ToListAsync(ct);
         var next = new OutgoingMessages();
         foreach (var id in ids)
         {

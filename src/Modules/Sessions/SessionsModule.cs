@@ -16,7 +16,9 @@ public sealed class SessionsModule : IEverrunsModule
             marten.Schema.For<Session>()
                 .Index(x => x.OrgId)
                 .Index(x => x.AgentId)
-                .Index(x => x.CreatedAt);
+                .Index(x => x.CreatedAt)
+                // Only deleted sessions, for purge_deleted_sessions: without it, each run read every session.
+                .Index(x => x.DeletedAt!, index => index.Predicate = "data ->> 'deleted_at' is not null");
         });
         services.AddSingleton<SessionCache>();
         services.AddSingleton<SessionChanges>();

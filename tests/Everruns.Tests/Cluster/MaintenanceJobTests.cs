@@ -1,14 +1,46 @@
 using Everruns.Contracts;
 using Everruns.Modules.Events;
+using Everruns.Modules.Sessions;
 using Everruns.Tests.Infrastructure;
+using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Everruns.Tests.Cluster;
 
-/// <summary>The <c>roll_up_metrics</c> maintenance job, run by hand on a host whose own runs are an hour apart.</summary>
-public sealed class MetricsRollUpTests
+/// <summary>Maintenance jobs' reads, run by hand on a host whose own runs are an hour apart: each reads what it needs, not whole tables.</summary>
+public sealed class MaintenanceJobTests
 {
+    [Fact]
+    public async Task the_purge_finds_deleted_sessions_through_an_index_of_deleted_sessions_only()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_purge_index");
+        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string> { ["MAINTENANCE_INTERVAL_SECS"] = "3600" });
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessions = new List<string>();
+        for (var i = 0; i < 3; i++) sessions.Add((string)(await api.CreateSessionAsync())["id"]!);
+        (await api.DeleteAsync($"/v1/sessions/{sessions[1]}")).Status.ShouldBe(System.Net.HttpStatusCode.NoContent);
+
+        await using var query = host.Services.GetRequiredService<IDocumentStore>().QuerySession();
+        var due = PurgeDeletedSessionsHandler.Due(query, DateTimeOffset.UtcNow.AddMinutes(1));
+        (await due.ToListAsync()).ShouldBe([sessions[1]]);
+        (await PurgeDeletedSessionsHandler.Due(query, DateTimeOffset.UtcNow.AddMinutes(-1)).ToListAsync()).ShouldBeEmpty();
+
+        // The query the job sends can use the index (a table this small would otherwise be read whole anyway).
+        await using var connection = new NpgsqlConnection(PostgresServer.ConnectionStringFor(database.Url));
+        await connection.OpenAsync();
+        await using (var off = new NpgsqlCommand("set enable_seqscan = off", connection)) await off.ExecuteNonQueryAsync();
+        await using var explain = due.ToCommand();
+        explain.CommandText = "explain " + explain.CommandText;
+        explain.Connection = connection;
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+            while (await reader.ReadAsync()) plan.Add(reader.GetString(0));
+        string.Join("\n", plan).ShouldContain("mt_doc_session_idx_deleted_at");
+        (await PostgresServer.ScalarAsync<string>(database.Url,
+            "select indexdef from pg_indexes where indexname = 'mt_doc_session_idx_deleted_at'")).ShouldContain("WHERE ((data ->> 'deleted_at'::text) IS NOT NULL)");
+    }
+
     [Fact]
     public async Task the_roll_up_recounts_the_current_minute_and_reads_only_the_events_after_the_mark_taken_five_minutes_before()
     {
