@@ -13,6 +13,7 @@ public sealed class Node : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _log = new();
 
+    public string Name { get; }
     public int Port { get; }
     public HttpClient Http { get; }
     public int Pid => _process.Id;
@@ -23,9 +24,10 @@ public sealed class Node : IAsyncDisposable
         lock (_log) return string.Join('\n', _log.ToString().Split('\n').TakeLast(lines));
     }
 
-    private Node(Process process, int port)
+    private Node(Process process, string name, int port)
     {
         _process = process;
+        Name = name;
         Port = port;
         Http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = int.MaxValue, PooledConnectionLifetime = Timeout.InfiniteTimeSpan })
         {
@@ -52,7 +54,7 @@ public sealed class Node : IAsyncDisposable
         start.Environment.Remove("DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS");
         foreach (var (key, value) in settings) start.Environment[key] = value;
         var process = Process.Start(start)!;
-        var node = new Node(process, port);
+        var node = new Node(process, instance, port);
         if (settings.TryGetValue("BOOTSTRAP_ADMIN_TOKEN", out var token))
             node.Http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", token);
         process.OutputDataReceived += (_, e) => { lock (node._log) node._log.AppendLine(e.Data); };

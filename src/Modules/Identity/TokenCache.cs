@@ -24,7 +24,12 @@ public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
     // Bumped by every eviction: a lookup that started before one neither fills the cache nor takes new callers.
     private long _generation;
 
-    private sealed record Flight(long Generation, Lazy<Task<TokenPrincipal?>> Lookup);
+    // A class, not a record: a finished flight removes itself by reference, never a newer one for the same token.
+    private sealed class Flight(long generation, Lazy<Task<TokenPrincipal?>> lookup)
+    {
+        public long Generation => generation;
+        public Lazy<Task<TokenPrincipal?>> Lookup => lookup;
+    }
 
     /// <summary>The cached principal of <paramref name="hash"/>, or the outcome of <paramref name="lookup"/>, run once for all who miss it together.</summary>
     public async Task<TokenPrincipal?> GetOrLookUpAsync(string hash, Func<Task<TokenPrincipal?>> lookup, CancellationToken ct)
