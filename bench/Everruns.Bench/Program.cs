@@ -395,6 +395,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var watchedBefore = log ? await WatchedAsync() : [];
     if (log) Log($"load: {sessions} sessions × {messagesEach} messages");
     var latencies = new ConcurrentBag<double>();
+    var byNode = cluster.Select(_ => new ConcurrentBag<double>()).ToArray();
     var watch = Stopwatch.StartNew();
     await Task.WhenAll(Enumerable.Range(0, sessions).Select(async s =>
     {
@@ -430,6 +431,7 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
             }
 
             latencies.Add(Stats.Ms(sent, done));
+            byNode[s % cluster.Count].Add(Stats.Ms(sent, done));
         }
     }));
     var elapsed = watch.Elapsed.TotalSeconds;
@@ -440,7 +442,11 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     {
         var watchedAfter = await WatchedAsync();
         Log($"load done; slowest turn {latencies.DefaultIfEmpty().Max():0} ms; " +
-            string.Join(", ", watched.Select((name, i) => $"{name} +{watchedAfter[i] - watchedBefore[i]:0}")));
+            string.Join(", ", watched.Select((name, i) => $"{name} +{watchedAfter[i] - watchedBefore[i]:0}")) +
+            (cluster.Count > 1
+                ? "; p50 / p99 by node: " + string.Join(", ", cluster.Select((n, i) =>
+                    $"{n.Name} {Stats.Percentile(byNode[i].ToList(), 50):0} / {Stats.Percentile(byNode[i].ToList(), 99):0} ms"))
+                : ""));
         // Nodes log warnings and errors only: whatever they said lately goes with a turn slower than two seconds.
         if (latencies.DefaultIfEmpty().Max() > 2000)
             foreach (var node in cluster) Log($"{node.Name}'s log, last lines:\n{node.LogTail(20)}");
