@@ -62,7 +62,7 @@ public static class FinishTurnStep
 
         if (finished.ToolCalls.Count > 0)
         {
-            state.Active = turn with { Phase = TurnPhase.Acting };
+            state.Active = turn with { Phase = TurnPhase.Acting, SteppedAt = DateTimeOffset.UtcNow };
             documents.Store(state);
             next.Add(new RunTools(finished.SessionId, turn.TurnId, turn.Iteration, finished.ToolCalls));
             return;

@@ -10,9 +10,10 @@ namespace Everruns.Modules.Execution;
 public sealed record AbandonTurn(string SessionId, string TurnId, TimeSpan StaleAfter);
 
 /// <summary>
-/// Maintenance job <c>reap_stale_turns</c>: finds active turns whose heartbeat (or, before the first one, their
-/// start) is older than TURN_STALE_SECS and abandons each in its own transaction; also forgets heartbeats of
-/// turns long gone. A turn whose step is still queued on a live node keeps beating once it runs, so only turns
+/// Maintenance job <c>reap_stale_turns</c>: finds active turns whose last sign of progress is older than
+/// TURN_STALE_SECS (their latest heartbeat, or move to their next step, or else their start) and abandons each in its
+/// own transaction; also forgets heartbeats of turns long gone. A step shorter than TURN_HEARTBEAT_SECS writes no
+/// heartbeat, so a turn of many short steps makes progress only through its steps. A turn whose step is still queued on a live node keeps beating once it runs, so only turns
 /// nobody works on any more are failed.
 /// </summary>
 public static class ReapStaleTurnsHandler
@@ -28,7 +29,8 @@ public static class ReapStaleTurnsHandler
             from everruns.mt_doc_sessionturns d
             left join everruns.turn_heartbeats h on h.session_id = d.id and h.turn_id = d.data->'active'->>'turn_id'
             where jsonb_typeof(d.data->'active') = 'object'
-              and coalesce(h.beat_at, (d.data->'active'->>'started_at')::timestamptz) < now() - @stale
+              and greatest(h.beat_at, coalesce((d.data->'active'->>'stepped_at')::timestamptz,
+                                                (d.data->'active'->>'started_at')::timestamptz)) < now() - @stale
             limit 500
             """);
         cmd.Parameters.AddWithValue("stale", reap.StaleAfter);

@@ -38,13 +38,19 @@ public enum TurnPhase
     Acting,
 }
 
+/// <summary>
+/// The turn running in a session. <see cref="SteppedAt"/>: when it last moved to its next step (a model call's answer
+/// committed, or its tools'), which the reaper takes as progress with the heartbeats; null in turn states written by
+/// builds before it (the reaper then goes by <see cref="StartedAt"/>).
+/// </summary>
 public sealed record ActiveTurn(
     string TurnId,
     string InputMessageId,
     string InputText,
     int Iteration,
     TurnPhase Phase,
-    DateTimeOffset StartedAt);
+    DateTimeOffset StartedAt,
+    DateTimeOffset? SteppedAt = null);
 
 public sealed record QueuedInput(string MessageId, string Text);
 

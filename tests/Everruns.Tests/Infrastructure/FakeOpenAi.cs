@@ -15,12 +15,15 @@ namespace Everruns.Tests.Infrastructure;
 /// <summary>
 /// A small OpenAI-compatible chat-completions server on a loopback port, scripted for tests: it streams
 /// "Fake says: &lt;user text&gt;", calls <c>current_time</c> when asked the time (and offered the tool), reports
-/// a tool result it is given, answers 400 to a message saying "break", and answers a message saying "hold" only once
-/// <see cref="Release"/> is called.
+/// a tool result it is given, answers 400 to a message saying "break", answers a message saying "hold" only once
+/// <see cref="Release"/> is called, and takes <see cref="SlowAnswer"/> over each answer in a conversation whose user
+/// said "slowly".
 /// </summary>
 public sealed class FakeOpenAi : IAsyncDisposable
 {
     private readonly WebApplication _app;
+
+    public static readonly TimeSpan SlowAnswer = TimeSpan.FromSeconds(2.5);
 
     public ConcurrentQueue<(string Authorization, JsonObject Body)> Requests { get; } = new();
     public string BaseUrl { get; private set; } = "";
@@ -63,6 +66,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
         }
 
         if (lastText.Contains("hold")) await _released.Task;
+        if (messages.Any(m => (string?)m!["role"] == "user" && Text(m.AsObject()).Contains("slowly"))) await Task.Delay(SlowAnswer);
         http.Response.ContentType = "text/event-stream";
         var offersTime = body["tools"] is JsonArray tools && tools.Any(t => (string?)t!["function"]?["name"] == "current_time");
         if ((string?)last["role"] == "user" && lastText.Contains("time") && offersTime)
