@@ -11,13 +11,6 @@ namespace Everruns.Tests.Api;
 /// </summary>
 public sealed class ConversationCacheTests
 {
-    private static Dictionary<string, string> FakeModel(FakeOpenAi fake) => new()
-    {
-        ["OPENAI_BASE_URL"] = fake.BaseUrl,
-        ["OPENAI_API_KEY"] = "sk-test-key",
-        ["OPENAI_MODELS"] = "fake-small",
-    };
-
     /// <summary>A fake model, a database of its own, one host on them, and a session.</summary>
     private sealed record OneHost(FakeOpenAi Fake, TestDatabase Database, Alba.IAlbaHost Host, ApiClient Api, string SessionId)
         : IAsyncDisposable
@@ -26,7 +19,7 @@ public sealed class ConversationCacheTests
         {
             var fake = await FakeOpenAi.StartAsync();
             var database = await TestDatabase.CreateAsync(databasePrefix);
-            var host = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+            var host = await TestHost.StartAsync(database.Url, settings: fake.ServerSettings());
             var api = new ApiClient(host.Server.CreateClient());
             return new OneHost(fake, database, host, api, (string)(await api.CreateSessionAsync())["id"]!);
         }
@@ -156,8 +149,8 @@ public sealed class ConversationCacheTests
     {
         await using var fake = await FakeOpenAi.StartAsync();
         await using var database = await TestDatabase.CreateAsync("everruns_conversation_nodes");
-        await using var a = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
-        await using var b = await TestHost.StartAsync(database.Url, settings: FakeModel(fake));
+        await using var a = await TestHost.StartAsync(database.Url, settings: fake.ServerSettings());
+        await using var b = await TestHost.StartAsync(database.Url, settings: fake.ServerSettings());
         var onA = new ApiClient(a.Server.CreateClient());
         var onB = new ApiClient(b.Server.CreateClient());
         var sessionId = (string)(await onA.CreateSessionAsync())["id"]!;

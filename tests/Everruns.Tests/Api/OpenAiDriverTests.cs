@@ -14,12 +14,7 @@ public sealed class OpenAiDriverTests
         await using var fake = await FakeOpenAi.StartAsync();
         await using var database = await TestDatabase.CreateAsync("everruns_openai");
         var url = database.Url;
-        await using var host = await TestHost.StartAsync(url, settings: new Dictionary<string, string>
-        {
-            ["OPENAI_BASE_URL"] = fake.BaseUrl,
-            ["OPENAI_API_KEY"] = "sk-test-key",
-            ["OPENAI_MODELS"] = "fake-small,fake-large",
-        });
+        await using var host = await TestHost.StartAsync(url, settings: fake.ServerSettings("fake-small,fake-large"));
         var api = new ApiClient(host.Server.CreateClient());
 
         // Configured models are listed, the first being the default.
@@ -90,10 +85,7 @@ public sealed class OpenAiDriverTests
     {
         await using var fake = await FakeOpenAi.StartAsync();
         await using var database = await TestDatabase.CreateAsync("everruns_orgkey");
-        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string>
-        {
-            ["OPENAI_BASE_URL"] = fake.BaseUrl, ["OPENAI_API_KEY"] = "sk-server-key", ["OPENAI_MODELS"] = "fake-small",
-        });
+        await using var host = await TestHost.StartAsync(database.Url, settings: fake.ServerSettings(apiKey: "sk-server-key"));
         var admin = new ApiClient(host.Server.CreateClient());
         var org = (string)(await admin.PostAsync("/v1/orgs", new { name = "byok" })).Object["id"]!;
         var member = await admin.PostAsync($"/v1/orgs/{org}/members", new { name = "byok admin", role = "admin" });

@@ -12,11 +12,10 @@ public sealed class TurnReaperTests
         await using var database = await TestDatabase.CreateAsync("everruns_reaper");
         // Each of the turn's two model calls takes 2.5 s: shorter than the heartbeat interval (5 s), so no heartbeat is
         // written, and shorter than the stale limit (4 s), while the turn takes over 5 s. The reaper runs every second.
-        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string>
-        {
-            ["OPENAI_BASE_URL"] = fake.BaseUrl, ["OPENAI_API_KEY"] = "sk-test-key", ["OPENAI_MODELS"] = "fake-small",
-            ["TURN_STALE_SECS"] = "4", ["MAINTENANCE_INTERVAL_SECS"] = "1",
-        });
+        var settings = fake.ServerSettings();
+        settings["TURN_STALE_SECS"] = "4";
+        settings["MAINTENANCE_INTERVAL_SECS"] = "1";
+        await using var host = await TestHost.StartAsync(database.Url, settings: settings);
         var api = new ApiClient(host.Server.CreateClient());
         const string ReaperRuns = "select count(*) from everruns_ops.maintenance_runs where job = 'reap_stale_turns' and error is null";
         await Eventually.Until(async () => await PostgresServer.ScalarAsync<long>(database.Url, ReaperRuns) > 0, TimeSpan.FromSeconds(30));

@@ -30,6 +30,12 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>A host's settings for this fake as its OpenAI-compatible server (the first model is the default); add to them at will.</summary>
+    public Dictionary<string, string> ServerSettings(string models = "fake-small", string apiKey = "sk-test-key") => new()
+    {
+        ["OPENAI_BASE_URL"] = BaseUrl, ["OPENAI_API_KEY"] = apiKey, ["OPENAI_MODELS"] = models,
+    };
+
     /// <summary>Lets the answers to messages saying "hold" go.</summary>
     public void Release() => _released.TrySetResult();
 
