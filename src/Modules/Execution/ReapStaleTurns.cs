@@ -13,8 +13,8 @@ public sealed record AbandonTurn(string SessionId, string TurnId, TimeSpan Stale
 /// Maintenance job <c>reap_stale_turns</c>: finds active turns whose last sign of progress is older than
 /// TURN_STALE_SECS (their latest heartbeat, or move to their next step, or else their start) and abandons each in its
 /// own transaction; also forgets heartbeats of turns long gone. A step shorter than TURN_HEARTBEAT_SECS writes no
-/// heartbeat, so a turn of many short steps makes progress only through its steps. A turn whose step is still queued on a live node keeps beating once it runs, so only turns
-/// nobody works on any more are failed.
+/// heartbeat, so a turn of many short steps makes progress only through its steps. A turn whose step is still queued
+/// on a live node keeps beating once it runs, so only turns nobody works on any more are failed.
 /// </summary>
 public static class ReapStaleTurnsHandler
 {
