@@ -1,3 +1,4 @@
+using Everruns.Contracts;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;
@@ -93,22 +94,12 @@ public sealed record EventSlice(IReadOnlyList<StoredEvent> Events, long Head)
 /// </summary>
 public sealed class SharedEventReads(SessionEventReader reader, SessionSignals signals)
 {
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<Task<EventSlice>>> _inFlight = new();
+    private readonly SingleFlight<EventSlice> _reads = new();
 
-    public async Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter)
-    {
+    public Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter) =>
         // Only readers woken by the same signal share: a read started before a newer signal may lack its event.
-        var key = $"{sessionId}|{signals.Generation(sessionId)}|{after}|{limit}|{filter.Key}";
-        var read = _inFlight.GetOrAdd(key, _ => new Lazy<Task<EventSlice>>(() => reader.ReadForwardAsync(sessionId, after, limit, filter, CancellationToken.None)));
-        try
-        {
-            return await read.Value;
-        }
-        finally
-        {
-            _inFlight.TryRemove(new KeyValuePair<string, Lazy<Task<EventSlice>>>(key, read));
-        }
-    }
+        _reads.RunAsync($"{sessionId}|{signals.Generation(sessionId)}|{after}|{limit}|{filter.Key}",
+            () => reader.ReadForwardAsync(sessionId, after, limit, filter, CancellationToken.None));
 }
 
 /// <summary>

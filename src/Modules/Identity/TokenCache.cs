@@ -20,48 +20,23 @@ public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
 {
     private const int MaxEntries = 50_000;
     private readonly ConcurrentDictionary<string, (TokenPrincipal? Principal, DateTimeOffset Until)> _entries = new();
-    private readonly ConcurrentDictionary<string, Flight> _flights = new();
+    private readonly SingleFlight<TokenPrincipal?> _lookups = new();
     // Bumped by every eviction: a lookup that started before one neither fills the cache nor takes new callers.
     private long _generation;
-
-    // A class, not a record: a finished flight removes itself by reference, never a newer one for the same token.
-    private sealed class Flight(long generation, Lazy<Task<TokenPrincipal?>> lookup)
-    {
-        public long Generation => generation;
-        public Lazy<Task<TokenPrincipal?>> Lookup => lookup;
-    }
 
     /// <summary>The cached principal of <paramref name="hash"/>, or the outcome of <paramref name="lookup"/>, run once for all who miss it together.</summary>
     public async Task<TokenPrincipal?> GetOrLookUpAsync(string hash, Func<Task<TokenPrincipal?>> lookup, CancellationToken ct)
     {
         if (TryGet(hash, out var cached)) return cached;
         var generation = Interlocked.Read(ref _generation);
-        var flight = _flights.AddOrUpdate(hash,
-            static (key, state) => state.Cache.NewFlight(key, state.Generation, state.Lookup),
-            static (key, current, state) => current.Generation == state.Generation ? current : state.Cache.NewFlight(key, state.Generation, state.Lookup),
-            (Cache: this, Generation: generation, Lookup: lookup));
-        // The lookup is the flight's, not this request's: a caller that goes away does not cancel it for the others.
-        return await flight.Lookup.Value.WaitAsync(ct);
-    }
-
-    private Flight NewFlight(string hash, long generation, Func<Task<TokenPrincipal?>> lookup)
-    {
-        Flight? flight = null;
-        flight = new Flight(generation, new Lazy<Task<TokenPrincipal?>>(async () =>
+        // Keyed by the evictions too: a caller after an eviction starts a lookup of its own.
+        return await _lookups.RunAsync($"{hash}|{generation}", async () =>
         {
-            try
-            {
-                EverrunsMetrics.TokenLookups.Add();
-                var principal = await lookup();
-                if (Interlocked.Read(ref _generation) == generation) Put(hash, principal);
-                return principal;
-            }
-            finally
-            {
-                _flights.TryRemove(new KeyValuePair<string, Flight>(hash, flight!));
-            }
-        }));
-        return flight;
+            EverrunsMetrics.TokenLookups.Add();
+            var principal = await lookup();
+            if (Interlocked.Read(ref _generation) == generation) Put(hash, principal);
+            return principal;
+        }).WaitAsync(ct);
     }
 
     private bool TryGet(string hash, out TokenPrincipal? principal)

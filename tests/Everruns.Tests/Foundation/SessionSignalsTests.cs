@@ -164,3 +164,32 @@ internal static class Races
             }));
     }
 }
+
+public sealed class SingleFlightTests
+{
+    [Fact]
+    public async Task callers_that_ask_while_the_work_runs_share_it_and_the_next_caller_runs_it_again()
+    {
+        var flights = new Everruns.Contracts.SingleFlight<int>();
+        var runs = 0;
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async Task<int> Work()
+        {
+            var run = Interlocked.Increment(ref runs);
+            await release.Task;
+            return run;
+        }
+
+        var together = Enumerable.Range(0, 50).Select(_ => Task.Run(() => flights.RunAsync("k", Work))).ToList();
+        await Everruns.Tests.Infrastructure.Eventually.Until(() => Task.FromResult(runs == 1), TimeSpan.FromSeconds(5));
+        var other = flights.RunAsync("other key", () => Task.FromResult(-1));
+        release.SetResult();
+
+        (await Task.WhenAll(together)).ShouldAllBe(r => r == 1);
+        (await other).ShouldBe(-1);
+        (await flights.RunAsync("k", Work)).ShouldBe(2); // ended, so forgotten
+        await Should.ThrowAsync<InvalidOperationException>(() => flights.RunAsync("k", () => throw new InvalidOperationException()));
+        (await flights.RunAsync("k", Work)).ShouldBe(3); // a failed run is forgotten too
+        runs.ShouldBe(3);
+    }
+}
