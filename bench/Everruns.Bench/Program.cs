@@ -385,16 +385,16 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     var commitsBefore = await Db.ScalarAsync<long>(url, commits);
     var xidsBefore = await Db.ScalarAsync<long>(url, nextXid);
     var cpuBefore = CpuSample.Take(cluster.Select(n => n.Pid));
+    // A counter summed over the nodes.
+    async Task<double> CounterAsync(string name) => (await Task.WhenAll(cluster.Select(n => Api.CounterAsync(n.Http, name)))).Sum();
     const string SseReads = "everruns_sse_reads_total";
-    var sseReadsBefore = (await Task.WhenAll(cluster.Select(n => Api.CounterAsync(n.Http, SseReads)))).Sum();
+    var sseReadsBefore = await CounterAsync(SseReads);
     // What explains a long tail, logged after the run: steps read back from the store instead of handed over, commits
     // retried, SSE writes that had to catch up, token lookups.
     string[] watched = ["everruns_steps_resumed_total", "everruns_step_commit_retries_total", "everruns_sse_lagging_total", "everruns_token_lookups_total"];
-    async Task<double[]> WatchedAsync() =>
-        await Task.WhenAll(watched.Select(async name => (await Task.WhenAll(cluster.Select(n => Api.CounterAsync(n.Http, name)))).Sum()));
+    async Task<double[]> WatchedAsync() => await Task.WhenAll(watched.Select(CounterAsync));
     var watchedBefore = log ? await WatchedAsync() : [];
     if (log) Log($"load: {sessions} sessions × {messagesEach} messages");
-    var latencies = new ConcurrentBag<double>();
     var byNode = cluster.Select(_ => new ConcurrentBag<double>()).ToArray();
     var watch = Stopwatch.StartNew();
     await Task.WhenAll(Enumerable.Range(0, sessions).Select(async s =>
@@ -430,25 +430,26 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
                                            $"messages:\n{inbox}\nthe node's log, last lines:\n{node.LogTail(60)}");
             }
 
-            latencies.Add(Stats.Ms(sent, done));
             byNode[s % cluster.Count].Add(Stats.Ms(sent, done));
         }
     }));
     var elapsed = watch.Elapsed.TotalSeconds;
     var cpu = CpuSample.Take(cluster.Select(n => n.Pid)) - cpuBefore;
     var writes = await Db.ScalarAsync<long>(url, nextXid) - xidsBefore;
-    var sseReads = (await Task.WhenAll(cluster.Select(n => Api.CounterAsync(n.Http, SseReads)))).Sum() - sseReadsBefore;
+    var sseReads = await CounterAsync(SseReads) - sseReadsBefore;
+    var all = byNode.SelectMany(b => b).ToList();
     if (log)
     {
         var watchedAfter = await WatchedAsync();
-        Log($"load done; slowest turn {latencies.DefaultIfEmpty().Max():0} ms; " +
+        var slowest = all.DefaultIfEmpty().Max();
+        Log($"load done; slowest turn {slowest:0} ms; " +
             string.Join(", ", watched.Select((name, i) => $"{name} +{watchedAfter[i] - watchedBefore[i]:0}")) +
             (cluster.Count > 1
                 ? "; p50 / p99 by node: " + string.Join(", ", cluster.Select((n, i) =>
                     $"{n.Name} {Stats.Percentile(byNode[i].ToList(), 50):0} / {Stats.Percentile(byNode[i].ToList(), 99):0} ms"))
                 : ""));
         // Nodes log warnings and errors only: whatever they said lately goes with a turn slower than two seconds.
-        if (latencies.DefaultIfEmpty().Max() > 2000)
+        if (slowest > 2000)
             foreach (var node in cluster) Log($"{node.Name}'s log, last lines:\n{node.LogTail(20)}");
     }
     // Backends report their commits to pg_stat_database up to 10 s late (when idle): wait them out, then take the
@@ -456,7 +457,6 @@ async Task<TurnRun> TurnsAsync(List<Node> cluster, int sessions, int messagesEac
     if (log) await Task.Delay(11_000);
     var commitsAfter = await Db.ScalarAsync<long>(url, commits) - (log ? (long)(backgroundPerSecond * 11) : 0);
     var turns = sessions * messagesEach;
-    var all = latencies.ToList();
     return new TurnRun(sessions, turns, turns / elapsed, Stats.Percentile(all, 50), Stats.Percentile(all, 95), Stats.Percentile(all, 99),
         (commitsAfter - commitsBefore) / (double)turns, writes / (double)turns, backgroundPerSecond, elapsed, cpu, sseReads / turns);
 }
