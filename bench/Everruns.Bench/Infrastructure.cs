@@ -17,6 +17,13 @@ public sealed class Node : IAsyncDisposable
     public int Port { get; }
     public HttpClient Http { get; }
     public int Pid => _process.Id;
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>SIGKILL: no graceful shutdown.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+    }
 
     /// <summary>The last lines the node wrote.</summary>
     public string LogTail(int lines)
@@ -105,7 +112,7 @@ public sealed class Node : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

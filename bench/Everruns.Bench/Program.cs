@@ -10,6 +10,7 @@ using Npgsql;
 // ops/bench runs this: bounded loads against real hosts and a real PostgreSQL, one Markdown table at the end.
 // Environment: DATABASE_URL (the server; a database of its own is created and dropped), EVERRUNS_HOST_DLL,
 // PGBENCH (pgbench binary), PGBOSS_DIR (bench/pgboss with node_modules). --quick shrinks every load.
+if (args.FirstOrDefault() == "chaos") return await ChaosCommand.RunAsync(args[1..]);
 var quick = args.Contains("--quick");
 // --turns: only the busy one-node turn run (and what it is compared with), to measure a change to the pipeline quickly.
 var turnsOnly = args.Contains("--turns");

@@ -32,6 +32,8 @@ public static class EverrunsMetrics
 
     public static readonly Tally TokenLookups = new("token_lookups", "Token lookups that went to the database: a token not in this instance's cache, or its entry expired (requests that miss the same token together share one)");
 
+    public static readonly Tally DeadLetters = new("dead_letters", "Messages this instance moved to the dead-letter queue (a bug, never a transient database failure): each fails its turn at once");
+
     private static long _sseConnections;
 
     static EverrunsMetrics() =>
@@ -42,7 +44,7 @@ public static class EverrunsMetrics
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);
 
     public static IReadOnlyList<Tally> Tallies { get; } =
-        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries, StepsResumed, TokenLookups];
+        [TaskClaimed, TaskCompleted, EventsWritten, TurnsStarted, TurnsCompleted, TurnsFailed, TurnsCancelled, SseLagging, SseReads, EventNotifications, StepsHandedOver, StepCommitRetries, StepsResumed, TokenLookups, DeadLetters];
 
     /// <summary>A monotonic counter: exported through the meter, readable in-process.</summary>
     public sealed class Tally

@@ -117,6 +117,8 @@ public static class EverrunsComposition
             // cluster's steps instead of minutes, and never falls behind below 10,000 messages a second.
             wolverine.Durability.KeepAfterMessageHandling = HandledKeep;
             wolverine.Durability.HandledMessageCleanupPollingTime = HandledKeep;
+            // Retries scheduled after a transient database failure run within a second or two of being due (5 s by default).
+            wolverine.Durability.ScheduledJobPollingTime = TimeSpan.FromSeconds(1);
             wolverine.Policies.AutoApplyTransactions();
             wolverine.Policies.UseDurableLocalQueues();
             // Wolverine runs as many messages of a local queue at once as there are cores by default: on a small
@@ -125,10 +127,7 @@ public static class EverrunsComposition
             // A module's handler of a published message runs on its own, in its own transaction: Execution
             // starting a turn and Sessions updating its preview never fail or retry together.
             wolverine.MultipleHandlerBehavior = MultipleHandlerBehavior.Separated;
-            // Optimistic concurrency (turn state) and racing stream appends: retry with fresh state.
-            wolverine.OnException<ConcurrencyException>().Or<EventStreamUnexpectedMaxEventIdException>()
-                .RetryWithCooldown(TimeSpan.FromMilliseconds(20), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100),
-                    TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500));
+            wolverine.ApplyFailurePolicies(options.DatabaseRetryBudget);
             foreach (var module in Modules.All)
             {
                 wolverine.Discovery.IncludeAssembly(module.Assembly);

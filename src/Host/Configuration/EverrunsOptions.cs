@@ -52,6 +52,12 @@ public sealed record EverrunsOptions
     /// </summary>
     public TimeSpan InboxStaleAfter { get; init; } = TimeSpan.FromSeconds(300);
 
+    /// <summary>
+    /// How long a durable message keeps being retried after transient database failures (PostgreSQL down, restarting,
+    /// out of connections) before it is dead-lettered: a realistic outage, a failover or a restart for an upgrade.
+    /// </summary>
+    public TimeSpan DatabaseRetryBudget { get; init; } = TimeSpan.FromSeconds(300);
+
     /// <summary>Npgsql connection string for the shared pool, tagged with this instance's application name.</summary>
     public string ConnectionString
     {
@@ -124,6 +130,7 @@ public sealed record EverrunsOptions
             Http2MaxConcurrentStreams = PositiveInt(configuration, "HTTP2_MAX_CONCURRENT_STREAMS", 256),
             HandlerParallelism = PositiveInt(configuration, "HANDLER_PARALLELISM", 16, max: 1000),
             InboxStaleAfter = TimeSpan.FromSeconds(PositiveInt(configuration, "INBOX_STALE_SECS", 300, max: 86400)),
+            DatabaseRetryBudget = TimeSpan.FromSeconds(PositiveInt(configuration, "DB_RETRY_BUDGET_SECS", 300, min: 10, max: 86400)),
         };
         if (options.Http2StreamWindowSize < 65_535 || options.Http2ConnectionWindowSize < options.Http2StreamWindowSize)
             throw new InvalidOperationException(

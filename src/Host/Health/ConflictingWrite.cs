@@ -8,7 +8,7 @@ namespace Everruns.Host.Health;
 
 /// <summary>
 /// Two requests racing to write the same thing (the same agent name, the same document version) end in a unique or
-/// optimistic-concurrency violation for one of them: 409 <c>conflict</c>, never 500. Its transaction rolled back.
+/// optimistic-concurrency violation (or a serialization failure or deadlock) for one of them: 409 <c>conflict</c>, never 500. Its transaction rolled back.
 /// </summary>
 public sealed class ConflictingWrite : IExceptionHandler
 {
@@ -23,7 +23,8 @@ public sealed class ConflictingWrite : IExceptionHandler
     private static bool IsConflict(Exception exception)
     {
         for (var e = exception; e is not null; e = e.InnerException)
-            if (e is ConcurrencyException or PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+            if (e is ConcurrencyException or PostgresException { SqlState: PostgresErrorCodes.UniqueViolation
+                    or PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected })
                 return true;
         return false;
     }

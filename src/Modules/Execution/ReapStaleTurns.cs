@@ -7,7 +7,7 @@ using Wolverine;
 namespace Everruns.Modules.Execution;
 
 /// <summary>Ends one turn that stopped making progress (see <see cref="ReapStaleTurnsHandler"/>).</summary>
-public sealed record AbandonTurn(string SessionId, string TurnId, TimeSpan StaleAfter);
+public sealed record AbandonTurn(string SessionId, string TurnId, TimeSpan StaleAfter) : ITurnWork;
 
 /// <summary>
 /// Maintenance job <c>reap_stale_turns</c>: finds active turns whose last sign of progress is older than

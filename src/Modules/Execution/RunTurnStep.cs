@@ -23,6 +23,13 @@ public static class RunTurnStepHandler
     public static readonly TimeSpan DeltaBatch = TimeSpan.FromMilliseconds(100);
     private static readonly TimeSpan CancelPoll = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// The model's answer, by the step that asked, until the step is gone: an in-memory retry after a failed commit
+    /// commits it instead of calling the model again. Held weakly, so it never outlives its message; a retry scheduled in
+    /// the database (a longer outage) reads the step back as a new message and calls the model again, resuming.
+    /// </summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<RunTurnStep, TurnStepFinished> Answered = new();
+
     public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
         ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
         ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ConversationCache conversations,
@@ -48,8 +55,9 @@ public static class RunTurnStepHandler
         await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));
         try
         {
-            // A retry of a commit that failed (the turn state changed since it was handed over) has the answer already.
-            if (step.Handover?.Outcome is { } answered)
+            // A retry of a commit that failed (the turn state changed, or the database was briefly unavailable) has the
+            // answer already: Wolverine retries in memory with the same message.
+            if (Answered.TryGetValue(step, out var answered))
             {
                 EverrunsMetrics.StepCommitRetries.Add();
                 await FinishTurnStep.CommitAsync(answered, documents, next, null, ct);
@@ -60,7 +68,7 @@ public static class RunTurnStepHandler
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
-                if (step.Handover is { } handover) handover.Outcome = finished;
+                Answered.AddOrUpdate(step, finished);
                 await FinishTurnStep.CommitAsync(finished, documents, next, step.Handover?.Take(), ct);
             }
             else if (handOff.IsCancellationRequested && !call.Outdated)
@@ -165,7 +173,8 @@ public static class RunTurnStepHandler
                     logger.LogInformation("Turn {TurnId} of {SessionId} was cancelled during its model call", step.TurnId, step.SessionId);
                 return null;
             }
-            catch (Exception e) when (!ct.IsCancellationRequested)
+            // A database failure while streaming (writing a delta) is not the model's: the step is retried (and resumes).
+            catch (Exception e) when (!ct.IsCancellationRequested && !TransientDatabaseErrors.IsTransient(e))
             {
                 logger.LogWarning(e, "Model call of turn {TurnId} failed", step.TurnId);
                 return Failed(model.ModelId, $"The model call failed: {e.Message}", "llm_error");

@@ -80,21 +80,18 @@ public sealed record TurnActivity(DateTimeOffset At, DateTimeOffset StartedAt, D
 /// </summary>
 public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration, string? InputMessageId = null,
     [property: JsonIgnore] SessionRuntime? Runtime = null, [property: JsonIgnore] JasperFx.Events.IEvent? Written = null,
-    [property: JsonIgnore] StepHandover? Handover = null);
+    [property: JsonIgnore] StepHandover? Handover = null) : ITurnWork;
 
 /// <summary>
 /// What a model-call step's sender hands it in memory: the turn state its transaction committed (with the version it
 /// committed), so that the step's commit neither reads it nor waits a round trip for the session's lock: the lock is
 /// the first statement of the commit, and the state's write checks its version (another writer since, such as a message
 /// queued behind the turn or a cancel, fails the commit). The state serves one commit only; a commit retried after a
-/// failure reads it under the lock, as a step without a handover does. <see cref="Outcome"/> keeps the model's answer
-/// for that retry, so that the model is not asked twice.
+/// failure reads it under the lock, as a step without a handover does.
 /// </summary>
 public sealed class StepHandover(SessionTurns state)
 {
     private SessionTurns? _state = state;
-
-    public TurnStepFinished? Outcome { get; set; }
 
     /// <summary>The handed state, the first time only.</summary>
     public SessionTurns? Take() => Interlocked.Exchange(ref _state, null);
@@ -110,9 +107,9 @@ public sealed record TurnStepFinished(
 
 public sealed record ProgressEvent(string Type, JsonObject Data);
 
-public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls);
+public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 
-public sealed record ToolsFinished(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolOutcome> Outcomes);
+public sealed record ToolsFinished(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolOutcome> Outcomes) : ITurnWork;
 
 public sealed record ToolCallRequest(string Id, string Name, JsonObject Arguments)
 {
@@ -167,13 +164,19 @@ public static class Turns
     }
 
     /// <summary>Ends the active turn with <c>turn.failed</c>: a readable error and its code.</summary>
-    public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next) =>
-        End(state, EventTypes.TurnFailed, new JsonObject
+    /// <summary>Ends the active turn with <c>turn.failed</c>; <paramref name="details"/> are added to its data.</summary>
+    public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next,
+        Dictionary<string, string>? details = null)
+    {
+        var data = new JsonObject
         {
             ["turn_id"] = state.Active!.TurnId,
             ["error"] = error,
             ["error_code"] = errorCode,
-        }, null, documents, next);
+        };
+        foreach (var (key, value) in details ?? []) data[key] = value;
+        End(state, EventTypes.TurnFailed, data, null, documents, next);
+    }
 
     /// <summary>Ends the active turn with its final event, then starts the next queued message or goes idle.</summary>
     public static void End(SessionTurns state, string type, JsonObject data, string? outputPreview, IDocumentSession documents,
