@@ -23,3 +23,6 @@ public sealed record MaintenanceDone(long Affected);
 
 /// <summary>SHUTDOWN_GRACE_SECS: on SIGTERM, how long in-flight turns may run on before being handed on.</summary>
 public sealed record ShutdownSettings(TimeSpan Grace);
+
+/// <summary>Forget the responses kept for Idempotency-Key retries once they are older than <paramref name="Retention"/>.</summary>
+public sealed record PurgeIdempotencyKeys(TimeSpan Retention);

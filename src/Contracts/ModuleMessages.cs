@@ -42,9 +42,11 @@ public sealed record SessionRuntime(
 /// Asked of Execution by Messages for a user's message: appends <c>input.message</c> (with <paramref name="Message"/>, the
 /// Message resource as JSON) and starts a turn with it, or queues it behind the running one, in one transaction.
 /// <paramref name="Runtime"/>: the session's settings as the poster just read them (<see cref="SessionFound"/>), handed to
-/// the turn's first model call so that it need not read them again.
+/// the turn's first model call so that it need not read them again. <paramref name="Response"/>: the POST's response, stored
+/// in the same transaction when the request carries an Idempotency-Key.
 /// </summary>
-public sealed record AcceptMessage(string SessionId, string MessageId, JsonObject Message, string Text, SessionRuntime? Runtime = null);
+public sealed record AcceptMessage(string SessionId, string MessageId, JsonObject Message, string Text, SessionRuntime? Runtime = null,
+    IdempotentResponse? Response = null);
 
 /// <summary>
 /// Published by builds before <see cref="AcceptMessage"/> after they appended a user message (Execution then started or

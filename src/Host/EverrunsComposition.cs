@@ -89,6 +89,7 @@ public static class EverrunsComposition
                 marten.AutoCreateSchemaObjects = AutoCreate.None;
                 marten.Events.StreamIdentity = StreamIdentity.AsString;
                 marten.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.SnakeCase);
+                marten.Schema.For<IdempotentResponse>().Index(r => r.CreatedAt);
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions()
@@ -160,6 +161,7 @@ public static class EverrunsComposition
         app.UseMiddleware<Draining>();
         foreach (var module in Modules.All)
             module.UsePipeline(app);
+        app.UseMiddleware<IdempotencyKeys>(); // after authentication: keys are per org
         app.MapHealth();
         app.MapMetrics();
         app.MapOperations();

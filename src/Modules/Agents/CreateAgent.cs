@@ -42,7 +42,7 @@ public static class CreateAgentEndpoint
                ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/v1/agents")]
+    [WolverinePost("/v1/agents"), Idempotent]
     public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IMessageBus bus, HttpRequest http) =>
         Upsert(request, request.Id, session, bus, http);
 
@@ -89,6 +89,8 @@ public static class CreateAgentEndpoint
         session.Store(agent);
 
         var response = AgentResponse.From(agent, http);
+        IdempotencyKeys.Record(http.HttpContext, session, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK,
+            existing is null ? response.SelfUrl : null, response);
         return existing is null ? Results.Created(response.SelfUrl, response) : Results.Ok(response);
     }
 }

@@ -27,6 +27,7 @@ public sealed class MaintenanceAgent(
         ("purge_deleted_sessions", () => new PurgeDeletedSessions(options.SessionRetention)),
         ("roll_up_metrics", () => new RollUpMetrics(options.MetricsRetention)),
         ("reap_stale_instances", () => new ReapStaleInstances(options.StaleAfter)),
+        ("purge_idempotency_keys", () => new PurgeIdempotencyKeys(IdempotencyKeys.Retention)),
     ];
 
     private CancellationTokenSource? _stop;

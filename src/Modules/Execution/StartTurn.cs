@@ -37,6 +37,7 @@ public static class AcceptMessageHandler
         else state.Queue.Add(input);
 
         documents.Store(state);
+        if (accept.Response is { } response) documents.Store(response);
         return next;
     }
 }

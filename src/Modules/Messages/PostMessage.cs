@@ -27,7 +27,7 @@ public static class PostMessageEndpoint
         return InputContent.Parse(request.Message).Problem ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/v1/sessions/{id}/messages")]
+    [WolverinePost("/v1/sessions/{id}/messages"), Idempotent]
     public static async Task<IResult> Post(string id, PostMessageRequest request, IMessageBus bus, HttpContext http)
     {
         var (missing, found) = await InputRules.LiveSession(bus, http.Caller().Org, id);
@@ -36,8 +36,10 @@ public static class PostMessageEndpoint
         var (content, text, _) = InputContent.Parse(request.Message!);
         var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);
         var json = MessageJson.From(message, id);
-        await bus.InvokeAsync(new AcceptMessage(id, message.Id, json.DeepClone().AsObject(), text!, found!.Runtime), http.RequestAborted);
-        return Results.Created($"/v1/sessions/{id}/messages/{message.Id}", json);
+        var location = $"/v1/sessions/{id}/messages/{message.Id}";
+        await bus.InvokeAsync(new AcceptMessage(id, message.Id, json.DeepClone().AsObject(), text!, found!.Runtime,
+            IdempotencyKeys.ResponseFor(http, StatusCodes.Status201Created, location, json)), http.RequestAborted);
+        return Results.Created(location, json);
     }
 }
 

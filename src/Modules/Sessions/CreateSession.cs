@@ -43,7 +43,7 @@ public static class CreateSessionEndpoint
                ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/v1/sessions")]
+    [WolverinePost("/v1/sessions"), Idempotent]
     public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IMessageBus bus, HttpRequest http)
     {
         request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
@@ -85,6 +85,7 @@ public static class CreateSessionEndpoint
         await bus.PublishAsync(new SessionOpened(session.Id, org, session.AgentId));
 
         var response = SessionResponse.From(session, null, http); // a new session has no turns yet
+        IdempotencyKeys.Record(http.HttpContext, documents, StatusCodes.Status201Created, response.SelfUrl, response);
         return Results.Created(response.SelfUrl, response);
     }
 }

@@ -23,10 +23,15 @@ public sealed class ApiClient
     public Task<ApiResponse> PatchAsync(string url, object? body) => SendAsync(HttpMethod.Patch, url, body);
     public Task<ApiResponse> PutAsync(string url, object? body) => SendAsync(HttpMethod.Put, url, body);
 
+    /// <summary>A POST carrying an <c>Idempotency-Key</c>, as a client that retries safely sends it.</summary>
+    public Task<ApiResponse> PostAsync(string url, object? body, string idempotencyKey) =>
+        SendAsync(HttpMethod.Post, url, body, new Dictionary<string, string> { ["Idempotency-Key"] = idempotencyKey });
+
     /// <summary><paramref name="body"/>: a JsonNode, a raw JSON string, or an anonymous object (serialized as is).</summary>
-    public async Task<ApiResponse> SendAsync(HttpMethod method, string url, object? body)
+    public async Task<ApiResponse> SendAsync(HttpMethod method, string url, object? body, IDictionary<string, string>? headers = null)
     {
         using var request = new HttpRequestMessage(method, url);
+        foreach (var (name, value) in headers ?? new Dictionary<string, string>()) request.Headers.TryAddWithoutValidation(name, value);
         if (body is not null)
         {
             var json = body switch

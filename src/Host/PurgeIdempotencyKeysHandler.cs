@@ -1,0 +1,16 @@
+using Everruns.Contracts;
+using Marten;
+
+namespace Everruns.Host;
+
+/// <summary>Maintenance job <c>purge_idempotency_keys</c>: responses kept for retries go after 24 hours.</summary>
+public static class PurgeIdempotencyKeysHandler
+{
+    public static async Task<MaintenanceDone> Handle(PurgeIdempotencyKeys purge, IDocumentSession documents, CancellationToken ct)
+    {
+        var cutoff = DateTimeOffset.UtcNow - purge.Retention;
+        var expired = await documents.Query<IdempotentResponse>().CountAsync(r => r.CreatedAt < cutoff, ct);
+        if (expired > 0) documents.DeleteWhere<IdempotentResponse>(r => r.CreatedAt < cutoff);
+        return new MaintenanceDone(expired);
+    }
+}
