@@ -20,6 +20,7 @@ public sealed class ChaosDrill(ChaosOptions options)
     private readonly ConcurrentDictionary<string, ConcurrentBag<string>> _accepted = new();
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private int _serverErrors;
+    private readonly ConcurrentBag<string> _serverErrorSamples = [];
 
     public async Task<ChaosReport> RunAsync()
     {
@@ -207,6 +208,7 @@ public sealed class ChaosDrill(ChaosOptions options)
         if (deadLetters > 0)
             problems.Add("dead letters: " + await Db.ScalarAsync<string>(url,
                 "select string_agg(message_type || ': ' || exception_message, ' | ') from (select * from wolverine.wolverine_dead_letters limit 3) d"));
+        problems.AddRange(_serverErrorSamples);
         if (unfinished > 0)
             foreach (var node in _nodes.Where(n => !n.HasExited)) problems.Add($"{node.Name}'s last lines: {node.LogTail(15)}");
         return new ChaosReport(options.Nodes, sessions.Length, options.Messages, accepted, completed, failed, unfinished, duplicated, lost,
@@ -244,8 +246,9 @@ public sealed class ChaosDrill(ChaosOptions options)
                 var text = await response.Content.ReadAsStringAsync(timeout.Token);
                 if (response.IsSuccessStatusCode) return JsonNode.Parse(text)!.AsObject();
                 last = $"{(int)response.StatusCode} {text}";
-                if ((int)response.StatusCode >= 500 && response.StatusCode != HttpStatusCode.ServiceUnavailable)
-                    Interlocked.Increment(ref _serverErrors);
+                if ((int)response.StatusCode >= 500 && response.StatusCode != HttpStatusCode.ServiceUnavailable
+                    && Interlocked.Increment(ref _serverErrors) <= 3)
+                    _serverErrorSamples.Add($"{method} {path} on {node.Name}: {last}");
                 var retry = (int)response.StatusCode >= 500 || text.Contains("idempotency_key_in_use");
                 if (!retry) throw new InvalidOperationException($"{method} {path} answered {last}");
             }

@@ -1,4 +1,6 @@
+using System.Globalization;
 using Everruns.Contracts;
+using Npgsql;
 using JasperFx;
 using JasperFx.Events;
 using Wolverine;
@@ -9,56 +11,84 @@ using Wolverine.Util;
 namespace Everruns.Host;
 
 /// <summary>
-/// What a failed handler run leads to. Racing writers retry with fresh state; a transient database failure
-/// (<see cref="TransientDatabaseErrors"/>) is retried in memory for a few seconds, then as retries scheduled in
-/// Wolverine's inbox, for DB_RETRY_BUDGET_SECS in all; only then, or at once for any other failure (a bug), the message
-/// is dead-lettered, counted, and its turn failed.
+/// What a failed handler run leads to. A failure that passes by itself (a racing writer, or a transient database failure:
+/// <see cref="TransientDatabaseErrors"/>) is retried with growing back-off for DB_RETRY_BUDGET_SECS from its first
+/// failure: in memory while PostgreSQL cannot be reached (a rescheduling write would only wait for it, in Wolverine's
+/// background retries whose pauses reach 30 s, and hold up recovery), as a retry scheduled in Wolverine's inbox once it
+/// can. Only then, or at once for any other failure (a bug), the message is dead-lettered, counted, and its turn failed.
 /// </summary>
 public static class FailurePolicies
 {
-    /// <summary>In memory: short enough that a request running a message inline answers 503 within seconds.</summary>
-    public static readonly TimeSpan[] InMemory =
-        [Ms(20), Ms(50), Ms(100), Ms(250), Ms(500), Ms(1000), Ms(2000)];
+    /// <summary>Back-off between attempts; the last repeats.</summary>
+    public static readonly TimeSpan[] Backoff = [Ms(20), Ms(50), Ms(100), Ms(250), Ms(500), Ms(1000), Ms(2000), Ms(5000)];
+
+    /// <summary>Attempts retried in memory whatever the database's state (a racing writer's five quick ones included).</summary>
+    private const int InMemoryAttempts = 7;
+
+    /// <summary>A bound on attempts whatever the clock says (the first failure's time travels in a header).</summary>
+    private const int MaxAttempts = 500;
+
+    private const string FirstFailureHeader = "everruns-first-failure";
 
     public static void ApplyFailurePolicies(this WolverineOptions wolverine, TimeSpan budget)
     {
-        // One rule for every failure that passes by itself: a message's attempts are counted across rules, so a racing
-        // write after a few transient failures must find its retry in the same schedule, not past the end of another's.
-        wolverine.OnException(PassesByItself, "racing writer or transient database failure")
-            .RetryWithCooldown(InMemory)
-            .Then.ScheduleRetry(Scheduled(budget))
-            .Then.CustomActionIndefinitely(DeadLetterAsync, "dead-letter, fail the turn");
+        Func<IWolverineRuntime, IEnvelopeLifecycle, Exception, ValueTask> retry = (runtime, lifecycle, e) => RetryAsync(runtime, lifecycle, e, budget);
+        const string retrying = "retry in memory while the database is down, scheduled once it is up, then dead-letter";
+        // A racing writer first retries at once, also when a request runs the message inline (the only retries an inline
+        // run gets: a request meeting a database outage answers 503 at once, for its client to retry).
+        wolverine.OnException<ConcurrencyException>().Or<EventStreamUnexpectedMaxEventIdException>()
+            .RetryWithCooldown(Ms(20), Ms(50), Ms(100), Ms(250), Ms(500))
+            .Then.CustomActionIndefinitely(retry, retrying);
+        wolverine.OnException(TransientDatabaseErrors.IsTransient, "transient database failure")
+            .CustomActionIndefinitely(retry, retrying);
         wolverine.OnException(_ => true, "any other failure")
             .CustomActionIndefinitely(DeadLetterAsync, "dead-letter, fail the turn");
     }
 
-    /// <summary>Optimistic concurrency (turn state), racing stream appends, or a transient database failure.</summary>
-    public static bool PassesByItself(Exception e) =>
-        e is ConcurrencyException or EventStreamUnexpectedMaxEventIdException || TransientDatabaseErrors.IsTransient(e);
-
-    /// <summary>
-    /// Scheduled retries after the in-memory ones, growing from 1 s to 30 s apart, until the whole budget is covered
-    /// (Wolverine takes at most 25 attempts of a message: the last delay stretches to what is left). While PostgreSQL is
-    /// down, Wolverine keeps the rescheduling write in memory and retries it until the server is back.
-    /// </summary>
-    public static TimeSpan[] Scheduled(TimeSpan budget)
+    private static async ValueTask RetryAsync(IWolverineRuntime runtime, IEnvelopeLifecycle lifecycle, Exception exception,
+        TimeSpan budget)
     {
-        int[] growing = [1, 2, 3, 5, 5, 10, 10, 15, 15, 20, 20];
-        var slots = MaxAttempts - InMemory.Length - 1; // the last attempt dead-letters
-        var delays = new List<TimeSpan>();
-        var covered = InMemory.Aggregate(TimeSpan.Zero, (sum, d) => sum + d);
-        while (covered < budget && delays.Count < slots)
+        var envelope = lifecycle.Envelope!;
+        var now = DateTimeOffset.UtcNow;
+        var first = envelope.Headers.TryGetValue(FirstFailureHeader, out var raw) &&
+                    DateTimeOffset.TryParse(raw, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var at)
+            ? at
+            : now;
+        envelope.Headers[FirstFailureHeader] = first.ToString("O", CultureInfo.InvariantCulture);
+        if (now - first > budget || envelope.Attempts >= MaxAttempts)
         {
-            var delay = TimeSpan.FromSeconds(delays.Count < growing.Length ? growing[delays.Count] : 30);
-            if (delays.Count == slots - 1) delay = budget - covered;
-            delays.Add(delay);
-            covered += delay;
+            await DeadLetterAsync(runtime, lifecycle, exception);
+            return;
         }
 
-        return [.. delays];
+        var delay = Backoff[Math.Clamp(envelope.Attempts - 1, 0, Backoff.Length - 1)];
+        if (envelope.Attempts <= InMemoryAttempts || !await DatabaseReachableAsync(runtime))
+        {
+            await Task.Delay(delay, runtime.Cancellation);
+            await lifecycle.RetryExecutionNowAsync();
+        }
+        else
+        {
+            await lifecycle.ReScheduleAsync(now + delay);
+        }
     }
 
-    private const int MaxAttempts = 25;
+    private static async Task<bool> DatabaseReachableAsync(IWolverineRuntime runtime)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(runtime.Cancellation);
+            timeout.CancelAfter(TimeSpan.FromSeconds(2));
+            await using var connection = await runtime.Services.GetRequiredService<NpgsqlDataSource>().OpenConnectionAsync(timeout.Token);
+            await using var ping = new NpgsqlCommand("select 1", connection);
+            await ping.ExecuteScalarAsync(timeout.Token);
+            return true;
+        }
+        catch (Exception e) when (TransientDatabaseErrors.IsTransient(e) || e is OperationCanceledException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>
     /// Moves the message to the dead-letter queue (if that write fails, Wolverine retries the message later and this runs

@@ -1,0 +1,103 @@
+using System.Text.Json.Nodes;
+using Everruns.Contracts;
+using Microsoft.AspNetCore.Http;
+using Wolverine.Http;
+using Wolverine.Persistence.Durability;
+using Wolverine.Persistence.Durability.DeadLetterManagement;
+using Wolverine.Runtime;
+
+namespace Everruns.Modules.Cluster;
+
+/// <summary>
+/// The dead-letter queue (Wolverine's, in PostgreSQL): what still lands there is a bug, never a transient failure, and
+/// its turn already failed. GET /v1/durable/dlq lists it in the Everruns API's shape; POST .../{id}/retry replays an
+/// entry (Wolverine moves it back to the inbox within a second and any instance runs it); DELETE .../{id} discards it
+/// (not in the public API, which has no way to discard). Deployment admins only.
+/// </summary>
+public static class DeadLetterEndpoints
+{
+    /// <summary>The most entries a list reads: the queue holds bugs, not traffic.</summary>
+    public const int MaxRead = 10_000;
+
+    private const string AdminsOnly = "the dead-letter queue describes the deployment: deployment administrators only";
+
+    public sealed record DlqEntryResponse(
+        Guid Id, Guid OriginalTaskId, string ActivityId, string ActivityType, JsonNode Input, int Attempts, string LastError,
+        IReadOnlyList<string> ErrorHistory, DateTimeOffset DeadAt, Guid? WorkflowId);
+
+    [WolverineGet("/v1/durable/dlq")]
+    public static async Task<IResult> List(IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
+    {
+        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
+        var (offset, offsetProblem) = Query.Int(http.Request, "offset");
+        var (limit, limitProblem) = Query.Int(http.Request, "limit");
+        if ((offsetProblem ?? limitProblem) is { } problem) return Problems.Result(problem);
+        if (offset < 0) return Problems.Result(Problems.BadRequest("invalid_offset", "offset must be 0 or more"));
+        if (limit is < 1 or > 1000) return Problems.Result(Problems.BadRequest("invalid_limit", "limit must be from 1 to 1000"));
+        Guid? workflow = null;
+        if (http.Request.Query["workflow_id"] is { Count: > 0 } raw)
+        {
+            if (!Guid.TryParse(raw.ToString(), out var parsed))
+                return Problems.Result(Problems.BadRequest("invalid_workflow_id", "workflow_id must be a UUID"));
+            workflow = parsed;
+        }
+
+        var activityType = http.Request.Query["activity_type"] is { Count: > 0 } type ? type.ToString() : null;
+        var read = await runtime.Storage.DeadLetters.QueryAsync(new DeadLetterEnvelopeQuery { PageSize = MaxRead }, ct);
+        var entries = read.Envelopes.Select(Entry)
+            .Where(e => workflow is null || e.WorkflowId == workflow)
+            .Where(e => activityType is null || e.ActivityType == activityType)
+            .OrderBy(e => e.DeadAt).ToList();
+        return Results.Ok(new
+        {
+            data = entries.Skip(offset ?? 0).Take(limit ?? 100),
+            total = entries.Count,
+        });
+    }
+
+    /// <summary>Answers the entry's task id (the message keeps its id when replayed) as plain text, as the API does.</summary>
+    [WolverinePost("/v1/durable/dlq/{dlq_id}/retry")]
+    public static async Task<IResult> Retry(string dlq_id, IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
+    {
+        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
+        if (await FindAsync(runtime, dlq_id) is not { } id) return NotFound(dlq_id);
+        await runtime.Storage.DeadLetters.MarkDeadLetterEnvelopesAsReplayableAsync([id]);
+        return Results.Text(id.ToString(), "text/plain");
+    }
+
+    [WolverineDelete("/v1/durable/dlq/{dlq_id}")]
+    public static async Task<IResult> Discard(string dlq_id, IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
+    {
+        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
+        if (await FindAsync(runtime, dlq_id) is not { } id) return NotFound(dlq_id);
+        await runtime.Storage.DeadLetters.DiscardAsync(new DeadLetterEnvelopeQuery([id]), ct);
+        return Results.NoContent();
+    }
+
+    private static async Task<Guid?> FindAsync(IWolverineRuntime runtime, string raw) =>
+        Guid.TryParse(raw, out var id) && await runtime.Storage.DeadLetters.DeadLetterEnvelopeByIdAsync(id) is { Replayable: false }
+            ? id
+            : null;
+
+    private static IResult NotFound(string id) =>
+        Problems.Result(Problems.NotFound("dlq_entry_not_found", $"no dead-letter entry {id} (or it is being retried already)"));
+
+    private static DlqEntryResponse Entry(DeadLetterEnvelope dead)
+    {
+        var input = dead.Envelope.Data is { Length: > 0 } data
+            ? JsonNode.Parse(data, new JsonNodeOptions { PropertyNameCaseInsensitive = true }) ?? new JsonObject()
+            : new JsonObject();
+        var turnId = (string?)(input as JsonObject)?["TurnId"];
+        var error = $"{ShortName(dead.ExceptionType)}: {dead.ExceptionMessage}";
+        return new DlqEntryResponse(dead.Id, dead.Id, turnId ?? dead.Id.ToString(), ShortName(dead.MessageType), input,
+            dead.Envelope.Attempts, error, [error], dead.FailedAt ?? dead.SentAt, WorkflowIdOf(turnId));
+    }
+
+    /// <summary>A turn is the API's workflow: its id's 32 hex digits as a UUID.</summary>
+    public static Guid? WorkflowIdOf(string? turnId) =>
+        turnId is not null && Ids.IsValid(turnId, Ids.Turn) && Guid.TryParseExact(turnId[(Ids.Turn.Length + 1)..], "N", out var id)
+            ? id
+            : null;
+
+    private static string ShortName(string type) => type[(type.LastIndexOf('.') + 1)..];
+}
