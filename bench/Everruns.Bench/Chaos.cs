@@ -22,9 +22,18 @@ public sealed class ChaosDrill(ChaosOptions options)
     private int _serverErrors;
     private readonly ConcurrentBag<string> _serverErrorSamples = [];
 
+    private PrivatePostgres? _postgres;
+
+    /// <summary>Stops what the drill started, when it is interrupted (Ctrl-C, SIGTERM) before it could itself.</summary>
+    public void Abort()
+    {
+        foreach (var node in _nodes) node.Kill();
+        _postgres?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30));
+    }
+
     public async Task<ChaosReport> RunAsync()
     {
-        await using var postgres = await PrivatePostgres.StartAsync(options.PgLocal);
+        await using var postgres = _postgres = await PrivatePostgres.StartAsync(options.PgLocal);
         var settings = Settings();
         await MigrateAsync(postgres.Url, settings);
         for (var i = 0; i < options.Nodes; i++) _nodes.Add(Node.Start(options.HostDll, postgres.Url, $"chaos{i + 1}", settings));
@@ -334,6 +343,7 @@ public sealed class PrivatePostgres : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        if (!Directory.Exists(_dir)) return;
         try
         {
             await StopAsync("immediate");
@@ -375,7 +385,10 @@ public static class ChaosCommand
             Bounded("CHAOS_INSTANCES", 3, 2, 5), Bounded("CHAOS_SESSIONS", 200, 1, 1000), Bounded("CHAOS_MESSAGES", 10, 3, 50),
             TimeSpan.FromSeconds(Bounded("CHAOS_STOP_SECS", 20, 1, 120)), new Dictionary<string, string>(),
             line => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
-        var report = await new ChaosDrill(options).RunAsync();
+        var drill = new ChaosDrill(options);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) => drill.Abort();
+        Console.CancelKeyPress += (_, _) => drill.Abort();
+        var report = await drill.RunAsync();
         Console.WriteLine(report.ToMarkdown());
         return report.Failed + report.Unfinished + report.Duplicated + report.Lost + report.DeadLetters + report.Problems.Count == 0 ? 0 : 1;
     }

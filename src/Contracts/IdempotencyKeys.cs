@@ -15,27 +15,34 @@ namespace Everruns.Contracts;
 public sealed class IdempotentAttribute : Attribute;
 
 /// <summary>
-/// A creating request's first response, stored in the transaction that did its writes: a retry with the same key
-/// (within <see cref="IdempotencyKeys.Retention"/>, in the same org) gets it back and writes nothing.
+/// An Idempotency-Key's record: first <see cref="Pending"/> (a request holds the key, until <see cref="HeldUntil"/>),
+/// then the request's response, stored in the transaction that did its writes; a retry with the same key (within
+/// <see cref="IdempotencyKeys.Retention"/>, in the same org) gets it back and writes nothing.
 /// </summary>
 public sealed class IdempotentResponse
 {
     /// <summary>org id / key.</summary>
     public string Id { get; set; } = "";
     public string RequestHash { get; set; } = "";
+    public bool Pending { get; set; }
+    public DateTimeOffset HeldUntil { get; set; }
     public int Status { get; set; }
     public string? Location { get; set; }
     public string Body { get; set; } = "";
     public DateTimeOffset CreatedAt { get; set; }
+
+    /// <summary>Marten's optimistic-concurrency version: the response is stored only over the holder's own pending record.</summary>
+    public Guid Version { get; set; }
 }
 
 /// <summary>
 /// <c>Idempotency-Key</c> on creating requests (POST of messages, sessions, agents): how a client retries safely after
-/// a lost response. The key is held for the request's duration by a transaction-scoped advisory lock, so a retry that
-/// reaches any instance while the first is still running gets 409 <c>idempotency_key_in_use</c>; the first response is
-/// stored with the request's own writes (<see cref="Record"/>), so it exists exactly when they committed; the same key
-/// with another method, path or body is 422 <c>idempotency_key_mismatch</c>. Written by hand because ASP.NET Core has no
-/// idempotency middleware.
+/// a lost response. A request first claims its key with a pending record (committed at once, holding no connection
+/// while the request runs); the response replaces that record in the transaction that does the request's writes, and
+/// only over the same version of it, so it exists exactly when they committed and at most one request ever completes
+/// under a key. A retry while the key is held, on any instance, gets 409 <c>idempotency_key_in_use</c>; a claim left
+/// by a request that died is taken over after <see cref="Hold"/>; the same key with another method, path or body is
+/// 422 <c>idempotency_key_mismatch</c>. Written by hand because ASP.NET Core has no idempotency middleware.
 /// </summary>
 public sealed class IdempotencyKeys(RequestDelegate next)
 {
@@ -44,7 +51,14 @@ public sealed class IdempotencyKeys(RequestDelegate next)
     public const int MaxKeyLength = 255;
     public static readonly TimeSpan Retention = TimeSpan.FromHours(24);
 
-    public async Task InvokeAsync(HttpContext http, NpgsqlDataSource dataSource, IDocumentStore store)
+    /// <summary>
+    /// How long a request holds its key before a retry may take it over (the request then cannot complete under it). A
+    /// request takes milliseconds; a claim outlives its request only when the instance died or the database went away
+    /// during it (the release failed), and retries wait this long for it then.
+    /// </summary>
+    public static readonly TimeSpan Hold = TimeSpan.FromSeconds(10);
+
+    public async Task InvokeAsync(HttpContext http, IDocumentStore store)
     {
         if (!http.Request.Headers.TryGetValue(Header, out var values) || !HttpMethods.IsPost(http.Request.Method))
         {
@@ -69,68 +83,123 @@ public sealed class IdempotencyKeys(RequestDelegate next)
 
         var id = $"{http.Caller().Org}/{key}";
         var hash = await HashAsync(http.Request);
-        await using var connection = await dataSource.OpenConnectionAsync(http.RequestAborted);
-        await using var hold = await connection.BeginTransactionAsync(http.RequestAborted);
-        await using (var lockKey = new NpgsqlCommand("select pg_try_advisory_xact_lock(hashtextextended(@id, 7))", connection, hold))
+        var claim = await ClaimAsync(store, id, hash, http.RequestAborted);
+        switch (claim)
         {
-            lockKey.Parameters.AddWithValue("id", id);
-            if (!(bool)(await lockKey.ExecuteScalarAsync(http.RequestAborted))!)
-            {
-                http.Response.Headers.RetryAfter = "1";
-                await Refuse(http, Problems.Conflict("idempotency_key_in_use",
-                    $"a request with this {Header} is still in progress; retry when it has finished"));
+            case IdempotentResponse { Pending: false } first when first.RequestHash != hash:
+                await Refuse(http, Problems.Unprocessable("idempotency_key_mismatch",
+                    $"this {Header} was used for a different request (method, path or body) in the last 24 hours"));
                 return;
-            }
-        }
-
-        await using (var query = store.QuerySession())
-        {
-            if (await query.LoadAsync<IdempotentResponse>(id, http.RequestAborted) is { } first
-                && first.CreatedAt > DateTimeOffset.UtcNow - Retention)
-            {
-                if (first.RequestHash != hash)
-                {
-                    await Refuse(http, Problems.Unprocessable("idempotency_key_mismatch",
-                        $"this {Header} was used for a different request (method, path or body) in the last 24 hours"));
-                    return;
-                }
-
+            case IdempotentResponse { Pending: false } first:
                 http.Response.StatusCode = first.Status;
                 if (first.Location is not null) http.Response.Headers.Location = first.Location;
                 http.Response.Headers[ReplayedHeader] = "true";
                 http.Response.ContentType = "application/json; charset=utf-8";
                 await http.Response.WriteAsync(first.Body, http.RequestAborted);
                 return;
-            }
+            case null:
+                http.Response.Headers.RetryAfter = "1";
+                await Refuse(http, Problems.Conflict("idempotency_key_in_use",
+                    $"a request with this {Header} is still in progress; retry when it has finished"));
+                return;
         }
 
-        http.Features.Set(new Pending(id, hash));
-        await next(http);
-        // The lock ends with the transaction, whatever happened (a broken connection ends both).
+        var pending = new Pending(claim);
+        http.Features.Set(pending);
+        try
+        {
+            await next(http);
+        }
+        finally
+        {
+            // Not completed (refused, failed): let the key go at once, for the client's retry to run as a new request.
+            if (!pending.Completed) await ReleaseAsync(store, claim);
+        }
     }
 
     /// <summary>
+    /// The earlier response under the key, or this request's own pending record (<see cref="IdempotentResponse.Pending"/>)
+    /// once it holds the key, or null while another request holds it.
+    /// </summary>
+    private static async Task<IdempotentResponse?> ClaimAsync(IDocumentStore store, string id, string hash, CancellationToken ct)
+    {
+        var now = DateTimeOffset.UtcNow;
+        await using var documents = store.LightweightSession();
+        var existing = await documents.LoadAsync<IdempotentResponse>(id, ct);
+        if (existing is { Pending: false } && existing.CreatedAt > now - Retention) return existing;
+        if (existing is { Pending: true } && existing.HeldUntil > now) return null;
+        var mine = new IdempotentResponse { Id = id, RequestHash = hash, Pending = true, HeldUntil = now + Hold, CreatedAt = now };
+        if (existing is null) documents.Insert(mine);
+        else
+        {
+            documents.UpdateExpectedVersion(mine, existing.Version); // an expired response, or a claim left by a request that died
+            documents.Store(mine);
+        }
+
+        try
+        {
+            await documents.SaveChangesAsync(ct);
+            return mine;
+        }
+        catch (Exception e) when (IsLostRace(e))
+        {
+            return null;
+        }
+    }
+
+    private static async Task ReleaseAsync(IDocumentStore store, IdempotentResponse claim)
+    {
+        try
+        {
+            await using var documents = store.LightweightSession();
+            documents.UpdateExpectedVersion(claim, claim.Version);
+            documents.Delete(claim);
+            await documents.SaveChangesAsync();
+        }
+        catch (Exception e) when (IsLostRace(e) || TransientDatabaseErrors.IsTransient(e))
+        {
+            // taken over meanwhile, or the database is away: the claim then expires by itself
+        }
+    }
+
+    private static bool IsLostRace(Exception e) =>
+        e is JasperFx.ConcurrencyException or JasperFx.DocumentAlreadyExistsException
+        || e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation };
+
+    /// <summary>
     /// Stores the response of a request that carries a key, in <paramref name="documents"/>' transaction (the one doing
-    /// the request's writes). Does nothing without a key.
+    /// the request's writes), over the request's own claim. Does nothing without a key.
     /// </summary>
     public static void Record(HttpContext http, IDocumentSession documents, int status, string? location, object body)
     {
-        if (ResponseFor(http, status, location, body) is { } response) documents.Store(response);
+        if (ResponseFor(http, status, location, body) is { } response) Save(documents, response);
     }
 
-    /// <summary>The response to store, for a request whose writes another handler's transaction does; null without a key.</summary>
+    /// <summary>Stores <paramref name="response"/> (from <see cref="ResponseFor"/>) over the claim it was made for.</summary>
+    public static void Save(IDocumentSession documents, IdempotentResponse response)
+    {
+        documents.UpdateExpectedVersion(response, response.Version);
+        documents.Store(response);
+    }
+
+    /// <summary>
+    /// The response to store, for a request whose writes another handler's transaction does (then <see cref="Save"/>
+    /// it there); null without a key. The request counts as completed from here: a failure to commit fails the request.
+    /// </summary>
     public static IdempotentResponse? ResponseFor(HttpContext http, int status, string? location, object body)
     {
         if (http.Features.Get<Pending>() is not { } pending) return null;
+        pending.Completed = true;
         var json = http.RequestServices.GetRequiredService<IOptions<JsonOptions>>().Value.SerializerOptions;
         return new IdempotentResponse
         {
-            Id = pending.Id,
-            RequestHash = pending.Hash,
+            Id = pending.Claim.Id,
+            RequestHash = pending.Claim.RequestHash,
             Status = status,
             Location = location,
             Body = JsonSerializer.Serialize(body, body.GetType(), json),
             CreatedAt = DateTimeOffset.UtcNow,
+            Version = pending.Claim.Version,
         };
     }
 
@@ -149,5 +218,9 @@ public sealed class IdempotencyKeys(RequestDelegate next)
     private static Task Refuse(HttpContext http, Microsoft.AspNetCore.Mvc.ProblemDetails problem) =>
         Problems.Result(problem).ExecuteAsync(http);
 
-    private sealed record Pending(string Id, string Hash);
+    private sealed class Pending(IdempotentResponse claim)
+    {
+        public IdempotentResponse Claim { get; } = claim;
+        public bool Completed { get; set; }
+    }
 }

@@ -89,7 +89,8 @@ public static class EverrunsComposition
                 marten.AutoCreateSchemaObjects = AutoCreate.None;
                 marten.Events.StreamIdentity = StreamIdentity.AsString;
                 marten.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.SnakeCase);
-                marten.Schema.For<IdempotentResponse>().Index(r => r.CreatedAt);
+                marten.Schema.For<IdempotentResponse>().UseOptimisticConcurrency(true).Index(r => r.CreatedAt)
+                    .Metadata(m => m.Version.MapTo(r => r.Version));
             })
             .UseNpgsqlDataSource()
             .UseLightweightSessions()

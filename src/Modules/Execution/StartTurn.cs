@@ -28,7 +28,7 @@ public static class AcceptMessageHandler
         var state = await loading ?? new SessionTurns { Id = accept.SessionId };
 
         documents.Events.Append(accept.SessionId, SessionEvent.Create(accept.SessionId, EventTypes.InputMessage,
-            new JsonObject { ["message"] = accept.Message }, new EventContext(InputMessageId: accept.MessageId)));
+            new JsonObject { ["message"] = accept.Message.DeepClone() }, new EventContext(InputMessageId: accept.MessageId)));
         EverrunsMetrics.EventsWritten.Add();
         state.InputsSeen = ((await stream)?.Version ?? 0) + 1;
 
@@ -37,7 +37,7 @@ public static class AcceptMessageHandler
         else state.Queue.Add(input);
 
         documents.Store(state);
-        if (accept.Response is { } response) documents.Store(response);
+        if (accept.Response is { } response) IdempotencyKeys.Save(documents, response);
         return next;
     }
 }

@@ -1,5 +1,8 @@
 using System.Net;
 using Everruns.Tests.Infrastructure;
+using Everruns.Contracts;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Everruns.Tests.Api;
@@ -115,6 +118,28 @@ public sealed class IdempotencyTests : IAsyncLifetime
         var retry = await _b.PostAsync($"/v1/sessions/{sessionId}/messages", body, "slow-1");
         retry.Object["id"]!.ToString().ShouldBe((await first).Object["id"]!.ToString());
         (await _a.WaitForTurnsAsync(sessionId)).Count(e => (string)e["type"]! == "input.message").ShouldBe(1);
+    }
+
+    [Fact]
+    public async Task a_key_left_held_by_a_request_that_died_is_taken_over_once_its_hold_expires()
+    {
+        // What an instance killed in the middle of a request leaves: its claim on the key, and no response.
+        var store = _first.Services.GetRequiredService<IDocumentStore>();
+        await using (var documents = store.LightweightSession())
+        {
+            foreach (var (key, heldFor) in new[] { ("died-long-ago", -1), ("died-just-now", 60) })
+                documents.Store(new IdempotentResponse
+                {
+                    Id = $"{Tenancy.DefaultOrgId}/{key}", RequestHash = "of the lost request", Pending = true,
+                    HeldUntil = DateTimeOffset.UtcNow.AddSeconds(heldFor), CreatedAt = DateTimeOffset.UtcNow,
+                });
+            await documents.SaveChangesAsync();
+        }
+
+        (await _a.PostAsync("/v1/sessions", new { }, "died-just-now")).ShouldBeProblem(HttpStatusCode.Conflict, "idempotency_key_in_use");
+        var retried = await _b.PostAsync("/v1/sessions", new { }, "died-long-ago");
+        retried.Status.ShouldBe(HttpStatusCode.Created, retried.Text);
+        (await _a.PostAsync("/v1/sessions", new { }, "died-long-ago")).Object["id"]!.ToString().ShouldBe(retried.Object["id"]!.ToString());
     }
 
     [Fact]
