@@ -135,6 +135,7 @@ public sealed class TenancyTests(AppFixture app)
         (await inDefault.PostAsync("/v1/orgs", new { name = "mine" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         // Deployment-wide views are for deployment admins.
         (await inDefault.GetAsync("/v1/durable/workers")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        (await inDefault.GetAsync("/v1/durable/dlq")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.GetAsync("/v1/admin/audit-log")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.GetAsync("/v1/audit-log")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await app.Api.GetAsync("/v1/admin/audit-log")).Status.ShouldBe(HttpStatusCode.OK);

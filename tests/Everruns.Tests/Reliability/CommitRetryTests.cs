@@ -1,0 +1,50 @@
+using Everruns.Contracts;
+using Everruns.Tests.Infrastructure;
+using Marten;
+using Marten.Services;
+using Npgsql;
+
+namespace Everruns.Tests.Reliability;
+
+/// <summary>A model call that streamed its answer keeps it when only its commit failed for a passing database failure.</summary>
+public sealed class CommitRetryTests
+{
+    [Fact]
+    public async Task an_answer_whose_commit_failed_transiently_is_committed_again_without_asking_the_model_twice()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_commitretry");
+        var lostCommit = new LoseFirstAnswerCommit();
+        await using var host = await TestHost.StartAsync(database.Url, settings: fake.ServerSettings(),
+            services: s => s.ConfigureMarten(marten => marten.Listeners.Add(lostCommit)));
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync(new { model_id = "fake-small" }))["id"]!;
+
+        await api.PostMessageAsync(sessionId, "answer once");
+        var events = await api.WaitForTurnsAsync(sessionId);
+
+        lostCommit.Lost.ShouldBe(1);
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed", string.Join(", ", events.Select(e => e["type"])));
+        events.Count(e => (string)e["type"]! == "output.message.completed").ShouldBe(1);
+        fake.Requests.Count.ShouldBe(1);
+        (await api.CounterAsync("everruns_step_commit_retries_total")).ShouldBe(1);
+        (await api.CounterAsync("everruns_dead_letters_total")).ShouldBe(0);
+    }
+
+    /// <summary>The first commit of a model's answer fails as if the connection broke: nothing of it is written.</summary>
+    private sealed class LoseFirstAnswerCommit : DocumentSessionListenerBase
+    {
+        private int _lost;
+
+        public int Lost => _lost;
+
+        public override Task BeforeSaveChangesAsync(IDocumentSession session, CancellationToken token)
+        {
+            var answers = session.PendingChanges.Streams().SelectMany(s => s.Events)
+                .Any(e => e.Data is SessionEvent { Type: EventTypes.OutputMessageCompleted });
+            if (answers && Interlocked.CompareExchange(ref _lost, 1, 0) == 0)
+                throw new NpgsqlException("Exception while reading from stream (injected)", new IOException("connection reset"));
+            return Task.CompletedTask;
+        }
+    }
+}
