@@ -119,8 +119,6 @@ public static class EverrunsComposition
             // cluster's steps instead of minutes, and never falls behind below 10,000 messages a second.
             wolverine.Durability.KeepAfterMessageHandling = HandledKeep;
             wolverine.Durability.HandledMessageCleanupPollingTime = HandledKeep;
-            // Retries scheduled after a transient database failure run within a second or two of being due (5 s by default).
-            wolverine.Durability.ScheduledJobPollingTime = TimeSpan.FromSeconds(1);
             wolverine.Policies.AutoApplyTransactions();
             wolverine.Policies.UseDurableLocalQueues();
             // Wolverine runs as many messages of a local queue at once as there are cores by default: on a small

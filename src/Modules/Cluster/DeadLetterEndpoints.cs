@@ -11,7 +11,7 @@ namespace Everruns.Modules.Cluster;
 /// <summary>
 /// The dead-letter queue (Wolverine's, in PostgreSQL): what still lands there is a bug, never a transient failure, and
 /// its turn already failed. GET /v1/durable/dlq lists it in the Everruns API's shape; POST .../{id}/retry replays an
-/// entry (Wolverine moves it back to the inbox within a second and any instance runs it); DELETE .../{id} discards it
+/// entry (Wolverine moves it back to the inbox at its next durability pass, and any instance runs it); DELETE .../{id} discards it
 /// (not in the public API, which has no way to discard). Deployment admins only.
 /// </summary>
 public static class DeadLetterEndpoints

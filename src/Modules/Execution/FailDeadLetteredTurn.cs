@@ -14,10 +14,9 @@ public static class FailDeadLetteredTurnHandler
     public static async Task<OutgoingMessages> Handle(TurnWorkDeadLettered dead, IDocumentSession documents, CancellationToken ct)
     {
         var next = new OutgoingMessages();
-        var state = await Turns.LoadLockedAsync(documents, dead.SessionId, ct);
-        if (state?.Active?.TurnId != dead.TurnId) return next; // it ended meanwhile
-        Turns.Fail(state, $"The turn stopped on an internal error; its step is kept as dead letter {dead.DeadLetterId} for the operators.",
-            "internal_error", documents, next, new() { ["dead_letter_id"] = dead.DeadLetterId });
+        await Turns.FailIfActiveAsync(documents, dead.SessionId, dead.TurnId,
+            $"The turn stopped on an internal error; its step is kept as dead letter {dead.DeadLetterId} for the operators.",
+            "internal_error", next, new() { ["dead_letter_id"] = dead.DeadLetterId }, ct);
         return next;
     }
 }

@@ -47,10 +47,8 @@ public static class AbandonTurnHandler
     public static async Task<OutgoingMessages> Handle(AbandonTurn abandon, IDocumentSession documents, CancellationToken ct)
     {
         var next = new OutgoingMessages();
-        var state = await Turns.LoadLockedAsync(documents, abandon.SessionId, ct);
-        if (state?.Active?.TurnId != abandon.TurnId) return next; // it finished or was cancelled meanwhile
-        Turns.Fail(state, $"The turn stopped making progress for {abandon.StaleAfter.TotalSeconds:0} s and was abandoned.", "turn_lost",
-            documents, next);
+        await Turns.FailIfActiveAsync(documents, abandon.SessionId, abandon.TurnId,
+            $"The turn stopped making progress for {abandon.StaleAfter.TotalSeconds:0} s and was abandoned.", "turn_lost", next, ct: ct);
         return next;
     }
 }

@@ -164,6 +164,14 @@ public static class Turns
     }
 
     /// <summary>Ends the active turn with <c>turn.failed</c>: a readable error and its code.</summary>
+    /// <summary>Fails the session's turn <paramref name="turnId"/> under the session's lock, unless it ended meanwhile.</summary>
+    public static async Task FailIfActiveAsync(IDocumentSession documents, string sessionId, string turnId, string error, string errorCode,
+        OutgoingMessages next, Dictionary<string, string>? details = null, CancellationToken ct = default)
+    {
+        var state = await LoadLockedAsync(documents, sessionId, ct);
+        if (state?.Active?.TurnId == turnId) Fail(state, error, errorCode, documents, next, details);
+    }
+
     /// <summary>Ends the active turn with <c>turn.failed</c>; <paramref name="details"/> are added to its data.</summary>
     public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next,
         Dictionary<string, string>? details = null)
