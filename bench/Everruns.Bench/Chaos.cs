@@ -23,10 +23,12 @@ public sealed class ChaosDrill(ChaosOptions options)
     private readonly ConcurrentBag<string> _serverErrorSamples = [];
 
     private PrivatePostgres? _postgres;
+    private int _stopped;
 
     /// <summary>Stops what the drill started, when it is interrupted (Ctrl-C, SIGTERM) before it could itself.</summary>
     public void Abort()
     {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
         foreach (var node in _nodes) node.Kill();
         _postgres?.DisposeAsync().AsTask().Wait(TimeSpan.FromSeconds(30));
     }
@@ -75,7 +77,8 @@ public sealed class ChaosDrill(ChaosOptions options)
         }
         finally
         {
-            foreach (var node in _nodes) await node.DisposeAsync();
+            if (Interlocked.Exchange(ref _stopped, 1) == 0)
+                foreach (var node in _nodes) await node.DisposeAsync();
         }
     }
 
