@@ -49,16 +49,9 @@ public sealed record AcceptMessage(string SessionId, string MessageId, JsonObjec
     IdempotentResponse? Response = null);
 
 /// <summary>
-/// Published by builds before <see cref="AcceptMessage"/> after they appended a user message (Execution then started or
-/// queued a turn): still handled, for the instances of such a build during a rolling upgrade.
-/// </summary>
-public sealed record MessagePosted(string SessionId, string MessageId, string Text);
-
-/// <summary>
 /// Ask Execution what sessions are doing (their turns: status, when it changed, previews); answered with
 /// <see cref="SessionActivities"/>. Execution keeps it with each session's turn state, written in the transactions that
-/// start and end its turns. A session absent from the answer has no turn recorded by this build (no message yet, or
-/// only turns of an earlier build, which published <see cref="SessionActivityChanged"/> for Sessions to store).
+/// start and end its turns. A session absent from the answer has had no message yet.
 /// </summary>
 public sealed record GetSessionActivity(IReadOnlyList<string> SessionIds);
 
@@ -70,14 +63,6 @@ public sealed record SessionActivities(IReadOnlyDictionary<string, SessionActivi
 /// </summary>
 public sealed record SessionActivity(string Status, DateTimeOffset At, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
     string? Preview, string? OutputPreview);
-
-/// <summary>
-/// Published by builds before <see cref="GetSessionActivity"/> when a session started or stopped working (Sessions
-/// stored the status): still handled, for the instances of such a build during a rolling upgrade. Starting carries the
-/// input of the turn that starts (the first one is the session's first message: its preview), stopping the answer.
-/// </summary>
-public sealed record SessionActivityChanged(string SessionId, string Status, DateTimeOffset At, string? OutputPreview,
-    string? InputPreview = null);
 
 /// <summary>
 /// Ask Execution to cancel the running turn of a session; answered with <see cref="CancelTurnOutcome"/>.

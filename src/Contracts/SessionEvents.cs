@@ -64,7 +64,7 @@ public static class SessionStatuses
 /// the session has an event of that type committed at or before that sequence. This build's instances send them
 /// themselves after each commit, a few commits' worth in one round trip (see the Events module's EventNotifier);
 /// their connections carry <see cref="ConnectionOption"/>, which tells the store's trigger to leave their commits
-/// alone. Any other writer (an instance of an earlier build during an upgrade, a script) is notified by the trigger,
+/// alone. Any other writer (a script, a repair by hand) is notified by the trigger,
 /// inside its transaction, one notification per event.
 /// </summary>
 public static class EventNotifications

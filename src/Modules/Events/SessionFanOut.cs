@@ -300,7 +300,7 @@ public sealed class SessionFanOut(SessionEventReader reader, SessionSignals sign
                 // A group filtered by type reads only when an event it wants may have come.
                 if (types is not null && filter.WantsType is { } wants && !types.Any(wants)) continue;
                 // Nor does a group that has read past every event signalled: a commit is notified once per event type it
-                // wrote (by an earlier build's trigger, once per event), and the first read after it returned all of its
+                // wrote (by the store's trigger, for other writers, once per event), and the first read after it returned all of its
                 // events (events commit in sequence order).
                 if (group.Key.After >= latest) continue;
 

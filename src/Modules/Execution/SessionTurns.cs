@@ -17,13 +17,10 @@ public sealed class SessionTurns
     public ActiveTurn? Active { get; set; }
     public List<QueuedInput> Queue { get; set; } = [];
 
-    /// <summary>Sequence of the last <c>input.message</c> taken into a turn or the queue.</summary>
-    public long InputsSeen { get; set; }
-
     /// <summary>
     /// What the session's turns did, as the API shows it (Sessions asks: <see cref="GetSessionActivity"/>): written with
     /// the turn state when a turn starts on an idle session and when the last one ends, so a turn costs no other write.
-    /// Null until this build ran a turn of the session (an earlier build's instance, storing this document, drops it).
+    /// Null until the session's first turn.
     /// </summary>
     public TurnActivity? Activity { get; set; }
 
@@ -40,8 +37,8 @@ public enum TurnPhase
 
 /// <summary>
 /// The turn running in a session. <see cref="SteppedAt"/>: when it last moved to its next step (a model call's answer
-/// committed, or its tools'), which the reaper takes as progress with the heartbeats; null in turn states written by
-/// builds before it (the reaper then goes by <see cref="StartedAt"/>).
+/// committed, or its tools'), which the reaper takes as progress with the heartbeats; null until its first step moved on
+/// (the reaper then goes by <see cref="StartedAt"/>).
 /// </summary>
 public sealed record ActiveTurn(
     string TurnId,
@@ -71,8 +68,8 @@ public sealed record TurnActivity(DateTimeOffset At, DateTimeOffset StartedAt, D
 /// without reading the turn state: the conversation it reads anyway tells whether the step is still due (see
 /// <see cref="TurnStepRead.Outdated"/>). <paramref name="Runtime"/> is the session's settings as the step's sender
 /// had just read them; it is handed over in memory only, never stored with the step: a step run again after a crash
-/// or a hand-off reads them afresh. Both are absent in steps sent by earlier builds and in hand-offs; such a step reads
-/// the turn state and the settings first. <paramref name="Written"/>, in memory only too: the last event the sender's
+/// or a hand-off reads them afresh. Both are absent in hand-offs; such a step reads the turn state and the settings
+/// first. <paramref name="Written"/>, in memory only too: the last event the sender's
 /// transaction appended (its version is set as it commits); when the instance's kept conversation reaches exactly
 /// that far (<see cref="KeepCommittedConversation"/>), nothing has been appended since that this instance does not
 /// know of, and the step reads nothing. <paramref name="Handover"/>, in memory only as well: the turn state as the
@@ -207,7 +204,7 @@ public static class Turns
         }
         else
         {
-            // Idle. (A turn an earlier build started has no activity recorded: it begins here, with that turn's start.)
+            // Idle.
             var now = DateTimeOffset.UtcNow;
             var was = state.Activity ?? new TurnActivity(now, turnStartedAt, null, null, null);
             state.Activity = was with

@@ -23,15 +23,7 @@ public sealed class Session
     public int? MaxIterations { get; set; }
     public List<CapabilityRef> Capabilities { get; set; } = [];
     public string? Locale { get; set; }
-    public string Status { get; set; } = SessionStatuses.Started;
-
-    /// <summary>When the activity change that set <see cref="Status"/> happened (changes handled late do not undo newer ones).</summary>
-    public DateTimeOffset? StatusAt { get; set; }
-    public string? Preview { get; set; }
-    public string? OutputPreview { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
-    public DateTimeOffset? StartedAt { get; set; }
-    public DateTimeOffset? FinishedAt { get; set; }
     public DateTimeOffset? DeletedAt { get; set; }
 }

@@ -11,7 +11,7 @@ namespace Everruns.Modules.Sessions;
 /// A deletion evicts the session here at once and on every other instance through <see cref="SessionChanges"/>. The
 /// cache is served only while the instance's LISTEN connection is up (a notification missed while it was down could
 /// leave a deleted session cached) and is emptied when it comes back. Entries also expire after <see cref="Ttl"/>: a
-/// session deleted by an instance of an earlier build, which announces nothing, is refused everywhere within it.
+/// session deleted by another writer, which announces nothing (a repair by hand), is refused everywhere within it.
 /// Deleted and unknown sessions are never cached (a session created on another instance is found at once).
 /// </para>
 /// </summary>

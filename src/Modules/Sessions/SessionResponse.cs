@@ -30,25 +30,21 @@ public sealed record SessionResponse(
     string ViewUrl,
     string UiLink)
 {
-    /// <summary>
-    /// The session with its activity: what Execution reports (<paramref name="activity"/>) when it is newer than what
-    /// the document holds from an earlier build's status changes; the first input stays the preview.
-    /// </summary>
+    /// <summary>The session with its activity, as Execution reports it (<paramref name="activity"/>: null before its first message).</summary>
     public static SessionResponse From(Session session, SessionActivity? activity, HttpRequest request)
     {
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/sessions/{session.Id}");
-        var fresh = activity is not null && (session.StatusAt is null || activity.At >= session.StatusAt) ? activity : null;
         return new(
             session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, session.OwnerId, session.AgentId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
             session.Capabilities, session.Locale,
-            fresh?.Status ?? session.Status,
-            session.Preview ?? fresh?.Preview,
-            fresh?.OutputPreview ?? session.OutputPreview,
+            activity?.Status ?? SessionStatuses.Started,
+            activity?.Preview,
+            activity?.OutputPreview,
             session.CreatedAt,
-            fresh is not null && fresh.At > session.UpdatedAt ? fresh.At : session.UpdatedAt,
-            session.StartedAt ?? fresh?.StartedAt,
-            fresh is not null ? fresh.FinishedAt : session.FinishedAt,
+            activity is not null && activity.At > session.UpdatedAt ? activity.At : session.UpdatedAt,
+            activity?.StartedAt,
+            activity?.FinishedAt,
             UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/sessions/{session.Id}"), view, view);
     }
 

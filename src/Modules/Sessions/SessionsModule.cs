@@ -24,16 +24,4 @@ public sealed class SessionsModule : IEverrunsModule
         services.AddSingleton<SessionChanges>();
         services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<SessionChanges>());
     }
-
-    /// <summary>
-    /// Instances of earlier builds publish every turn's two status changes (<see cref="SessionActivityChanged"/>): during a
-    /// rolling upgrade they are applied in batches (one transaction for up to 100 of them, gathered for at most 50 ms).
-    /// This build's turns keep their activity with the turn state (see <see cref="GetSessionActivity"/>).
-    /// </summary>
-    public void ConfigureWolverine(Wolverine.WolverineOptions wolverine, IConfiguration configuration) =>
-        wolverine.BatchMessagesOf<SessionActivityChanged>(batch =>
-        {
-            batch.BatchSize = 100;
-            batch.TriggerTime = TimeSpan.FromMilliseconds(50);
-        });
 }
