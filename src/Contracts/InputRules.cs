@@ -44,27 +44,23 @@ public static class InputRules
     /// For modules other than Sessions: the session must be a well-formed id of a live session in the caller's org
     /// (asked of Sessions); otherwise the 400 or 404 to answer with.
     /// </summary>
-    public static async Task<ProblemDetails?> ExistingSession(Wolverine.IMessageBus bus, string orgId, string id, CancellationToken ct = default) =>
-        (await LiveSession(bus, orgId, id, ct)).Problem;
+    public static async Task<ProblemDetails?> ExistingSession(ISessionDirectory sessions, string orgId, string id, CancellationToken ct = default) =>
+        (await LiveSession(sessions, orgId, id, ct)).Problem;
 
     /// <summary>As <see cref="ExistingSession"/>, with what Sessions answered when the session is there.</summary>
-    public static async Task<(ProblemDetails? Problem, SessionFound? Found)> LiveSession(Wolverine.IMessageBus bus, string orgId,
+    public static async Task<(ProblemDetails? Problem, SessionFound? Found)> LiveSession(ISessionDirectory sessions, string orgId,
         string id, CancellationToken ct = default)
     {
         if (SessionId(id) is { } invalid) return (invalid, null);
-        var found = await bus.InvokeAsync<SessionFound>(new FindSession(orgId, id), ct);
+        var found = await sessions.FindAsync(orgId, id, ct);
         return found.Session is null ? (Problems.NotFound("session_not_found", $"session {id} not found"), null) : (null, found);
     }
 
     /// <summary>A model named in a request must be one this server runs (asked of Execution): 404 otherwise.</summary>
-    public static async Task<ProblemDetails?> Model(Wolverine.IMessageBus bus, string? modelId, CancellationToken ct = default)
-    {
-        if (modelId is null) return null;
-        var found = await bus.InvokeAsync<ModelFound>(new FindModel(modelId), ct);
-        return found.ModelId is null
+    public static ProblemDetails? Model(IModelDirectory models, string? modelId) =>
+        modelId is not null && models.Find(modelId) is null
             ? Problems.NotFound("model_not_found", $"model '{modelId}' is not available on this server (GET /v1/models lists them)")
             : null;
-    }
 
     public static ProblemDetails? First(params ProblemDetails?[] problems) => problems.FirstOrDefault(p => p is not null);
 }

@@ -4,11 +4,7 @@ namespace Everruns.Contracts;
 
 // Messages between modules. A module never references another module's project; it sends these.
 
-/// <summary>Ask the Agents module for an agent (by id or by name) in an org; answered with <see cref="AgentFound"/>.</summary>
-public sealed record FindAgent(string OrgId, string? AgentId, string? AgentName);
-
-public sealed record AgentFound(AgentSnapshot? Agent);
-
+/// <summary>An agent as <see cref="IAgentDirectory"/> finds it.</summary>
 public sealed record AgentSnapshot(
     string Id, string Name, string SystemPrompt, string? DefaultModelId, int? MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities, string Status);
@@ -16,21 +12,12 @@ public sealed record AgentSnapshot(
 /// <summary>Published by Sessions when a session is opened with an agent (Agents keeps session_count).</summary>
 public sealed record SessionOpened(string SessionId, string OrgId, string? AgentId);
 
-/// <summary>
-/// Ask the Sessions module whether a session exists in an org; answered with <see cref="SessionFound"/>, which also
-/// carries what a turn of the session runs with (read in the same lookup).
-/// </summary>
-public sealed record FindSession(string OrgId, string SessionId);
-
+/// <summary>A session as <see cref="ISessionDirectory"/> finds it (<paramref name="Session"/> null when it is not there), with what its turns run with.</summary>
 public sealed record SessionFound(SessionRef? Session, SessionRuntime? Runtime = null);
 
 public sealed record SessionRef(string Id, string OrgId);
 
-/// <summary>What a turn runs with: the session's settings merged over its agent's. Answered by Sessions with <see cref="SessionRuntimeFound"/>.</summary>
-public sealed record GetSessionRuntime(string SessionId);
-
-public sealed record SessionRuntimeFound(SessionRuntime? Runtime);
-
+/// <summary>What a turn runs with: the session's settings merged over its agent's.</summary>
 public sealed record SessionRuntime(
     string SessionId, string OrgId, string? AgentId, string SystemPrompt, string? ModelId, int MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities)
@@ -47,15 +34,6 @@ public sealed record SessionRuntime(
 /// </summary>
 public sealed record AcceptMessage(string SessionId, string MessageId, JsonObject Message, string Text, SessionRuntime? Runtime = null,
     IdempotentResponse? Response = null);
-
-/// <summary>
-/// Ask Execution what sessions are doing (their turns: status, when it changed, previews); answered with
-/// <see cref="SessionActivities"/>. Execution keeps it with each session's turn state, written in the transactions that
-/// start and end its turns. A session absent from the answer has had no message yet.
-/// </summary>
-public sealed record GetSessionActivity(IReadOnlyList<string> SessionIds);
-
-public sealed record SessionActivities(IReadOnlyDictionary<string, SessionActivity> Sessions);
 
 /// <summary>
 /// A session's activity: <paramref name="Status"/> <c>active</c> or <c>idle</c> since <paramref name="At"/>; when it
@@ -76,7 +54,7 @@ public sealed record CancelTurnOutcome(string Status, string Message, string? Tu
 public sealed record ConversationMessage(string Id, string Role, JsonArray Content, DateTimeOffset CreatedAt);
 
 /// <summary>
-/// Ask the Events module for a session's events of some types after a sequence; answered with <see cref="SessionEventsRead"/>.
+/// A read of a session's events of some types after a sequence (<see cref="ISessionEventLog.ReadAsync"/>).
 /// <paramref name="TurnId"/> narrows them to one turn, or, with <paramref name="TurnTypes"/>, adds the events of those
 /// types of that turn to the <paramref name="Types"/> of every turn (one read for both); those are read after
 /// <paramref name="TurnAfterSequence"/> when it is given (lower than <paramref name="AfterSequence"/>: a reader that keeps
@@ -86,11 +64,9 @@ public sealed record ReadSessionEvents(
     string SessionId, IReadOnlyList<string>? Types, long AfterSequence = 0, int Limit = 10_000, string? TurnId = null,
     IReadOnlyList<string>? TurnTypes = null, long? TurnAfterSequence = null);
 
-public sealed record SessionEventsRead(IReadOnlyList<RecordedSessionEvent> Events);
-
 /// <summary>
-/// Ask the Events module for a page of a session's events of some types, by position among them (oldest first), with how
-/// many there are; answered with <see cref="SessionEventsPage"/>.
+/// A page of a session's events of some types, by position among them (oldest first), with how many there are
+/// (<see cref="ISessionEventLog.PageAsync"/>).
 /// </summary>
 public sealed record PageSessionEvents(string SessionId, IReadOnlyList<string> Types, int Offset, int Limit);
 
@@ -99,15 +75,5 @@ public sealed record SessionEventsPage(IReadOnlyList<RecordedSessionEvent> Event
 /// <summary>A stored session event with its per-session sequence.</summary>
 public sealed record RecordedSessionEvent(long Sequence, string Id, string Type, DateTimeOffset Ts, EventContext Context, JsonObject Data);
 
-/// <summary>
-/// Ask Providers for an org's credentials for a provider type (its oldest active connection of that type); answered
-/// with <see cref="ProviderCredentialsFound"/>, the key opened (it stays in memory, never in a message that is stored).
-/// </summary>
-public sealed record FindProviderCredentials(string OrgId, string ProviderType);
-
+/// <summary>An org's provider connection (<see cref="IProviderCredentials"/>): its id, key (opened, in memory only) and base URL.</summary>
 public sealed record ProviderCredentialsFound(string? ProviderId, string? ApiKey, string? BaseUrl);
-
-/// <summary>Ask Execution whether a model (public id or name) can run turns; answered with <see cref="ModelFound"/>.</summary>
-public sealed record FindModel(string IdOrName);
-
-public sealed record ModelFound(string? ModelId);

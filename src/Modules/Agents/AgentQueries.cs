@@ -4,19 +4,24 @@ using Marten.Patching;
 
 namespace Everruns.Modules.Agents;
 
-/// <summary>Answers other modules' questions about agents and keeps their session counts.</summary>
-public static class AgentQueriesHandler
+/// <summary>What other modules read of agents.</summary>
+public sealed class AgentDirectory(IDocumentStore store) : IAgentDirectory
 {
-    public static async Task<AgentFound> Handle(FindAgent query, IQuerySession documents)
+    public async Task<AgentSnapshot?> FindAsync(string orgId, string? agentId, string? agentName, CancellationToken ct = default)
     {
-        var agent = query.AgentId is not null
-            ? await AgentLookup.InOrg(documents, query.OrgId, query.AgentId)
-            : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == query.OrgId && a.Name == query.AgentName);
-        if (agent is null || agent.OrgId != query.OrgId) return new AgentFound(null);
-        return new AgentFound(new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId,
-            agent.MaxIterations, agent.Capabilities, agent.Status));
+        await using var documents = store.QuerySession();
+        var agent = agentId is not null
+            ? await AgentLookup.InOrg(documents, orgId, agentId)
+            : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == orgId && a.Name == agentName, ct);
+        if (agent is null || agent.OrgId != orgId) return null;
+        return new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId, agent.MaxIterations, agent.Capabilities,
+            agent.Status);
     }
+}
 
+/// <summary>Keeps agents' session counts.</summary>
+public static class AgentSessionCountHandler
+{
     public static void Handle(SessionOpened opened, IDocumentSession documents)
     {
         // An atomic increment in SQL: sessions opened at once on several instances all count.

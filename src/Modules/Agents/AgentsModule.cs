@@ -12,6 +12,7 @@ public sealed class AgentsModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.AddSingleton<IAgentDirectory, AgentDirectory>();
         services.ConfigureMarten(marten =>
         {
             marten.Schema.For<Agent>()

@@ -43,22 +43,22 @@ public static class CreateAgentEndpoint
     }
 
     [WolverinePost("/v1/agents"), Idempotent]
-    public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IMessageBus bus, HttpRequest http) =>
-        Upsert(request, request.Id, session, bus, http);
+    public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IModelDirectory models, HttpRequest http) =>
+        Upsert(request, request.Id, session, models, http);
 
     [WolverinePut("/v1/agents/{id}")]
-    public static Task<IResult> Put(string id, CreateAgentRequest request, IDocumentSession session, IMessageBus bus, HttpRequest http)
+    public static Task<IResult> Put(string id, CreateAgentRequest request, IDocumentSession session, IModelDirectory models, HttpRequest http)
     {
         if (AgentRules.Id(id) is { } invalid) return Task.FromResult(Problems.Result(invalid));
         if (request.Id is not null && request.Id != id)
             return Task.FromResult(Problems.Result(Problems.BadRequest("id_mismatch", "the body's id differs from the path's")));
-        return Upsert(request, id, session, bus, http);
+        return Upsert(request, id, session, models, http);
     }
 
-    private static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IMessageBus bus,
+    private static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IModelDirectory models,
         HttpRequest http)
     {
-        if (await InputRules.Model(bus, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
+        if (InputRules.Model(models, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
         var org = http.Caller().Org;
         var byId = id is null ? null : await session.LoadAsync<Agent>(id);
         // Another org's agent id: as if it did not exist, yet never overwritten.

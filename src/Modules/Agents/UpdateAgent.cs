@@ -40,10 +40,10 @@ public static class UpdateAgentEndpoint
     }
 
     [WolverinePatch("/v1/agents/{id}")]
-    public static async Task<IResult> Patch(string id, UpdateAgentRequest request, IDocumentSession session, IMessageBus bus,
+    public static async Task<IResult> Patch(string id, UpdateAgentRequest request, IDocumentSession session, IModelDirectory models,
         HttpRequest http)
     {
-        if (await InputRules.Model(bus, request.DefaultModelId) is { } unknownModel) return Problems.Result(unknownModel);
+        if (InputRules.Model(models, request.DefaultModelId) is { } unknownModel) return Problems.Result(unknownModel);
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
         var agent = await AgentLookup.InOrg(session, http.Caller().Org, id);
         if (agent is null) return Problems.Result(AgentLookup.NotFound(id));

@@ -16,6 +16,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<SessionSignals>();
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
         services.AddSingleton<SessionEventReader>();
+        services.AddSingleton<ISessionEventLog, SessionEventLog>();
         services.AddSingleton<SharedEventReads>();
         services.AddSingleton<SessionFanOut>();
         services.AddSingleton<EventNotifier>();

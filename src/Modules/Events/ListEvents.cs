@@ -18,9 +18,9 @@ public static class ListEventsEndpoint
     public const int MaxUnpaged = 10_000;
 
     [WolverineGet("/v1/sessions/{id}/events")]
-    public static async Task<IResult> Get(string id, HttpRequest http, IMessageBus bus, SessionEventReader reader, CancellationToken ct)
+    public static async Task<IResult> Get(string id, HttpRequest http, ISessionDirectory sessions, SessionEventReader reader, CancellationToken ct)
     {
-        if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing) return Problems.Result(missing);
+        if (await InputRules.ExistingSession(sessions, http.Caller().Org, id) is { } missing) return Problems.Result(missing);
         var (filter, filterProblem) = EventQuery.Filter(http);
         if (filterProblem is not null) return Problems.Result(filterProblem);
 

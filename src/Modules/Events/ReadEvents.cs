@@ -2,10 +2,10 @@ using Everruns.Contracts;
 
 namespace Everruns.Modules.Events;
 
-/// <summary>Answers other modules' <see cref="ReadSessionEvents"/> (the conversation for a turn) and <see cref="PageSessionEvents"/> (the message list).</summary>
-public static class ReadEventsHandler
+/// <summary>What other modules read of a session's events: the conversation for a turn, and the message list's pages.</summary>
+public sealed class SessionEventLog(SessionEventReader reader) : ISessionEventLog
 {
-    public static async Task<SessionEventsRead> Handle(ReadSessionEvents query, SessionEventReader reader, CancellationToken ct)
+    public async Task<IReadOnlyList<RecordedSessionEvent>> ReadAsync(ReadSessionEvents query, CancellationToken ct = default)
     {
         var filter = new EventFilter(query.Types, [], query.TurnId) { TurnTypes = query.TurnTypes };
         var after = query.AfterSequence;
@@ -17,10 +17,10 @@ public static class ReadEventsHandler
         }
 
         var slice = await reader.ReadForwardAsync(query.SessionId, after, query.Limit, filter, ct);
-        return new SessionEventsRead(slice.Events.Select(Recorded).ToList());
+        return slice.Events.Select(Recorded).ToList();
     }
 
-    public static async Task<SessionEventsPage> Handle(PageSessionEvents query, SessionEventReader reader, CancellationToken ct)
+    public async Task<SessionEventsPage> PageAsync(PageSessionEvents query, CancellationToken ct = default)
     {
         var filter = new EventFilter(query.Types, [], null);
         var total = await reader.CountAsync(query.SessionId, filter, ct);

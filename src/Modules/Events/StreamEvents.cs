@@ -22,11 +22,11 @@ public static class StreamEventsEndpoint
     public static void Map(IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet("/v1/sessions/{id}/sse", Stream);
 
-    public static async Task Stream(string id, HttpContext http, IMessageBus bus, SessionEventReader reader,
+    public static async Task Stream(string id, HttpContext http, ISessionDirectory sessions, SessionEventReader reader,
         SharedEventReads shared, SessionFanOut fanOut, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
     {
         var ct = http.RequestAborted;
-        if (await InputRules.ExistingSession(bus, http.Caller().Org, id) is { } missing)
+        if (await InputRules.ExistingSession(sessions, http.Caller().Org, id) is { } missing)
         {
             await Problems.Result(missing).ExecuteAsync(http);
             return;

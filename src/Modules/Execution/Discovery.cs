@@ -79,9 +79,8 @@ public static class DiscoveryEndpoints
             UriHelper.BuildAbsolute(http.Scheme, http.Host, http.PathBase, $"/{collection}/{id}"));
 }
 
-/// <summary>Answers other modules' <see cref="FindModel"/> (sessions and agents check model ids when they are set).</summary>
-public static class FindModelHandler
+/// <summary>For other modules: sessions and agents check model ids when they are set.</summary>
+public sealed class ModelDirectory(ModelCatalog catalog) : IModelDirectory
 {
-    public static ModelFound Handle(FindModel query, ModelCatalog catalog) =>
-        new(catalog.Find(query.IdOrName) is { } model ? model.Id : null);
+    public string? Find(string idOrName) => catalog.Find(idOrName)?.Id;
 }

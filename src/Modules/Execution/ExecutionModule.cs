@@ -19,6 +19,8 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton<ConversationCache>();
         services.ConfigureMarten((sp, marten) => marten.Listeners.Add(new KeepCommittedConversation(sp.GetRequiredService<ConversationCache>())));
         services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<IModelDirectory, ModelDirectory>();
+        services.AddSingleton<ISessionActivities, SessionActivities>();
         services.AddSingleton(new TurnHeartbeatOptions(Settings.Seconds(configuration, "TURN_HEARTBEAT_SECS", 5)));
         services.AddSingleton<TurnHeartbeat>();
         services.AddSingleton(new TaskListenerOptions(Settings.Seconds(configuration, "TASK_POLL_SECS", 30)));

@@ -8,7 +8,8 @@ namespace Everruns.Modules.Execution;
 /// <summary>Acting: runs the tool calls of a model answer (<c>tool.started</c> as each begins) and hands the results on.</summary>
 public static class RunToolsHandler
 {
-    public static async Task<OutgoingMessages> Handle(RunTools run, IDocumentSession documents, IMessageBus bus, Tools tools,
+    public static async Task<OutgoingMessages> Handle(RunTools run, IDocumentSession documents, ISessionDirectory sessions,
+        ISessionEventLog events, Tools tools,
         TurnProgress progress, TurnHeartbeat heartbeat, CancellationToken ct)
     {
         var next = new OutgoingMessages();
@@ -17,12 +18,11 @@ public static class RunToolsHandler
         var turn = state!.Active!;
         EverrunsMetrics.TaskClaimed.Add();
         await using var beating = heartbeat.Begin(run.SessionId, run.TurnId);
-        var runtime = (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(run.SessionId), ct)).Runtime;
+        var runtime = await sessions.RuntimeAsync(run.SessionId, ct);
         var enabled = runtime?.Capabilities ?? [];
 
         // A step run again (crash, hand-off) does not announce the calls an earlier attempt already started.
-        var announced = (await bus.InvokeAsync<SessionEventsRead>(
-                new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct)).Events
+        var announced = (await events.ReadAsync(new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct))
             .Select(e => (string?)e.Data["tool_call"]?["id"]).ToHashSet();
         var outcomes = new List<ToolOutcome>();
         foreach (var call in run.ToolCalls)

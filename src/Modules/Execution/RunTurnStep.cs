@@ -30,8 +30,8 @@ public static class RunTurnStepHandler
     /// </summary>
     private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<RunTurnStep, TurnStepFinished> Answered = new();
 
-    public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, IMessageBus bus,
-        ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
+    public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, ISessionDirectory sessions,
+        ISessionEventLog events, IProviderCredentials providers, ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
         ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ConversationCache conversations,
         ILogger<RunTurnStep> logger, CancellationToken ct)
     {
@@ -64,7 +64,7 @@ public static class RunTurnStepHandler
                 return next;
             }
 
-            var call = new ModelCall(step, turn, bus, models, tools, progress, signals, conversations, logger);
+            var call = new ModelCall(step, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
@@ -85,7 +85,8 @@ public static class RunTurnStepHandler
         }
     }
 
-    private sealed class ModelCall(RunTurnStep step, EventContext turn, IMessageBus bus, ModelCatalog models, Tools tools,
+    private sealed class ModelCall(RunTurnStep step, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
+        IProviderCredentials providers, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger)
     {
 
@@ -101,7 +102,7 @@ public static class RunTurnStepHandler
         /// <summary>The outcome to commit, or null when outdated, cancelled or handed off.</summary>
         public async Task<TurnStepFinished?> RunAsync(CancellationToken handOff, CancellationToken ct)
         {
-            var runtime = step.Runtime ?? (await bus.InvokeAsync<SessionRuntimeFound>(new GetSessionRuntime(step.SessionId), ct)).Runtime;
+            var runtime = step.Runtime ?? await sessions.RuntimeAsync(step.SessionId, ct);
             if (runtime is null) return Failed(null, "The session no longer exists.", "session_not_found");
             // One read: the conversation (of every turn) after what this instance has of it, and of this turn only what an
             // earlier attempt of this step may have streamed and whether it ended (from the turn's start).
@@ -120,8 +121,7 @@ public static class RunTurnStepHandler
             if (model.Provider == ModelCatalog.OpenAiProvider)
             {
                 // The org's own OpenAI connection, when it has one, pays for its turns.
-                var credentials = await bus.InvokeAsync<ProviderCredentialsFound>(
-                    new FindProviderCredentials(runtime.OrgId, ModelCatalog.OpenAiProvider), ct);
+                var credentials = await providers.FindAsync(runtime.OrgId, ModelCatalog.OpenAiProvider, ct);
                 if (credentials.ApiKey is not null) client = models.ClientFor(model, credentials.ApiKey, credentials.BaseUrl);
             }
 
@@ -205,7 +205,7 @@ public static class RunTurnStepHandler
             while (true)
             {
                 // Page after page: a conversation longer than a page is read to its end (its latest input is in the last).
-                var page = (await bus.InvokeAsync<SessionEventsRead>(query, ct)).Events;
+                var page = await events.ReadAsync(query, ct);
                 read.AddRange(page);
                 if (page.Count < query.Limit) break;
                 var last = page[^1].Sequence;

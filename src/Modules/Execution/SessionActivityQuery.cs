@@ -3,18 +3,19 @@ using Marten;
 
 namespace Everruns.Modules.Execution;
 
-/// <summary>Answers Sessions' question of what sessions are doing, from their turn states (one read for all of them).</summary>
-public static class SessionActivityQueryHandler
+/// <summary>For Sessions: what sessions are doing, from their turn states (one read for all of them).</summary>
+public sealed class SessionActivities(IDocumentStore store) : ISessionActivities
 {
-    public static async Task<SessionActivities> Handle(GetSessionActivity query, IQuerySession documents, CancellationToken ct)
+    public async Task<IReadOnlyDictionary<string, SessionActivity>> OfAsync(IReadOnlyList<string> sessionIds, CancellationToken ct = default)
     {
-        if (query.SessionIds.Count == 0) return new SessionActivities(new Dictionary<string, SessionActivity>());
-        var states = await documents.LoadManyAsync<SessionTurns>(ct, query.SessionIds.Distinct());
-        return new SessionActivities(states.Where(s => s.Activity is not null).ToDictionary(s => s.Id, s =>
+        if (sessionIds.Count == 0) return new Dictionary<string, SessionActivity>();
+        await using var documents = store.QuerySession();
+        var states = await documents.LoadManyAsync<SessionTurns>(ct, sessionIds.Distinct());
+        return states.Where(s => s.Activity is not null).ToDictionary(s => s.Id, s =>
         {
             var a = s.Activity!;
             return new SessionActivity(s.Active is null ? SessionStatuses.Idle : SessionStatuses.Active, a.At, a.StartedAt,
                 a.FinishedAt, a.Preview, a.OutputPreview);
-        }));
+        });
     }
 }

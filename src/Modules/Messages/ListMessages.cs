@@ -17,9 +17,9 @@ public static class ListMessagesEndpoint
     private static readonly string[] MessageTypes = [EventTypes.InputMessage, EventTypes.OutputMessageCompleted];
 
     [WolverineGet("/v1/sessions/{id}/messages")]
-    public static async Task<IResult> Get(string id, HttpRequest http, IMessageBus bus, CancellationToken ct)
+    public static async Task<IResult> Get(string id, HttpRequest http, ISessionDirectory sessions, ISessionEventLog events, CancellationToken ct)
     {
-        if (await InputRules.ExistingSession(bus, http.Caller().Org, id, ct) is { } missing) return Problems.Result(missing);
+        if (await InputRules.ExistingSession(sessions, http.Caller().Org, id, ct) is { } missing) return Problems.Result(missing);
         var (offset, offsetProblem) = Query.Int(http, "offset");
         if (offsetProblem is not null) return Problems.Result(offsetProblem);
         var (limit, limitProblem) = Query.Int(http, "limit");
@@ -28,7 +28,7 @@ public static class ListMessagesEndpoint
         if (limit is < 1) return Problems.Result(Problems.BadRequest("invalid_limit", "limit must be 1 or more"));
 
         // Paged in the store: a long session's list costs the page, not the session.
-        var read = await bus.InvokeAsync<SessionEventsPage>(new PageSessionEvents(id, MessageTypes, offset ?? 0, limit ?? int.MaxValue), ct);
+        var read = await events.PageAsync(new PageSessionEvents(id, MessageTypes, offset ?? 0, limit ?? int.MaxValue), ct);
         var page = read.Events
             .Where(e => e.Data["message"] is JsonObject)
             .Select(e =>

@@ -28,9 +28,9 @@ public static class PostMessageEndpoint
     }
 
     [WolverinePost("/v1/sessions/{id}/messages"), Idempotent]
-    public static async Task<IResult> Post(string id, PostMessageRequest request, IMessageBus bus, HttpContext http)
+    public static async Task<IResult> Post(string id, PostMessageRequest request, ISessionDirectory sessions, IMessageBus bus, HttpContext http)
     {
-        var (missing, found) = await InputRules.LiveSession(bus, http.Caller().Org, id);
+        var (missing, found) = await InputRules.LiveSession(sessions, http.Caller().Org, id);
         if (missing is not null) return Problems.Result(missing);
 
         var (content, text, _) = InputContent.Parse(request.Message!);

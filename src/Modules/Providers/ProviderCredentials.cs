@@ -4,16 +4,16 @@ using Microsoft.Extensions.Logging;
 
 namespace Everruns.Modules.Providers;
 
-/// <summary>Answers Execution: the org's oldest active connection of a provider type, its key opened.</summary>
-public static class ProviderCredentialsHandler
+/// <summary>For Execution: the org's oldest active connection of a provider type, its key opened.</summary>
+public sealed class ProviderCredentials(IDocumentStore store, SecretBox box, ILogger<ProviderCredentials> logger) : IProviderCredentials
 {
-    public static async Task<ProviderCredentialsFound> Handle(FindProviderCredentials query, IQuerySession documents, SecretBox box,
-        ILogger<FindProviderCredentials> logger)
+    public async Task<ProviderCredentialsFound> FindAsync(string orgId, string providerType, CancellationToken ct = default)
     {
+        await using var documents = store.QuerySession();
         var provider = await documents.Query<Provider>()
-            .Where(p => p.OrgId == query.OrgId && p.ProviderType == query.ProviderType && p.Status == ProviderStatus.Active)
+            .Where(p => p.OrgId == orgId && p.ProviderType == providerType && p.Status == ProviderStatus.Active)
             .OrderBy(p => p.CreatedAt)
-            .FirstOrDefaultAsync();
+            .FirstOrDefaultAsync(ct);
         if (provider is null) return new ProviderCredentialsFound(null, null, null);
         if (provider.ApiKeySealed is null) return new ProviderCredentialsFound(provider.Id, null, provider.BaseUrl);
         try
@@ -23,7 +23,7 @@ public static class ProviderCredentialsHandler
         catch (System.Security.Cryptography.CryptographicException e)
         {
             // A key sealed under a key this instance does not have: the server's own credentials are used.
-            logger.LogError("Provider {Provider} of {Org}: its stored key cannot be opened ({Reason})", provider.Id, query.OrgId, e.Message);
+            logger.LogError("Provider {Provider} of {Org}: its stored key cannot be opened ({Reason})", provider.Id, orgId, e.Message);
             return new ProviderCredentialsFound(provider.Id, null, provider.BaseUrl);
         }
     }

@@ -14,6 +14,7 @@ public sealed class ProvidersModule : IEverrunsModule
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
         services.AddSingleton(new SecretBox(configuration));
+        services.AddSingleton<IProviderCredentials, ProviderCredentials>();
         services.ConfigureMarten(marten => marten.Schema.For<Provider>()
             .UniqueIndex(UniqueIndexType.Computed, "uq_provider_org_name", x => x.OrgId, x => x.Name));
     }

@@ -44,7 +44,8 @@ public static class CreateSessionEndpoint
     }
 
     [WolverinePost("/v1/sessions"), Idempotent]
-    public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IMessageBus bus, HttpRequest http)
+    public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IAgentDirectory agents,
+        IModelDirectory models, IMessageBus bus, HttpRequest http)
     {
         request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
         var caller = http.Caller();
@@ -52,14 +53,14 @@ public static class CreateSessionEndpoint
         AgentSnapshot? agent = null;
         if (request.AgentId is not null || request.AgentName is not null)
         {
-            agent = (await bus.InvokeAsync<AgentFound>(new FindAgent(org, request.AgentId, request.AgentName))).Agent;
+            agent = await agents.FindAsync(org, request.AgentId, request.AgentName, http.HttpContext.RequestAborted);
             if (agent is null)
                 return Problems.Result(Problems.NotFound("agent_not_found", $"agent {request.AgentId ?? request.AgentName} not found"));
             if (agent.Status != "active")
                 return Problems.Result(Problems.Conflict("agent_archived", $"agent {agent.Id} is archived"));
         }
 
-        if (await InputRules.Model(bus, request.ModelId) is { } unknownModel) return Problems.Result(unknownModel);
+        if (InputRules.Model(models, request.ModelId) is { } unknownModel) return Problems.Result(unknownModel);
 
         var now = DateTimeOffset.UtcNow;
         var session = new Session

@@ -8,12 +8,12 @@ namespace Everruns.Modules.Sessions;
 public static class GetSessionEndpoint
 {
     [WolverineGet("/v1/sessions/{id}")]
-    public static async Task<IResult> Get(string id, IQuerySession documents, Wolverine.IMessageBus bus, HttpRequest http)
+    public static async Task<IResult> Get(string id, IQuerySession documents, ISessionActivities activities, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         var session = await SessionLookup.InOrg(documents, http.Caller().Org, id);
         return session is null
             ? Problems.Result(SessionLookup.NotFound(id))
-            : Results.Ok(await SessionResponse.WithActivity(session, bus, http));
+            : Results.Ok(await SessionResponse.WithActivity(session, activities, http));
     }
 }

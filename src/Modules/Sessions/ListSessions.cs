@@ -13,7 +13,7 @@ namespace Everruns.Modules.Sessions;
 public static class ListSessionsEndpoint
 {
     [WolverineGet("/v1/sessions")]
-    public static async Task<IResult> Get(IQuerySession documents, Wolverine.IMessageBus bus, HttpRequest http)
+    public static async Task<IResult> Get(IQuerySession documents, ISessionActivities activities, HttpRequest http)
     {
         var (paging, pagingProblem) = Query.Paging(http);
         if (pagingProblem is not null) return Problems.Result(pagingProblem);
@@ -31,7 +31,7 @@ public static class ListSessionsEndpoint
         var sessions = await ((IMartenQueryable<Session>)query).Stats(out var stats)
             .OrderByDescending(s => s.CreatedAt).ThenBy(s => s.Id)
             .Skip(paging.Offset).Take(paging.Limit).ToListAsync();
-        var activity = await SessionResponse.ActivityOf(bus, sessions.Select(s => s.Id).ToList(), http.HttpContext.RequestAborted);
+        var activity = await activities.OfAsync(sessions.Select(s => s.Id).ToList(), http.HttpContext.RequestAborted);
         return Results.Ok(Page<SessionResponse>.Of(sessions.Select(s => SessionResponse.From(s, activity.GetValueOrDefault(s.Id), http)).ToList(),
             (int)stats.TotalResults, paging, http).AlsoAs("sessions"));
     }

@@ -4,7 +4,7 @@ using Everruns.Contracts;
 namespace Everruns.Modules.Sessions;
 
 /// <summary>
-/// What <see cref="FindSession"/> and <see cref="GetSessionRuntime"/> answer about live sessions, cached per instance:
+/// What <see cref="SessionDirectory"/> answers about live sessions, cached per instance:
 /// a session's org and runtime settings never change once it is created (PATCH changes only its title, tags and
 /// locale), so the lookup every POST, SSE connection and event read makes needs no query after the first.
 /// <para>

@@ -3,22 +3,22 @@ using Marten;
 
 namespace Everruns.Modules.Sessions;
 
-/// <summary>Answers other modules' questions about sessions.</summary>
-public static class SessionQueriesHandler
+/// <summary>What other modules read of sessions, from this instance's cache or else the store (then cached).</summary>
+public sealed class SessionDirectory(IDocumentStore store, SessionCache cache) : ISessionDirectory
 {
     private static readonly SessionFound NotFound = new(null);
 
-    public static async Task<SessionFound> Handle(FindSession query, IDocumentStore store, SessionCache cache, CancellationToken ct)
+    public async Task<SessionFound> FindAsync(string orgId, string sessionId, CancellationToken ct = default)
     {
-        var found = await LiveAsync(query.SessionId, store, cache, ct);
-        return found.Session?.OrgId == query.OrgId ? found : NotFound;
+        var found = await LiveAsync(sessionId, ct);
+        return found.Session?.OrgId == orgId ? found : NotFound;
     }
 
-    public static async Task<SessionRuntimeFound> Handle(GetSessionRuntime query, IDocumentStore store, SessionCache cache, CancellationToken ct) =>
-        new((await LiveAsync(query.SessionId, store, cache, ct)).Runtime);
+    public async Task<SessionRuntime?> RuntimeAsync(string sessionId, CancellationToken ct = default) =>
+        (await LiveAsync(sessionId, ct)).Runtime;
 
-    /// <summary>The live session with this id in any org, from the instance's cache or else read (and cached).</summary>
-    private static async Task<SessionFound> LiveAsync(string id, IDocumentStore store, SessionCache cache, CancellationToken ct)
+    /// <summary>The live session with this id in any org.</summary>
+    private async Task<SessionFound> LiveAsync(string id, CancellationToken ct)
     {
         if (cache.Get(id) is { } cached) return cached;
         var evictions = cache.Evictions;

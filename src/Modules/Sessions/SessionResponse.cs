@@ -48,13 +48,6 @@ public sealed record SessionResponse(
             UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/sessions/{session.Id}"), view, view);
     }
 
-    /// <summary>What Execution reports the sessions are doing (one question for a page of them).</summary>
-    public static async Task<IReadOnlyDictionary<string, SessionActivity>> ActivityOf(Wolverine.IMessageBus bus,
-        IReadOnlyList<string> sessionIds, CancellationToken ct = default) =>
-        sessionIds.Count == 0
-            ? new Dictionary<string, SessionActivity>()
-            : (await bus.InvokeAsync<SessionActivities>(new GetSessionActivity(sessionIds), ct)).Sessions;
-
-    public static async Task<SessionResponse> WithActivity(Session session, Wolverine.IMessageBus bus, HttpRequest request) =>
-        From(session, (await ActivityOf(bus, [session.Id], request.HttpContext.RequestAborted)).GetValueOrDefault(session.Id), request);
+    public static async Task<SessionResponse> WithActivity(Session session, ISessionActivities activities, HttpRequest request) =>
+        From(session, (await activities.OfAsync([session.Id], request.HttpContext.RequestAborted)).GetValueOrDefault(session.Id), request);
 }

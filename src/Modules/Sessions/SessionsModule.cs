@@ -21,6 +21,7 @@ public sealed class SessionsModule : IEverrunsModule
                 .Index(x => x.DeletedAt!, index => index.Predicate = "data ->> 'deleted_at' is not null");
         });
         services.AddSingleton<SessionCache>();
+        services.AddSingleton<ISessionDirectory, SessionDirectory>();
         services.AddSingleton<SessionChanges>();
         services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<SessionChanges>());
     }

@@ -21,7 +21,7 @@ public static class UpdateSessionEndpoint
 
     [WolverinePatch("/v1/sessions/{id}")]
     public static async Task<IResult> Patch(string id, UpdateSessionRequest request, IDocumentSession documents,
-        Wolverine.IMessageBus bus, HttpRequest http)
+        ISessionActivities activities, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         await SessionStream.LockAsync(documents, id);
@@ -33,6 +33,6 @@ public static class UpdateSessionEndpoint
         session.Locale = request.Locale ?? session.Locale;
         session.UpdatedAt = DateTimeOffset.UtcNow;
         documents.Store(session);
-        return Results.Ok(await SessionResponse.WithActivity(session, bus, http));
+        return Results.Ok(await SessionResponse.WithActivity(session, activities, http));
     }
 }

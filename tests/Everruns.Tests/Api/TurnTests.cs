@@ -205,11 +205,10 @@ public sealed class TurnTests(AppFixture app)
         var events = await _api.WaitForTurnsAsync(sessionId, turns: 2);
         var turns = events.Where(e => (string)e["type"]! == "turn.started").Select(e => (string)e["data"]!["turn_id"]!).ToList();
 
-        await using var scope = app.Host.Services.CreateAsyncScope();
-        var bus = scope.ServiceProvider.GetRequiredService<Wolverine.IMessageBus>();
+        var log = app.Host.Services.GetRequiredService<ISessionEventLog>();
         string[] streamed = [EventTypes.OutputMessageStarted, EventTypes.OutputMessageDelta];
-        var read = (await bus.InvokeAsync<SessionEventsRead>(new ReadSessionEvents(sessionId,
-            [EventTypes.InputMessage, EventTypes.TurnStarted, EventTypes.OutputMessageCompleted], TurnId: turns[1], TurnTypes: streamed))).Events;
+        var read = await log.ReadAsync(new ReadSessionEvents(sessionId,
+            [EventTypes.InputMessage, EventTypes.TurnStarted, EventTypes.OutputMessageCompleted], TurnId: turns[1], TurnTypes: streamed));
 
         // The conversation's types of both turns, in sequence order...
         read.Where(e => !streamed.Contains(e.Type)).Select(e => e.Type).ShouldBe(

@@ -1,0 +1,49 @@
+namespace Everruns.Contracts;
+
+// What a module lets the others read, in process: each interface is implemented by the module that owns the data and
+// injected where it is needed (a question is a method call, not a request/reply message).
+
+/// <summary>Sessions: live sessions and what their turns run with (cached per instance).</summary>
+public interface ISessionDirectory
+{
+    /// <summary>The live session in the org, with its runtime; <see cref="SessionFound.Session"/> null when absent, deleted or another org's.</summary>
+    Task<SessionFound> FindAsync(string orgId, string sessionId, CancellationToken ct = default);
+
+    /// <summary>What a turn of the session runs with; null once the session is gone.</summary>
+    Task<SessionRuntime?> RuntimeAsync(string sessionId, CancellationToken ct = default);
+}
+
+/// <summary>Events: a session's stored events.</summary>
+public interface ISessionEventLog
+{
+    Task<IReadOnlyList<RecordedSessionEvent>> ReadAsync(ReadSessionEvents query, CancellationToken ct = default);
+
+    Task<SessionEventsPage> PageAsync(PageSessionEvents query, CancellationToken ct = default);
+}
+
+/// <summary>Providers: an org's credentials for a provider type (its oldest active connection of that type), the key opened in memory.</summary>
+public interface IProviderCredentials
+{
+    Task<ProviderCredentialsFound> FindAsync(string orgId, string providerType, CancellationToken ct = default);
+}
+
+/// <summary>Agents: an agent of an org, by id or by name.</summary>
+public interface IAgentDirectory
+{
+    /// <summary>The agent (by <paramref name="agentId"/>, else by <paramref name="agentName"/>) in the org; null when absent or another org's.</summary>
+    Task<AgentSnapshot?> FindAsync(string orgId, string? agentId, string? agentName, CancellationToken ct = default);
+}
+
+/// <summary>Execution: the models this server runs turns with.</summary>
+public interface IModelDirectory
+{
+    /// <summary>The public id of the model named by <paramref name="idOrName"/>; null when this server does not run it.</summary>
+    string? Find(string idOrName);
+}
+
+/// <summary>Execution: what sessions are doing, from their turn states (one read for all of them).</summary>
+public interface ISessionActivities
+{
+    /// <summary>Each session's activity; a session absent from the answer has had no message yet.</summary>
+    Task<IReadOnlyDictionary<string, SessionActivity>> OfAsync(IReadOnlyList<string> sessionIds, CancellationToken ct = default);
+}

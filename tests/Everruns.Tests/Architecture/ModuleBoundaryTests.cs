@@ -1,0 +1,32 @@
+using System.Reflection;
+using System.Xml.Linq;
+using Everruns.Tests.Infrastructure;
+
+namespace Everruns.Tests.Architecture;
+
+/// <summary>The modular monolith's one rule: a module never references another module, in its project or its compiled code.</summary>
+public sealed class ModuleBoundaryTests
+{
+    private static readonly string ModulesFolder = Path.Combine(PostgresServer.RepositoryRoot, "src", "Modules");
+
+    private static IEnumerable<string> ModuleNames() => Directory.GetDirectories(ModulesFolder).Select(Path.GetFileName).OfType<string>();
+
+    public static TheoryData<string> Modules() => [.. ModuleNames()];
+
+    [Theory]
+    [MemberData(nameof(Modules))]
+    public void a_module_references_no_other_module(string module)
+    {
+        var project = XDocument.Load(Path.Combine(ModulesFolder, module, $"Everruns.Modules.{module}.csproj"));
+        var projectReferences = project.Descendants("ProjectReference").Select(r => (string)r.Attribute("Include")!).ToList();
+        projectReferences.ShouldNotContain(r => r.Contains("Modules", StringComparison.Ordinal) && !r.EndsWith($"{module}.csproj", StringComparison.Ordinal));
+
+        var compiled = Assembly.Load($"Everruns.Modules.{module}").GetReferencedAssemblies().Select(a => a.Name!);
+        compiled.Where(name => name.StartsWith("Everruns.Modules.", StringComparison.Ordinal)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public void every_module_folder_is_a_module_the_host_composes() =>
+        ModuleNames().Order().ShouldBe(
+            Everruns.Host.Modules.All.Select(m => m.Assembly.GetName().Name!["Everruns.Modules.".Length..]).Order());
+}
