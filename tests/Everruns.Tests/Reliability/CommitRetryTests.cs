@@ -31,8 +31,28 @@ public sealed class CommitRetryTests
         (await api.CounterAsync("everruns_dead_letters_total")).ShouldBe(0);
     }
 
-    /// <summary>The first commit of a model's answer fails as if the connection broke: nothing of it is written.</summary>
-    private sealed class LoseFirstAnswerCommit : DocumentSessionListenerBase
+    [Fact]
+    public async Task a_transient_failure_that_outlasts_the_retry_budget_dead_letters_the_step_and_fails_its_turn()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_budget");
+        var lostCommit = new LoseFirstAnswerCommit(times: int.MaxValue);
+        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string> { ["DB_RETRY_BUDGET_SECS"] = "10" },
+            services: s => s.ConfigureMarten(marten => marten.Listeners.Add(lostCommit)));
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+
+        await api.PostMessageAsync(sessionId, "never committed");
+        var events = await api.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(40));
+
+        var failed = events.Last();
+        ((string)failed["type"]!).ShouldBe("turn.failed");
+        ((string)failed["data"]!["error_code"]!).ShouldBe("internal_error");
+        lostCommit.Lost.ShouldBeGreaterThan(8); // retried all along the budget, not dead-lettered at the first failure
+        (await api.CounterAsync("everruns_dead_letters_total")).ShouldBe(1);
+    }
+
+    /// <summary>The first commits of a model's answer fail as if the connection broke: nothing of them is written.</summary>
+    private sealed class LoseFirstAnswerCommit(int times = 1) : DocumentSessionListenerBase
     {
         private int _lost;
 
@@ -42,8 +62,9 @@ public sealed class CommitRetryTests
         {
             var answers = session.PendingChanges.Streams().SelectMany(s => s.Events)
                 .Any(e => e.Data is SessionEvent { Type: EventTypes.OutputMessageCompleted });
-            if (answers && Interlocked.CompareExchange(ref _lost, 1, 0) == 0)
+            if (answers && Interlocked.Increment(ref _lost) <= times)
                 throw new NpgsqlException("Exception while reading from stream (injected)", new IOException("connection reset"));
+            if (answers) Interlocked.Decrement(ref _lost);
             return Task.CompletedTask;
         }
     }
