@@ -73,7 +73,8 @@ public sealed class ChaosDrill(ChaosOptions options)
                     options.Log("starting PostgreSQL");
                     await postgres.StartAgainAsync();
                 }));
-            return await VerifyAsync(postgres.Url, sessions, faults);
+            var liveEvents = await LiveEventsAsync();
+            return await VerifyAsync(postgres.Url, sessions, faults, liveEvents);
         }
         finally
         {
@@ -180,7 +181,38 @@ public sealed class ChaosDrill(ChaosOptions options)
         }
     }
 
-    private async Task<ChaosReport> VerifyAsync(string url, string[] sessions, List<FaultRecord> faults)
+    /// <summary>
+    /// After the faults, whether every live instance's SSE streams still get live events, which needs its LISTEN
+    /// connection back: a stream on each opened on a new session, a message posted, the time until every stream saw
+    /// the turn complete (null when one did not within 10 s).
+    /// </summary>
+    private async Task<TimeSpan?> LiveEventsAsync()
+    {
+        var session = await CreateSessionAsync(-1);
+        var live = _nodes.Where(n => !n.HasExited).ToList();
+        var seen = live.Select(_ => new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)).ToList();
+        var streams = live.Select((node, i) => SseStream.Open(node.Http, $"/v1/sessions/{session}/sse",
+            (type, _) => { if (type == "turn.completed") seen[i].TrySetResult(); })).ToList();
+        try
+        {
+            await Task.WhenAll(streams.Select(stream => stream.Connected.Task)).WaitAsync(TimeSpan.FromSeconds(10));
+            var posted = Stopwatch.StartNew();
+            await PostAsync($"/v1/sessions/{session}/messages", new JsonObject { ["message"] = new JsonObject { ["content"] = "live?" } },
+                "live-check");
+            await Task.WhenAll(seen.Select(s => s.Task)).WaitAsync(TimeSpan.FromSeconds(10));
+            return posted.Elapsed;
+        }
+        catch (TimeoutException)
+        {
+            return null;
+        }
+        finally
+        {
+            foreach (var stream in streams) await stream.DisposeAsync();
+        }
+    }
+
+    private async Task<ChaosReport> VerifyAsync(string url, string[] sessions, List<FaultRecord> faults, TimeSpan? liveEvents)
     {
         int accepted = 0, completed = 0, unfinished = 0, failed = 0, duplicated = 0, lost = 0;
         var problems = new List<string>();
@@ -223,8 +255,9 @@ public sealed class ChaosDrill(ChaosOptions options)
         problems.AddRange(_serverErrorSamples);
         if (unfinished > 0)
             foreach (var node in _nodes.Where(n => !n.HasExited)) problems.Add($"{node.Name}'s last lines: {node.LogTail(15)}");
+        if (liveEvents is null) problems.Add("after the faults, an instance's SSE stream saw no live event of a new turn within 10 s");
         return new ChaosReport(options.Nodes, sessions.Length, options.Messages, accepted, completed, failed, unfinished, duplicated, lost,
-            deadLetters, _serverErrors, faults, problems);
+            deadLetters, _serverErrors, faults, problems, liveEvents);
     }
 
     private async Task<List<JsonObject>> EventsAsync(string session)
@@ -288,7 +321,7 @@ public sealed record ChaosOptions(string HostDll, string PgLocal, int Nodes, int
 public sealed record FaultRecord(string Fault, TimeSpan At, TimeSpan Recovery);
 
 public sealed record ChaosReport(int Nodes, int Sessions, int Messages, int Accepted, int Completed, int Failed, int Unfinished, int Duplicated,
-    int Lost, long DeadLetters, int ServerErrors, IReadOnlyList<FaultRecord> Faults, IReadOnlyList<string> Problems)
+    int Lost, long DeadLetters, int ServerErrors, IReadOnlyList<FaultRecord> Faults, IReadOnlyList<string> Problems, TimeSpan? LiveEvents)
 {
     public TimeSpan LongestRecovery => Faults.Max(f => f.Recovery);
 
@@ -308,6 +341,7 @@ public sealed record ChaosReport(int Nodes, int Sessions, int Messages, int Acce
         text.AppendLine($"| dead letters | {DeadLetters} |");
         text.AppendLine($"| 5xx other than 503 | {ServerErrors} |");
         text.AppendLine($"| longest recovery | {LongestRecovery.TotalSeconds:0.0} s |");
+        text.AppendLine($"| live events after the faults | {(LiveEvents is { } live ? $"every live instance's SSE stream saw a new turn complete {live.TotalSeconds:0.0} s after its POST" : "missing on some instance")} |");
         foreach (var problem in Problems.Take(20)) text.AppendLine($"| problem | {problem} |");
         return text.ToString();
     }

@@ -7,7 +7,8 @@ namespace Everruns.Tests.Reliability;
 /// <summary>
 /// Routine database operations under load: three instances on a PostgreSQL of the test's own; one instance killed, the
 /// server restarted in fast and in immediate mode and stopped for 20 s, while sessions post through random instances and
-/// retry lost responses with an Idempotency-Key (the drill ops/chaos runs at a larger scale).
+/// retry lost responses with an Idempotency-Key (the drill ops/chaos runs at a larger scale). Afterwards every live
+/// instance's SSE streams must get live events again.
 /// </summary>
 public sealed class DatabaseRestartTests(ITestOutputHelper output)
 {
@@ -29,5 +30,6 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
         report.Lost.ShouldBe(0);
         report.DeadLetters.ShouldBe(0);
         report.ServerErrors.ShouldBe(0);
+        report.LiveEvents.ShouldNotBeNull(); // every instance's LISTEN connection came back
     }
 }
