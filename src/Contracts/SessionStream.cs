@@ -18,14 +18,6 @@ public static class SessionStream
     // Two-key advisory locks live in their own key space: no clash with the single-key migration lock.
     private const int LockClass = 0x53455353; // "SESS"
 
-    // The lock statements, around their two parameters: the lock class, then the session id(s).
-    private static readonly LockSql OneLock = new("select pg_advisory_xact_lock(", ", hashtext(", "))");
-
-    private static readonly LockSql ManyLocks = new("select count(pg_advisory_xact_lock(", ", hashtext(s))) from (select s from unnest(",
-        ") s order by s collate \"C\") ordered");
-
-    private sealed record LockSql(string BeforeClass, string BeforeSessions, string After);
-
     /// <summary>Takes the session's write turn (in the session's transaction, begun here if it has none).</summary>
     public static async Task LockAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
         await (await LockedBatchAsync(documents, sessionId, ct)).Execute(ct);
@@ -35,22 +27,11 @@ public static class SessionStream
     /// reads and executes it. Each statement of a batch runs after the one before it finished, with a snapshot of its
     /// own, so the reads see everything the previous holder of the lock committed.
     /// </summary>
-    public static Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default) =>
-        LockedBatchAsync(documents, new LockStatement(OneLock, sessionId, null), ct);
-
-    /// <summary>
-    /// The same for several sessions, locked in one statement in a fixed order (so two callers locking overlapping sets
-    /// never wait on each other in a cycle).
-    /// </summary>
-    public static Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, IReadOnlyCollection<string> sessionIds,
-        CancellationToken ct = default) =>
-        LockedBatchAsync(documents, new LockStatement(ManyLocks, null, sessionIds.Distinct().ToArray()), ct);
-
-    private static async Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, LockStatement locking, CancellationToken ct)
+    public static async Task<IBatchedQuery> LockedBatchAsync(IDocumentSession documents, string sessionId, CancellationToken ct = default)
     {
         await documents.BeginTransactionAsync(ct);
         var batch = documents.CreateBatchQuery();
-        _ = batch.AddItem(locking);
+        _ = batch.AddItem(new LockStatement(sessionId));
         return batch;
     }
 
@@ -65,7 +46,7 @@ public static class SessionStream
     /// <summary>The same statement as a batch query's (<see cref="LockStatement"/>), as an operation of a save.</summary>
     private sealed class LockOperation(string sessionId) : Marten.Internal.Operations.IStorageOperation
     {
-        private readonly LockStatement _statement = new(OneLock, sessionId, null);
+        private readonly LockStatement _statement = new(sessionId);
 
         public Type DocumentType => typeof(JasperFx.Events.IEvent);
 
@@ -76,17 +57,16 @@ public static class SessionStream
         public Weasel.Core.OperationRole Role() => Weasel.Core.OperationRole.Other;
     }
 
-    /// <summary>The advisory lock of one session, or of several, as one statement of a batch query.</summary>
-    private sealed class LockStatement(LockSql sql, string? sessionId, string[]? sessionIds) : IQueryHandler<bool>
+    /// <summary>The advisory lock of one session, as one statement of a batch query.</summary>
+    private sealed class LockStatement(string sessionId) : IQueryHandler<bool>
     {
         public void ConfigureCommand(ICommandBuilder builder, IStorageSession session)
         {
-            builder.Append(sql.BeforeClass);
+            builder.Append("select pg_advisory_xact_lock(");
             builder.AppendParameter(LockClass);
-            builder.Append(sql.BeforeSessions);
-            if (sessionIds is null) builder.AppendParameter(sessionId!);
-            else builder.AppendParameter(sessionIds);
-            builder.Append(sql.After);
+            builder.Append(", hashtext(");
+            builder.AppendParameter(sessionId);
+            builder.Append("))");
         }
 
         public Task<bool> HandleAsync(DbDataReader reader, IStorageSession session, CancellationToken token) => Task.FromResult(true);
