@@ -83,23 +83,18 @@ public sealed class ChaosDrill(ChaosOptions options)
         }
     }
 
-    private Dictionary<string, string> Settings()
+    private Dictionary<string, string> Settings() => new()
     {
-        var settings = new Dictionary<string, string>
-        {
-            ["API_KEY_SECRET"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
-            ["BOOTSTRAP_ADMIN_TOKEN"] = Token,
-            ["RATE_LIMIT_REQUESTS"] = "100000000",
-            ["EXPECTED_INSTANCES"] = options.Nodes.ToString(),
-            ["NODE_HEALTH_CHECK_SECS"] = "1",
-            ["NODE_STALE_SECS"] = "3",
-            ["MAINTENANCE_INTERVAL_SECS"] = "1",
-            ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "40",
-            ["LOG_LEVEL"] = "Warning",
-        };
-        foreach (var (key, value) in options.Settings) settings[key] = value;
-        return settings;
-    }
+        ["API_KEY_SECRET"] = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
+        ["BOOTSTRAP_ADMIN_TOKEN"] = Token,
+        ["RATE_LIMIT_REQUESTS"] = "100000000",
+        ["EXPECTED_INSTANCES"] = options.Nodes.ToString(),
+        ["NODE_HEALTH_CHECK_SECS"] = "1",
+        ["NODE_STALE_SECS"] = "3",
+        ["MAINTENANCE_INTERVAL_SECS"] = "1",
+        ["OFFLINE_MODEL_CHUNK_DELAY_MS"] = "40",
+        ["LOG_LEVEL"] = "Warning",
+    };
 
     private async Task MigrateAsync(string url, Dictionary<string, string> settings)
     {
@@ -311,7 +306,7 @@ public sealed class ChaosDrill(ChaosOptions options)
 }
 
 public sealed record ChaosOptions(string HostDll, string PgLocal, int Nodes, int Sessions, int Messages, TimeSpan StopFor,
-    IReadOnlyDictionary<string, string> Settings, Action<string> Log)
+    Action<string> Log)
 {
     /// <summary>Seconds a request or a round's turns may take (a stop of the database included).</summary>
     public double Settle => StopFor.TotalSeconds + 90;
@@ -420,7 +415,7 @@ public static class ChaosCommand
             Environment.GetEnvironmentVariable("EVERRUNS_HOST_DLL") ?? throw new InvalidOperationException("EVERRUNS_HOST_DLL is not set (run ops/chaos)"),
             Environment.GetEnvironmentVariable("PG_LOCAL") ?? throw new InvalidOperationException("PG_LOCAL is not set (run ops/chaos)"),
             Bounded("CHAOS_INSTANCES", 3, 2, 5), Bounded("CHAOS_SESSIONS", 200, 1, 1000), Bounded("CHAOS_MESSAGES", 10, 3, 50),
-            TimeSpan.FromSeconds(Bounded("CHAOS_STOP_SECS", 20, 1, 120)), new Dictionary<string, string>(),
+            TimeSpan.FromSeconds(Bounded("CHAOS_STOP_SECS", 20, 1, 120)),
             line => Console.Error.WriteLine($"[{DateTime.Now:HH:mm:ss}] {line}"));
         var drill = new ChaosDrill(options);
         AppDomain.CurrentDomain.ProcessExit += (_, _) => drill.Abort();

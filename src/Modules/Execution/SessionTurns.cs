@@ -18,7 +18,7 @@ public sealed class SessionTurns
     public List<QueuedInput> Queue { get; set; } = [];
 
     /// <summary>
-    /// What the session's turns did, as the API shows it (Sessions asks: <see cref="GetSessionActivity"/>): written with
+    /// What the session's turns did, as the API shows it (Sessions reads it: <see cref="ISessionActivities"/>): written with
     /// the turn state when a turn starts on an idle session and when the last one ends, so a turn costs no other write.
     /// Null until the session's first turn.
     /// </summary>
@@ -106,7 +106,7 @@ public sealed record ProgressEvent(string Type, JsonObject Data);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 
-public sealed record ToolsFinished(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolOutcome> Outcomes) : ITurnWork;
+public sealed record ToolsFinished(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolOutcome> Outcomes);
 
 public sealed record ToolCallRequest(string Id, string Name, JsonObject Arguments)
 {
@@ -160,7 +160,6 @@ public static class Turns
             : new TurnActivity(now, now, null, Previews.Of(input.Text), null);
     }
 
-    /// <summary>Ends the active turn with <c>turn.failed</c>: a readable error and its code.</summary>
     /// <summary>Fails the session's turn <paramref name="turnId"/> under the session's lock, unless it ended meanwhile.</summary>
     public static async Task FailIfActiveAsync(IDocumentSession documents, string sessionId, string turnId, string error, string errorCode,
         OutgoingMessages next, Dictionary<string, string>? details = null, CancellationToken ct = default)

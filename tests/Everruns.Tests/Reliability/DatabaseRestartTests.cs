@@ -16,7 +16,7 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
     public async Task turns_survive_an_instance_killed_and_postgresql_restarted_or_stopped_without_loss_duplicates_or_dead_letters()
     {
         var options = new ChaosOptions(HostProcess.HostDll, Path.Combine(PostgresServer.RepositoryRoot, "ops", "pg-local"),
-            Nodes: 3, Sessions: 12, Messages: 6, StopFor: TimeSpan.FromSeconds(20), new Dictionary<string, string>(), output.WriteLine);
+            Nodes: 3, Sessions: 12, Messages: 6, StopFor: TimeSpan.FromSeconds(20), output.WriteLine);
 
         var report = await new ChaosDrill(options).RunAsync();
 
