@@ -8,6 +8,7 @@ FROM ${DOTNET_SDK_IMAGE} AS build
 WORKDIR /src
 COPY Directory.Build.props Directory.Packages.props Everruns.sln ./
 COPY src/Contracts/Everruns.Contracts.csproj src/Contracts/
+COPY src/Infrastructure/Everruns.Infrastructure.csproj src/Infrastructure/
 COPY src/Modules/ src/Modules/
 COPY src/Host/Everruns.Host.csproj src/Host/
 RUN find src/Modules -type f ! -name '*.csproj' -delete && dotnet restore src/Host/Everruns.Host.csproj

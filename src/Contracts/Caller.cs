@@ -1,5 +1,3 @@
-using Microsoft.AspNetCore.Http;
-
 namespace Everruns.Contracts;
 
 /// <summary>
@@ -19,15 +17,6 @@ public sealed record Caller(string UserId, string TokenId, string? OrgId, string
 
     /// <summary>How audit entries name this caller.</summary>
     public string Actor => $"user:{UserId}";
-}
-
-public static class CallerExtensions
-{
-    /// <summary>The authenticated caller of this request (every route except /health, /status, /conformance and /metrics has one).</summary>
-    public static Caller Caller(this HttpContext http) =>
-        http.Features.Get<Caller>() ?? throw new InvalidOperationException("the request was not authenticated");
-
-    public static Caller Caller(this HttpRequest request) => request.HttpContext.Caller();
 }
 
 /// <summary>

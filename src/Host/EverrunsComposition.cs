@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Everruns.Host.Configuration;
 using Everruns.Host.Health;
 using Everruns.Host.Operations;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Npgsql;
 using JasperFx;
 using JasperFx.Events;

@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Everruns.Host.Configuration;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;

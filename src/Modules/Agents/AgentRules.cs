@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Everruns.Modules.Agents;

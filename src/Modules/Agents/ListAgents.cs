@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Marten.Linq;
 using Microsoft.AspNetCore.Http;

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Wolverine.Http;
 using Wolverine.Persistence.Durability;

@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;

@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 
 namespace Everruns.Modules.Events;
 

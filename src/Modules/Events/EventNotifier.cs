@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;

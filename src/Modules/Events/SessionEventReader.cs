@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using System.Text.Json.Nodes;
 using Npgsql;
 using NpgsqlTypes;

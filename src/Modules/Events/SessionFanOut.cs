@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.Extensions.Logging;
 
 namespace Everruns.Modules.Events;

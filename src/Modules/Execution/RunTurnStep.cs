@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Microsoft.Extensions.AI;
 using Microsoft.Extensions.Hosting;

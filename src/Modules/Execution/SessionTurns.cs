@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Wolverine;
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Wolverine;
 

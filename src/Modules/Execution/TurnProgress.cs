@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 
 namespace Everruns.Modules.Execution;

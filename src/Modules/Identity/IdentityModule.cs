@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

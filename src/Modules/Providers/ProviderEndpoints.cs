@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;

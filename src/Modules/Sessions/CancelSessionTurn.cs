@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
 using Wolverine;

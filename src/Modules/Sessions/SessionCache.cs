@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 
 namespace Everruns.Modules.Sessions;
 

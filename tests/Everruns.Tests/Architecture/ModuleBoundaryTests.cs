@@ -25,6 +25,19 @@ public sealed class ModuleBoundaryTests
         compiled.Where(name => name.StartsWith("Everruns.Modules.", StringComparison.Ordinal)).ShouldBeEmpty();
     }
 
+    /// <summary>Contracts are what modules exchange: plain .NET types, so that a contract never drags a store or a web stack in.</summary>
+    [Fact]
+    public void contracts_reference_no_infrastructure()
+    {
+        var project = XDocument.Load(Path.Combine(PostgresServer.RepositoryRoot, "src", "Contracts", "Everruns.Contracts.csproj"));
+        project.Descendants().Where(e => e.Name.LocalName is "PackageReference" or "ProjectReference" or "FrameworkReference")
+            .Select(e => (string)e.Attribute("Include")!).ShouldBeEmpty();
+
+        string[] infrastructure = ["Marten", "Wolverine", "Npgsql", "Weasel", "JasperFx", "Microsoft.AspNetCore", "Everruns."];
+        var compiled = typeof(Everruns.Contracts.SessionEvent).Assembly.GetReferencedAssemblies().Select(a => a.Name!);
+        compiled.Where(name => infrastructure.Any(name.StartsWith)).ShouldBeEmpty();
+    }
+
     [Fact]
     public void every_module_folder_is_a_module_the_host_composes() =>
         ModuleNames().Order().ShouldBe(

@@ -54,7 +54,7 @@ public sealed class SessionSignalsTests
     [Fact]
     public async Task a_wakeup_keeps_one_pending_pulse_and_ends_a_wait_on_timeout_or_cancel_without_throwing()
     {
-        using var wakeup = new Everruns.Contracts.Wakeup();
+        using var wakeup = new Everruns.Infrastructure.Wakeup();
         wakeup.Pulse();
         wakeup.Pulse(); // coalesces into the pending one
         (await wakeup.WaitAsync(Short, CancellationToken.None)).ShouldBeTrue();
@@ -114,7 +114,7 @@ public sealed class WakeupRaceTests
         // A caller that computes what is left of its own deadline may pass a slightly negative time when it was held up
         // in between: the wait ends at once, it neither throws (at -2 ms or less a timer refuses the time) nor waits for
         // ever (a timer rounds -1.5 ms to -1, its "infinite"; only Timeout.InfiniteTimeSpan itself means that here).
-        using var wakeup = new Everruns.Contracts.Wakeup();
+        using var wakeup = new Everruns.Infrastructure.Wakeup();
         foreach (var past in new[] { -0.5, -1.5, -2, -50 })
         {
             var waiting = wakeup.WaitAsync(TimeSpan.FromMilliseconds(past), CancellationToken.None);
@@ -130,7 +130,7 @@ public sealed class WakeupRaceTests
     {
         // A wait that ends (cancelled, or timed out) just as a pulse takes it: it may report false, but then the pulse
         // is pending and the next wait returns at once; it is never lost.
-        using var wakeup = new Everruns.Contracts.Wakeup();
+        using var wakeup = new Everruns.Infrastructure.Wakeup();
         var lost = 0;
         for (var i = 0; i < 10_000; i++)
         {
@@ -170,7 +170,7 @@ public sealed class SingleFlightTests
     [Fact]
     public async Task callers_that_ask_while_the_work_runs_share_it_and_the_next_caller_runs_it_again()
     {
-        var flights = new Everruns.Contracts.SingleFlight<int>();
+        var flights = new Everruns.Infrastructure.SingleFlight<int>();
         var runs = 0;
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async Task<int> Work()

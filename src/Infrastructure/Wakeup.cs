@@ -1,4 +1,4 @@
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// A one-slot wake-up for one waiter at a time: pulses while one is already pending coalesce into it, and the waiter,

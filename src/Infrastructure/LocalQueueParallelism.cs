@@ -2,7 +2,7 @@ using Wolverine.Configuration;
 using Wolverine.Runtime;
 using Wolverine.Transports.Local;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// How many messages one named local queue handles at once on an instance. Added after the host's policy for all

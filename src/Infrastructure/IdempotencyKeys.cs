@@ -1,3 +1,4 @@
+using Everruns.Contracts;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -8,32 +9,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Npgsql;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>Marks a creating endpoint that honours an <c>Idempotency-Key</c> header (see <see cref="IdempotencyKeys"/>).</summary>
 [AttributeUsage(AttributeTargets.Method)]
 public sealed class IdempotentAttribute : Attribute;
-
-/// <summary>
-/// An Idempotency-Key's record: first <see cref="Pending"/> (a request holds the key, until <see cref="HeldUntil"/>),
-/// then the request's response, stored in the transaction that did its writes; a retry with the same key (within
-/// <see cref="IdempotencyKeys.Retention"/>, in the same org) gets it back and writes nothing.
-/// </summary>
-public sealed class IdempotentResponse
-{
-    /// <summary>org id / key.</summary>
-    public string Id { get; set; } = "";
-    public string RequestHash { get; set; } = "";
-    public bool Pending { get; set; }
-    public DateTimeOffset HeldUntil { get; set; }
-    public int Status { get; set; }
-    public string? Location { get; set; }
-    public string Body { get; set; } = "";
-    public DateTimeOffset CreatedAt { get; set; }
-
-    /// <summary>Marten's optimistic-concurrency version: the response is stored only over the holder's own pending record.</summary>
-    public Guid Version { get; set; }
-}
 
 /// <summary>
 /// <c>Idempotency-Key</c> on creating requests (POST of messages, sessions, agents): how a client retries safely after

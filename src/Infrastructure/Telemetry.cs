@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// Counters every module reports to: a <see cref="Meter"/> (for exporters) and in-process totals that the

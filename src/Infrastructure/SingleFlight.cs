@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// Work shared by the callers that ask for it while it runs: the first caller for a key starts it, the others get the

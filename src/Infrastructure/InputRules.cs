@@ -1,6 +1,7 @@
+using Everruns.Contracts;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>Input rules agents and sessions share; each answers with the problem to return, or null.</summary>
 public static class InputRules

@@ -5,7 +5,7 @@ using Marten.Services.BatchQuerying;
 using Weasel.Postgresql;
 using Weasel.Storage;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// Writers of one session (its event stream and its documents) take turns. Marten's quick append reads the stream version

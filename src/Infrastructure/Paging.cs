@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Extensions;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>The SDK's list envelope: data, total, offset, limit, and next/prev page URLs when there are such pages.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Data, int Total, int Offset, int Limit, string? NextUrl, string? PrevUrl)

@@ -1,7 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// RFC 9457 problem details in the shape of the Everruns ErrorResponse: title, status, detail and a stable

@@ -1,4 +1,4 @@
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 public static class Ticks
 {

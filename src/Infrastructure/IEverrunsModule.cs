@@ -4,7 +4,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace Everruns.Contracts;
+namespace Everruns.Infrastructure;
 
 /// <summary>
 /// A business capability plugged into the host. The host registers each module's services and includes

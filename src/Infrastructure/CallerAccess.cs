@@ -1,0 +1,13 @@
+using Everruns.Contracts;
+using Microsoft.AspNetCore.Http;
+
+namespace Everruns.Infrastructure;
+
+public static class CallerExtensions
+{
+    /// <summary>The authenticated caller of this request (every route except /health, /status, /conformance and /metrics has one).</summary>
+    public static Caller Caller(this HttpContext http) =>
+        http.Features.Get<Caller>() ?? throw new InvalidOperationException("the request was not authenticated");
+
+    public static Caller Caller(this HttpRequest request) => request.HttpContext.Caller();
+}
