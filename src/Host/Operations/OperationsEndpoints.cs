@@ -34,8 +34,7 @@ public static class OperationsEndpoints
             }, statusCode: ok ? StatusCodes.Status200OK : StatusCodes.Status503ServiceUnavailable);
         }).AllowAnonymous();
 
-        var admin = app.MapGroup("/v1/admin").AddEndpointFilter(async (context, next) =>
-            Denied(context.HttpContext) ?? await next(context));
+        var admin = app.MapGroup("/v1/admin").RequireAuthorization(Policies.DeploymentAdmin);
 
         admin.MapGet("/system-health", async (SystemProbe probe, CancellationToken ct) => Results.Json(await probe.HealthAsync(ct)));
 
@@ -62,10 +61,4 @@ public static class OperationsEndpoints
             });
         });
     }
-
-    /// <summary>Authentication (401) happened before; here only the deployment-admin right is checked.</summary>
-    private static IResult? Denied(HttpContext http) =>
-        http.Caller().SystemAdmin
-            ? null
-            : Problems.Result(Problems.Forbidden("deployment administrators only"));
 }

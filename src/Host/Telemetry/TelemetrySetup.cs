@@ -33,5 +33,5 @@ public static class TelemetrySetup
                 .AddOtlpExporter());
     }
 
-    public static void MapMetrics(this WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics");
+    public static void MapMetrics(this WebApplication app) => app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 }

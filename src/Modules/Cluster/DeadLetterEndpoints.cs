@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
@@ -20,16 +21,14 @@ public static class DeadLetterEndpoints
     /// <summary>The most entries a list reads: the queue holds bugs, not traffic.</summary>
     public const int MaxRead = 10_000;
 
-    private const string AdminsOnly = "the dead-letter queue describes the deployment: deployment administrators only";
-
     public sealed record DlqEntryResponse(
         Guid Id, Guid OriginalTaskId, string ActivityId, string ActivityType, JsonNode Input, int Attempts, string LastError,
         IReadOnlyList<string> ErrorHistory, DateTimeOffset DeadAt, Guid? WorkflowId);
 
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverineGet("/v1/durable/dlq")]
     public static async Task<IResult> List(IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         var (offset, offsetProblem) = Query.Int(http.Request, "offset");
         var (limit, limitProblem) = Query.Int(http.Request, "limit");
         if ((offsetProblem ?? limitProblem) is { } problem) return Problems.Result(problem);
@@ -57,19 +56,19 @@ public static class DeadLetterEndpoints
     }
 
     /// <summary>Answers the entry's task id (the message keeps its id when replayed) as plain text, as the API does.</summary>
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverinePost("/v1/durable/dlq/{dlq_id}/retry")]
     public static async Task<IResult> Retry(string dlq_id, IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         if (await FindAsync(runtime, dlq_id) is not { } id) return NotFound(dlq_id);
         await runtime.Storage.DeadLetters.MarkDeadLetterEnvelopesAsReplayableAsync([id]);
         return Results.Text(id.ToString(), "text/plain");
     }
 
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverineDelete("/v1/durable/dlq/{dlq_id}")]
     public static async Task<IResult> Discard(string dlq_id, IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         if (await FindAsync(runtime, dlq_id) is not { } id) return NotFound(dlq_id);
         await runtime.Storage.DeadLetters.DiscardAsync(new DeadLetterEnvelopeQuery([id]), ct);
         return Results.NoContent();

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -18,13 +19,11 @@ public static class DurableEndpoints
         DateTimeOffset LastHeartbeatAt, DateTimeOffset? StoppedAt, bool IsLeader, bool RunsMaintenance, bool IsSelf,
         IReadOnlyList<string> Agents);
 
-    private const string AdminsOnly = "the durable worker views describe the deployment: deployment administrators only";
-
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverineGet("/v1/durable/workers")]
     public static async Task<IResult> Workers(NpgsqlDataSource dataSource, ClusterOptions options, InstanceIdentity self,
         HttpContext http, CancellationToken ct)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         var workers = await ReadWorkersAsync(dataSource, options, self, ct);
         return Results.Ok(new
         {
@@ -35,11 +34,11 @@ public static class DurableEndpoints
         });
     }
 
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverineGet("/v1/durable/metrics/timeseries")]
     public static async Task<IResult> Timeseries(MetricsTimeline timeline, NpgsqlDataSource dataSource, ClusterOptions options,
         InstanceIdentity self, HttpContext http, CancellationToken ct)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden(AdminsOnly));
         var active = (await ReadWorkersAsync(dataSource, options, self, ct)).Count(w => w.Status == "active");
         var samples = timeline.Samples;
         var series = samples.SelectMany(s => s.Values.Keys).Distinct().ToDictionary(

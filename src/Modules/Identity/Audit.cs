@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
@@ -27,19 +28,19 @@ public static class AuditHandler
 public static class AuditEndpoints
 {
     /// <summary>The caller's org's log, newest first (org admins).</summary>
+    [Authorize(Policy = Policies.OrgAdmin)]
     [WolverineGet("/v1/audit-log")]
     public static async Task<IResult> OrgLog(HttpContext http, NpgsqlDataSource dataSource)
     {
         var caller = http.Caller();
-        if (!caller.IsOrgAdmin) return Problems.Result(Problems.Forbidden("only org admins read the audit log"));
         return await PageAsync(http, dataSource, caller.Org);
     }
 
     /// <summary>The whole deployment's log, including deployment-wide actions such as secret rotations (deployment admins).</summary>
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverineGet("/v1/admin/audit-log")]
     public static async Task<IResult> AdminLog(HttpContext http, NpgsqlDataSource dataSource)
     {
-        if (!http.Caller().SystemAdmin) return Problems.Result(Problems.Forbidden("deployment administrators only"));
         return await PageAsync(http, dataSource, null);
     }
 

@@ -27,6 +27,8 @@ public sealed class IdentityModule : IEverrunsModule
         services.AddSingleton<IRateLimitStore>(sp => sp.GetRequiredService<IdentityOptions>().RateLimitStore == RateLimitStore.Memory
             ? ActivatorUtilities.CreateInstance<MemoryRateLimitStore>(sp)
             : ActivatorUtilities.CreateInstance<PostgresRateLimitStore>(sp));
+        TokenPolicies.Add(services);
+        OrgRouteRateLimiter.Add(services);
     }
 
     public IEnumerable<string> SchemaSql => IdentitySchema.Sql;
@@ -34,8 +36,9 @@ public sealed class IdentityModule : IEverrunsModule
     public void UsePipeline(IApplicationBuilder app)
     {
         app.UseMiddleware<BodyLimit>();
-        app.UseMiddleware<Authentication>();
-        app.UseMiddleware<RateLimiting>();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseRateLimiter(); // per org and route, so once the caller is known
     }
 
     public IReadOnlyDictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> Verbs => IdentityVerbs.All;

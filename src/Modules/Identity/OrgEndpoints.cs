@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -21,6 +22,7 @@ public sealed record MemberResponse(string UserId, string Name, string Role, Dat
 /// </summary>
 public static class OrgEndpoints
 {
+    [Authorize(Policy = Policies.User)]
     [WolverineGet("/v1/orgs")]
     public static async Task<IResult> List(HttpContext http, IdentityStore store)
     {
@@ -29,18 +31,18 @@ public static class OrgEndpoints
         return Results.Ok(new { data = orgs.Select(o => OrgResponse.From(o.Org, o.Role)).ToList() });
     }
 
+    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverinePost("/v1/orgs")]
     public static async Task<IResult> Create(OrgRequest? request, HttpContext http, IdentityStore store)
     {
         var caller = http.Caller();
-        if (!caller.SystemAdmin)
-            return Problems.Result(Problems.Forbidden("only deployment administrators create organizations"));
         if (OrgName(request?.Name) is { } invalid) return Problems.Result(invalid);
         // The deployment admin does not join it: they add its first admin with POST /v1/orgs/{org}/members.
         var org = await store.CreateOrgAsync(request!.Name!.Trim(), caller.Actor, http.RequestAborted);
         return Results.Created($"/v1/orgs/{org.Id}", OrgResponse.From(org, null));
     }
 
+    [Authorize(Policy = Policies.User)]
     [WolverineGet("/v1/orgs/{org}")]
     public static async Task<IResult> Get(string org, HttpContext http, IdentityStore store)
     {
@@ -50,6 +52,7 @@ public static class OrgEndpoints
         return found is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(found, role));
     }
 
+    [Authorize(Policy = Policies.User)]
     [WolverinePatch("/v1/orgs/{org}")]
     public static async Task<IResult> Patch(string org, OrgRequest? request, HttpContext http, IdentityStore store)
     {
@@ -61,6 +64,7 @@ public static class OrgEndpoints
         return renamed is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(renamed, role));
     }
 
+    [Authorize(Policy = Policies.User)]
     [WolverineGet("/v1/orgs/{org}/members")]
     public static async Task<IResult> Members(string org, HttpContext http, IdentityStore store)
     {
@@ -76,6 +80,7 @@ public static class OrgEndpoints
     /// With <c>name</c>: a new user (a person or a service) in the org, returned with a first token, shown once.
     /// With <c>user_id</c>: an existing user joins the org (or changes role); their tokens then reach it with X-Org-Id.
     /// </summary>
+    [Authorize(Policy = Policies.User)]
     [WolverinePost("/v1/orgs/{org}/members")]
     public static async Task<IResult> AddMember(string org, AddMemberRequest? request, HttpContext http, IdentityStore store)
     {
@@ -100,6 +105,7 @@ public static class OrgEndpoints
             new MemberResponse(created.UserId, created.Name, created.Role, created.CreatedAt, TokenCreatedResponse.From(token, plaintext)));
     }
 
+    [Authorize(Policy = Policies.User)]
     [WolverineDelete("/v1/orgs/{org}/members/{userId}")]
     public static async Task<IResult> RemoveMember(string org, string userId, HttpContext http, IdentityStore store)
     {

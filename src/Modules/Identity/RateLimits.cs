@@ -5,6 +5,10 @@ using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
+using System.Threading.RateLimiting;
+using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.AspNetCore.Builder;
 using Npgsql;
 
 namespace Everruns.Modules.Identity;
@@ -91,52 +95,93 @@ public sealed class PostgresRateLimitStore(NpgsqlDataSource dataSource, Instance
     }
 }
 
-/// <summary>RATE_LIMIT_STORE=memory: the same windows counted by each instance alone (one instance, or tests).</summary>
-public sealed class MemoryRateLimitStore(TimeProvider clock) : IRateLimitStore
+/// <summary>
+/// RATE_LIMIT_STORE=memory: each instance counts alone, with ASP.NET Core's fixed-window limiter per key (one instance,
+/// or tests).
+/// </summary>
+public sealed class MemoryRateLimitStore : IRateLimitStore, IDisposable
 {
-    private readonly ConcurrentDictionary<string, (long Window, long Count)> _counters = new();
+    private readonly ConcurrentDictionary<(int, TimeSpan), PartitionedRateLimiter<string>> _limiters = new();
 
     public Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
     {
-        var now = clock.GetUtcNow().ToUnixTimeMilliseconds();
-        var size = (long)window.TotalMilliseconds;
-        var current = now / size;
-        var counter = _counters.AddOrUpdate(key, _ => (current, 1), (_, c) => c.Window == current ? (current, c.Count + 1) : (current, 1));
-        return Task.FromResult((counter.Count <= limit, Math.Max(0, limit - counter.Count), TimeSpan.FromMilliseconds((current + 1) * size - now)));
+        var limiter = _limiters.GetOrAdd((limit, window), _ => PartitionedRateLimiter.Create<string, string>(k =>
+            RateLimitPartition.GetFixedWindowLimiter(k, _ => new FixedWindowRateLimiterOptions { PermitLimit = limit, Window = window, QueueLimit = 0 })));
+        using var lease = limiter.AttemptAcquire(key);
+        var remaining = limiter.GetStatistics(key)?.CurrentAvailablePermits ?? 0;
+        var resetIn = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : window;
+        return Task.FromResult((lease.IsAcquired, remaining, resetIn));
+    }
+
+    public void Dispose()
+    {
+        foreach (var limiter in _limiters.Values) limiter.Dispose();
     }
 }
 
 /// <summary>
-/// RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_SECS for each org and route (method and route template): beyond it,
-/// 429 with Retry-After. Runs after authentication; open routes are not limited.
+/// RATE_LIMIT_REQUESTS per RATE_LIMIT_WINDOW_SECS for each org and route (method and route template), as the global
+/// limiter of ASP.NET Core's rate-limiting middleware; the counting is the <see cref="IRateLimitStore"/>'s (cluster-wide
+/// by default). Beyond it, 429 with Retry-After. Runs after authentication; requests without a caller are not limited.
 /// </summary>
-public sealed class RateLimiting(RequestDelegate next, IdentityOptions options, IRateLimitStore store)
+public sealed class OrgRouteRateLimiter(IdentityOptions options, IRateLimitStore store) : PartitionedRateLimiter<HttpContext>
 {
-    public async Task InvokeAsync(HttpContext http)
+    public static void Add(IServiceCollection services)
     {
-        var caller = http.Features.Get<Caller>();
-        if (options.RateLimitRequests == 0 || caller is null)
+        services.AddRateLimiter(_ => { });
+        services.AddOptions<RateLimiterOptions>().Configure<IdentityOptions, IRateLimitStore>((limiter, options, store) =>
         {
-            await next(http);
-            return;
-        }
+            limiter.GlobalLimiter = new OrgRouteRateLimiter(options, store);
+            limiter.OnRejected = (context, _) =>
+            {
+                var seconds = context.Lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter)
+                    ? Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))
+                    : 1;
+                context.HttpContext.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+                var problem = Problems.Create(StatusCodes.Status429TooManyRequests, "rate_limited",
+                    $"at most {options.RateLimitRequests} requests per {options.RateLimitWindow.TotalSeconds:0.#} s for this organization and route; retry in {seconds} s");
+                problem.Extensions["retry_after_seconds"] = seconds;
+                return new ValueTask(Problems.Result(problem).ExecuteAsync(context.HttpContext));
+            };
+        });
+    }
 
-        var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
-        var key = $"{caller.OrgId ?? caller.UserId}|{http.Request.Method} {route}";
-        var (allowed, remaining, resetIn) = await store.HitAsync(key, options.RateLimitRequests, options.RateLimitWindow, http.RequestAborted);
-        var headers = http.Response.Headers;
+    private static readonly RateLimitLease Unlimited = new Outcome(true, null);
+
+    public override RateLimiterStatistics? GetStatistics(HttpContext resource) => null;
+
+    /// <summary>Never decides synchronously (the count may need the database): the middleware then calls <see cref="AcquireAsyncCore"/>.</summary>
+    protected override RateLimitLease AttemptAcquireCore(HttpContext resource, int permitCount) =>
+        Key(resource) is null ? Unlimited : new Outcome(false, null);
+
+    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(HttpContext resource, int permitCount, CancellationToken ct)
+    {
+        if (Key(resource) is not { } key) return Unlimited;
+        var (allowed, remaining, resetIn) = await store.HitAsync(key, options.RateLimitRequests, options.RateLimitWindow, ct);
+        var headers = resource.Response.Headers;
         headers["X-RateLimit-Limit"] = options.RateLimitRequests.ToString(CultureInfo.InvariantCulture);
         headers["X-RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
-        if (allowed)
-        {
-            await next(http);
-            return;
-        }
+        return new Outcome(allowed, allowed ? null : resetIn);
+    }
 
-        var seconds = Math.Max(1, (int)Math.Ceiling(resetIn.TotalSeconds));
-        headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
-        await Authentication.Problem(http, Problems.Create(StatusCodes.Status429TooManyRequests, "rate_limited",
-            $"at most {options.RateLimitRequests} requests per {options.RateLimitWindow.TotalSeconds:0.#} s for this organization and route; retry in {seconds} s"));
+    private string? Key(HttpContext http)
+    {
+        if (options.RateLimitRequests == 0 || http.Features.Get<Caller>() is not { } caller) return null;
+        var route = (http.GetEndpoint() as RouteEndpoint)?.RoutePattern.RawText ?? "(unmatched)";
+        return $"{caller.OrgId ?? caller.UserId}|{http.Request.Method} {route}";
+    }
+
+    private sealed class Outcome(bool acquired, TimeSpan? retryAfter) : RateLimitLease
+    {
+        public override bool IsAcquired => acquired;
+
+        public override IEnumerable<string> MetadataNames => retryAfter is null ? [] : [MetadataName.RetryAfter.Name];
+
+        public override bool TryGetMetadata(string metadataName, out object? metadata)
+        {
+            metadata = metadataName == MetadataName.RetryAfter.Name ? retryAfter : null;
+            return metadata is not null;
+        }
     }
 }
 
@@ -147,7 +192,7 @@ public sealed class BodyLimit(RequestDelegate next, IdentityOptions options)
     {
         if (http.Request.ContentLength > options.MaxRequestBodyBytes)
         {
-            await Authentication.Problem(http, TooLarge(options.MaxRequestBodyBytes));
+            await Problems.Result(TooLarge(options.MaxRequestBodyBytes)).ExecuteAsync(http);
             return;
         }
 

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -24,10 +25,12 @@ public sealed record CreateTokenRequest(string? Name, string[]? Scopes, int? Exp
 /// <summary>The caller's own personal access tokens (the Everruns <c>/v1/auth/personal-access-tokens</c> API).</summary>
 public static class TokenEndpoints
 {
+    [Authorize(Policy = Policies.User)]
     [WolverineGet("/v1/auth/personal-access-tokens")]
     public static async Task<IResult> List(HttpContext http, IdentityStore store) =>
         Results.Ok(new { data = (await store.TokensOfAsync(http.Caller().UserId, http.RequestAborted)).Select(TokenResponse.From).ToList() });
 
+    [Authorize(Policy = Policies.User)]
     [WolverinePost("/v1/auth/personal-access-tokens")]
     public static async Task<IResult> Create(CreateTokenRequest? request, HttpContext http, IdentityStore store, TimeProvider clock)
     {
@@ -48,6 +51,7 @@ public static class TokenEndpoints
     }
 
     /// <summary>Revokes one of the caller's tokens (a deployment admin may revoke anyone's): refused on every instance within moments.</summary>
+    [Authorize(Policy = Policies.User)]
     [WolverineDelete("/v1/auth/personal-access-tokens/{tokenId}")]
     public static async Task<IResult> Revoke(string tokenId, HttpContext http, IdentityStore store)
     {

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using System.Text.RegularExpressions;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
@@ -37,10 +38,12 @@ public static partial class ProviderEndpoints
         return provider is null ? Problems.Result(NotFound(id)) : Results.Ok(ProviderResponse.From(provider, http));
     }
 
+    [Authorize(Policy = Policies.OrgAdmin)]
     [WolverinePost("/v1/providers")]
     public static Task<IResult> Post(ProviderRequest? request, IDocumentSession documents, SecretBox box, IMessageBus bus, HttpRequest http) =>
         Upsert(null, request, documents, box, bus, http, replace: false);
 
+    [Authorize(Policy = Policies.OrgAdmin)]
     [WolverinePut("/v1/providers/{id}")]
     public static Task<IResult> Put(string id, ProviderRequest? request, IDocumentSession documents, SecretBox box, IMessageBus bus,
         HttpRequest http) =>
@@ -48,12 +51,12 @@ public static partial class ProviderEndpoints
             ? Upsert(id, request, documents, box, bus, http, replace: true)
             : Task.FromResult(Problems.Result(Problems.BadRequest("invalid_provider_id", $"'{id}' is not a provider id (provider_<32 hex>)")));
 
+    [Authorize(Policy = Policies.OrgAdmin)]
     [WolverinePatch("/v1/providers/{id}")]
     public static async Task<IResult> Patch(string id, ProviderRequest? request, IDocumentSession documents, SecretBox box, IMessageBus bus,
         HttpRequest http)
     {
         var caller = http.Caller();
-        if (!caller.IsOrgAdmin) return Problems.Result(Forbidden());
         var provider = await InOrgAsync(documents, caller.Org, id);
         if (provider is null) return Problems.Result(NotFound(id));
         request ??= new ProviderRequest(null, null, null, null, null, null);
@@ -76,11 +79,11 @@ public static partial class ProviderEndpoints
         return Results.Ok(ProviderResponse.From(provider, http));
     }
 
+    [Authorize(Policy = Policies.OrgAdmin)]
     [WolverineDelete("/v1/providers/{id}")]
     public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, HttpRequest http)
     {
         var caller = http.Caller();
-        if (!caller.IsOrgAdmin) return Problems.Result(Forbidden());
         var provider = await InOrgAsync(documents, caller.Org, id);
         if (provider is null) return Problems.Result(NotFound(id));
         documents.Delete(provider);
@@ -92,7 +95,6 @@ public static partial class ProviderEndpoints
         HttpRequest http, bool replace)
     {
         var caller = http.Caller();
-        if (!caller.IsOrgAdmin) return Problems.Result(Forbidden());
         if (request is null) return Problems.Result(Problems.BadRequest("invalid_body", "the request body must be a JSON object"));
         if (Validate(request.Name, request.ProviderType, request.BaseUrl, request.Status) is { } invalid) return Problems.Result(invalid);
         var key = KeyOf(request);
@@ -157,9 +159,6 @@ public static partial class ProviderEndpoints
     private static ProblemDetails NotFound(string id) => Problems.NotFound("provider_not_found", $"provider {id} not found");
 
     private static ProblemDetails NameTaken(string name) => Problems.Conflict("provider_name_taken", $"another provider is named '{name}'");
-
-    private static ProblemDetails Forbidden() =>
-        Problems.Forbidden("only org admins change provider connections");
 
     private static ProblemDetails EncryptionOff() => Problems.Create(StatusCodes.Status503ServiceUnavailable, "secrets_encryption_not_configured",
         "this server cannot store credentials: SECRETS_ENCRYPTION_KEY is not set");

@@ -213,7 +213,11 @@ public sealed partial class ClusterIdentityTests
             var api = new ApiClient(host.Server.CreateClient());
             (await api.GetAsync("/v1/sessions")).Status.ShouldBe(HttpStatusCode.OK);
             (await api.GetAsync("/v1/sessions")).Status.ShouldBe(HttpStatusCode.OK);
-            (await api.GetAsync("/v1/sessions")).ShouldBeProblem(HttpStatusCode.TooManyRequests, "rate_limited");
+            var refused = await api.GetAsync("/v1/sessions");
+            refused.ShouldBeProblem(HttpStatusCode.TooManyRequests, "rate_limited");
+            var retryAfter = int.Parse(refused.Headers.RetryAfter!.ToString(), System.Globalization.CultureInfo.InvariantCulture);
+            retryAfter.ShouldBeInRange(1, 86400);
+            refused.Object["retry_after_seconds"]!.GetValue<int>().ShouldBe(retryAfter);
         }
 
         var name = Names.Unique("big");

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 
 namespace Everruns.Tests.Identity;
@@ -21,6 +22,25 @@ public sealed class TenancyTests(AppFixture app)
         token.ShouldStartWith("evr_pat_");
         // The deployment admin created the org and is its member too: the new user's token must pick the org.
         return (orgId, (string)member.Object["user_id"]!, new ApiClient(app.Host.Server.CreateClient().As(token, orgId)));
+    }
+
+    /// <summary>
+    /// Only the probes and public documents are open; every other route needs a token, whether it names a policy or
+    /// (having forgotten to) falls under the fallback one, which requires an org member.
+    /// </summary>
+    [Fact]
+    public void every_route_but_the_probes_requires_a_token_and_an_unnamed_policy_means_an_org_member()
+    {
+        var endpoints = app.Host.Services.GetServices<Microsoft.AspNetCore.Routing.EndpointDataSource>()
+            .SelectMany(source => source.Endpoints).OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>().ToList();
+        endpoints.Count.ShouldBeGreaterThan(30);
+        endpoints.Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null)
+            .Select(e => e.RoutePattern.RawText).Distinct().Order()
+            .ShouldBe(["/conformance", "/health", "/health/ready", "/metrics", "/status"]);
+
+        var options = app.Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Authorization.AuthorizationOptions>>().Value;
+        options.FallbackPolicy.ShouldBeSameAs(options.GetPolicy(Everruns.Infrastructure.Policies.Member));
+        options.FallbackPolicy!.Requirements.ShouldContain(r => r is Microsoft.AspNetCore.Authorization.Infrastructure.DenyAnonymousAuthorizationRequirement);
     }
 
     [Fact]
