@@ -61,6 +61,7 @@ public static class EverrunsComposition
         builder.Services.AddSingleton<Readiness>();
         builder.Services.AddSingleton<SystemProbe>();
         builder.Services.AddSingleton<SchemaMigrator>();
+        builder.Services.AddSingleton<ICommandPreparation, Operations.CommandPreparation>();
         // Registered before Marten and Wolverine so that it runs (and finishes) before they touch their tables.
         builder.Services.AddHostedService<SchemaMigrationService>();
 

@@ -35,13 +35,6 @@ public interface IEverrunsModule
     {
     }
 
-    /// <summary>
-    /// Command-line verbs (<c>ops/run &lt;verb&gt; ...</c>), run after the schema migration with the host's services:
-    /// verb → (services, arguments after the verb, console) → exit code.
-    /// </summary>
-    IReadOnlyDictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> Verbs =>
-        new Dictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>>();
-
     /// <summary>Endpoints that are not Wolverine HTTP endpoints (long-lived streams such as SSE).</summary>
     void MapEndpoints(IEndpointRouteBuilder endpoints)
     {

@@ -40,6 +40,4 @@ public sealed class IdentityModule : IEverrunsModule
         app.UseAuthorization();
         app.UseRateLimiter(); // per org and route, so once the caller is known
     }
-
-    public IReadOnlyDictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> Verbs => IdentityVerbs.All;
 }

@@ -1,9 +1,13 @@
 using Everruns.Contracts;
 using Everruns.Infrastructure;
+using JasperFx;
+using JasperFx.CommandLine;
 using Marten;
 using Marten.Schema;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+
+[assembly: JasperFxAssembly]
 
 namespace Everruns.Modules.Providers;
 
@@ -20,23 +24,21 @@ public sealed class ProvidersModule : IEverrunsModule
             .UniqueIndex(UniqueIndexType.Computed, "uq_provider_org_name", x => x.OrgId, x => x.Name));
     }
 
-    public IReadOnlyDictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> Verbs =>
-        new Dictionary<string, Func<IServiceProvider, string[], TextWriter, Task<int>>> { ["reencrypt-secrets"] = ReencryptSecrets.RunAsync };
 }
 
 /// <summary>
 /// <c>reencrypt-secrets</c>: after SECRETS_ENCRYPTION_KEY changed (the old key in SECRETS_ENCRYPTION_KEY_PREVIOUS),
 /// re-seals every stored credential under the current key, in one transaction; then the previous key can go.
 /// </summary>
-public static class ReencryptSecrets
+[Description("Re-seal every stored credential under the current SECRETS_ENCRYPTION_KEY", Name = "reencrypt-secrets")]
+public sealed class ReencryptSecretsCommand : EverrunsCommand<NetCoreInput>
 {
-    public static async Task<int> RunAsync(IServiceProvider services, string[] args, TextWriter console)
+    protected override async Task<bool> RunAsync(NetCoreInput input, IServiceProvider services, TextWriter console)
     {
         var box = services.GetRequiredService<SecretBox>();
         if (!box.Enabled)
         {
-            await console.WriteLineAsync("SECRETS_ENCRYPTION_KEY is not set: nothing can be re-encrypted");
-            return 2;
+            return Fail(console, "SECRETS_ENCRYPTION_KEY is not set: nothing can be re-encrypted");
         }
 
         await using var session = services.GetRequiredService<IDocumentStore>().LightweightSession();
@@ -56,6 +58,6 @@ public static class ReencryptSecrets
         await session.SaveChangesAsync();
         await console.WriteLineAsync(
             $"re-encrypted {changed} of {providers.Count} stored credential(s) under key {box.CurrentKeyId}; SECRETS_ENCRYPTION_KEY_PREVIOUS can go");
-        return 0;
+        return true;
     }
 }
