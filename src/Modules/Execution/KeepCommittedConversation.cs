@@ -7,7 +7,7 @@ namespace Everruns.Modules.Execution;
 /// <summary>
 /// After each commit of this instance, the conversation events it appended go to the instance's kept conversation
 /// (<see cref="ConversationCache.Extend"/>), so that the model call a transaction starts (a posted message's turn, the
-/// next iteration after tools) finds its whole conversation kept and reads nothing (see <see cref="RunTurnStep.Written"/>).
+/// next iteration after tools) finds its whole conversation kept and reads nothing (see <see cref="StepMemory"/>).
 /// </summary>
 public sealed class KeepCommittedConversation(ConversationCache conversations) : DocumentSessionListenerBase
 {

@@ -89,7 +89,6 @@ public static class FinishTools
 
         state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning, SteppedAt = DateTimeOffset.UtcNow };
         documents.Store(state);
-        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId, runtime, written,
-            new StepHandover(state)));
+        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId).Carrying(runtime, written, state));
     }
 }

@@ -50,7 +50,8 @@ public static class RunTurnStepHandler
         }
 
         EverrunsMetrics.TaskClaimed.Add();
-        if (step.Handover is null) EverrunsMetrics.StepsResumed.Add(); // read back from the store: no sender handed it over
+        var carried = StepMemory.Of(step);
+        if (carried is null) EverrunsMetrics.StepsResumed.Add(); // read back from the store: no sender handed it over
         await using var beating = heartbeat.Begin(step.SessionId, step.TurnId);
         using var handOff = new CancellationTokenSource();
         await using var onStopping = lifetime.ApplicationStopping.Register(() => handOff.CancelAfter(shutdown.Grace));
@@ -65,12 +66,12 @@ public static class RunTurnStepHandler
                 return next;
             }
 
-            var call = new ModelCall(step, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger);
+            var call = new ModelCall(step, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
                 Answered.AddOrUpdate(step, finished);
-                await FinishTurnStep.CommitAsync(finished, documents, next, step.Handover?.Take(), ct);
+                await FinishTurnStep.CommitAsync(finished, documents, next, carried?.Handover?.Take(), ct);
             }
             else if (handOff.IsCancellationRequested && !call.Outdated)
             {
@@ -86,7 +87,7 @@ public static class RunTurnStepHandler
         }
     }
 
-    private sealed class ModelCall(RunTurnStep step, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
+    private sealed class ModelCall(RunTurnStep step, StepMemory.Carried? carried, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
         IProviderCredentials providers, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger)
     {
@@ -103,7 +104,7 @@ public static class RunTurnStepHandler
         /// <summary>The outcome to commit, or null when outdated, cancelled or handed off.</summary>
         public async Task<TurnStepFinished?> RunAsync(CancellationToken handOff, CancellationToken ct)
         {
-            var runtime = step.Runtime ?? await sessions.RuntimeAsync(step.SessionId, ct);
+            var runtime = carried?.Runtime ?? await sessions.RuntimeAsync(step.SessionId, ct);
             if (runtime is null) return Failed(null, "The session no longer exists.", "session_not_found");
             // One read: the conversation (of every turn) after what this instance has of it, and of this turn only what an
             // earlier attempt of this step may have streamed and whether it ended (from the turn's start).
@@ -196,7 +197,7 @@ public static class RunTurnStepHandler
             var kept = conversations.Get(step.SessionId);
             // Sent by a transaction of this instance whose events were kept as it committed, and nothing kept after them
             // (a cancel, or progress of an earlier attempt of this step, would be): the conversation is all here.
-            if (step.Written is { } written && kept is not null && kept.Through == written.Version) return (kept.Events, []);
+            if (carried?.Written is { } written && kept is not null && kept.Through == written.Version) return (kept.Events, []);
             var through = kept?.Through ?? 0;
             // This turn's events all come after its turn.started: kept already, or after what is kept.
             var turnStart = kept?.Events.LastOrDefault(e => e.Type == EventTypes.TurnStarted && e.Context.TurnId == step.TurnId)?.Sequence;

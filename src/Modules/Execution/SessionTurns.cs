@@ -1,5 +1,4 @@
 using System.Text.Json.Nodes;
-using System.Text.Json.Serialization;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
@@ -65,20 +64,38 @@ public sealed record TurnActivity(DateTimeOffset At, DateTimeOffset StartedAt, D
 // connection, then, under the session's write lock, checks that the turn is still where the step found it and
 // commits the outcome with the next step's message in one transaction (the handler's own, with its inbox envelope).
 /// <summary>
-/// A model call of a turn. <paramref name="InputMessageId"/> (the context of the turn's events) lets the step start
-/// without reading the turn state: the conversation it reads anyway tells whether the step is still due (see
-/// <see cref="TurnStepRead.Outdated"/>). <paramref name="Runtime"/> is the session's settings as the step's sender
-/// had just read them; it is handed over in memory only, never stored with the step: a step run again after a crash
-/// or a hand-off reads them afresh. Both are absent in hand-offs; such a step reads the turn state and the settings
-/// first. <paramref name="Written"/>, in memory only too: the last event the sender's
-/// transaction appended (its version is set as it commits); when the instance's kept conversation reaches exactly
-/// that far (<see cref="KeepCommittedConversation"/>), nothing has been appended since that this instance does not
-/// know of, and the step reads nothing. <paramref name="Handover"/>, in memory only as well: the turn state as the
-/// sender committed it, so that the step commits without reading it first (see <see cref="StepHandover"/>).
+/// A model call of a turn: plain data, as every durable message. <paramref name="InputMessageId"/> (the context of the
+/// turn's events) lets the step start without reading the turn state: the conversation it reads anyway tells whether the
+/// step is still due (see <see cref="TurnStepRead.Outdated"/>); a step without it reads the turn state first. What the
+/// sender knows besides travels beside the message, in memory (<see cref="StepMemory"/>).
 /// </summary>
-public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration, string? InputMessageId = null,
-    [property: JsonIgnore] SessionRuntime? Runtime = null, [property: JsonIgnore] JasperFx.Events.IEvent? Written = null,
-    [property: JsonIgnore] StepHandover? Handover = null) : ITurnWork;
+public sealed record RunTurnStep(string SessionId, string TurnId, int Iteration, string? InputMessageId = null) : ITurnWork;
+
+/// <summary>
+/// What the sender of a <see cref="RunTurnStep"/> hands the step when it runs in the same process: the session's settings
+/// as the sender had just read them; the last event its transaction appended (its version set as it commits: when the
+/// instance's kept conversation reaches exactly that far, see <see cref="KeepCommittedConversation"/>, the step reads
+/// nothing); and the turn state it committed (<see cref="StepHandover"/>: the step's commit neither reads it nor waits
+/// for the lock first). Kept beside the message object that Wolverine's local queue delivers as it was sent, weakly, so
+/// it never outlives it; a step read back from the inbox (another instance, a restart, a scheduled retry) has none and
+/// reads them. Why not read them always: on the turn benchmark these spare each step a read of the settings, of the
+/// conversation and of the turn state under the session's lock.
+/// </summary>
+public static class StepMemory
+{
+    public sealed record Carried(SessionRuntime? Runtime, JasperFx.Events.IEvent? Written, StepHandover? Handover);
+
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<RunTurnStep, Carried> Table = new();
+
+    public static RunTurnStep Carrying(this RunTurnStep step, SessionRuntime? runtime, JasperFx.Events.IEvent? written, SessionTurns state)
+    {
+        Table.AddOrUpdate(step, new Carried(runtime, written, new StepHandover(state)));
+        return step;
+    }
+
+    /// <summary>What the sender handed over, when the step runs in the process that sent it.</summary>
+    public static Carried? Of(RunTurnStep step) => Table.TryGetValue(step, out var carried) ? carried : null;
+}
 
 /// <summary>
 /// What a model-call step's sender hands it in memory: the turn state its transaction committed (with the version it
@@ -146,7 +163,7 @@ public static class Turns
             ["input_message_id"] = input.MessageId,
             ["input_content"] = Previews.Of(input.Text),
         });
-        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId, runtime, started, new StepHandover(state)));
+        next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId).Carrying(runtime, started, state));
         EverrunsMetrics.TurnsStarted.Add();
     }
 

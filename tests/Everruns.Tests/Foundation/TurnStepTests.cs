@@ -40,18 +40,21 @@ public sealed class TurnStepTests
     }
 
     [Fact]
-    public void the_session_settings_handed_to_a_step_are_never_stored_with_it()
+    public void what_a_sender_hands_a_step_in_memory_is_never_stored_with_it()
     {
         var runtime = new SessionRuntime("session_1", "org_1", null, "a secret system prompt", "everruns-offline", 10, []);
-        var json = JsonSerializer.Serialize(new RunTurnStep("session_1", "turn_1", 2, "message_1", runtime));
+        var step = new RunTurnStep("session_1", "turn_1", 2, "message_1").Carrying(runtime, null, new SessionTurns { Id = "session_1" });
+        StepMemory.Of(step)!.Runtime.ShouldBe(runtime);
+        var json = JsonSerializer.Serialize(step);
         json.ShouldNotContain("secret");
 
-        // Read back (a redelivery, a step recovered from a dead node): the settings are read again.
+        // Read back (a redelivery, a step recovered from a dead node): equal as data, but nothing handed over: the settings
+        // are read again.
         var back = JsonSerializer.Deserialize<RunTurnStep>(json)!;
         back.ShouldBe(new RunTurnStep("session_1", "turn_1", 2, "message_1"));
-        back.Runtime.ShouldBeNull();
+        StepMemory.Of(back).ShouldBeNull();
 
-        // A step of an earlier build, or a hand-off: no input message, so the step reads the turn state first.
+        // A hand-off: no input message, so the step reads the turn state first.
         JsonSerializer.Deserialize<RunTurnStep>("""{"SessionId":"session_1","TurnId":"turn_1","Iteration":1}""")
             .ShouldBe(new RunTurnStep("session_1", "turn_1", 1));
     }
