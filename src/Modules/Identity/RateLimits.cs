@@ -17,6 +17,9 @@ namespace Everruns.Modules.Identity;
 public interface IRateLimitStore
 {
     Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct);
+
+    /// <summary>The same hit when it can be counted without waiting (null when it needs the database).</summary>
+    (bool Allowed, long Remaining, TimeSpan ResetIn)? TryHitNow(string key, int limit, TimeSpan window);
 }
 
 /// <summary>
@@ -81,6 +84,9 @@ public sealed class PostgresRateLimitStore(NpgsqlDataSource dataSource, Instance
         }
     }
 
+    public (bool Allowed, long Remaining, TimeSpan ResetIn)? TryHitNow(string key, int limit, TimeSpan window) =>
+        _leases.TryGetValue(key, out var lease) ? TryLocal(lease) : null;
+
     private (bool, long, TimeSpan)? TryLocal(Lease lease)
     {
         var now = clock.GetUtcNow();
@@ -103,14 +109,17 @@ public sealed class MemoryRateLimitStore : IRateLimitStore, IDisposable
 {
     private readonly ConcurrentDictionary<(int, TimeSpan), PartitionedRateLimiter<string>> _limiters = new();
 
-    public Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct)
+    public Task<(bool Allowed, long Remaining, TimeSpan ResetIn)> HitAsync(string key, int limit, TimeSpan window, CancellationToken ct) =>
+        Task.FromResult(TryHitNow(key, limit, window)!.Value);
+
+    public (bool Allowed, long Remaining, TimeSpan ResetIn)? TryHitNow(string key, int limit, TimeSpan window)
     {
         var limiter = _limiters.GetOrAdd((limit, window), _ => PartitionedRateLimiter.Create<string, string>(k =>
             RateLimitPartition.GetFixedWindowLimiter(k, _ => new FixedWindowRateLimiterOptions { PermitLimit = limit, Window = window, QueueLimit = 0 })));
         using var lease = limiter.AttemptAcquire(key);
         var remaining = limiter.GetStatistics(key)?.CurrentAvailablePermits ?? 0;
         var resetIn = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : window;
-        return Task.FromResult((lease.IsAcquired, remaining, resetIn));
+        return (lease.IsAcquired, remaining, resetIn);
     }
 
     public void Dispose()
@@ -150,14 +159,24 @@ public sealed class OrgRouteRateLimiter(IdentityOptions options, IRateLimitStore
 
     public override RateLimiterStatistics? GetStatistics(HttpContext resource) => null;
 
-    /// <summary>Never decides synchronously (the count may need the database): the middleware then calls <see cref="AcquireAsyncCore"/>.</summary>
-    protected override RateLimitLease AttemptAcquireCore(HttpContext resource, int permitCount) =>
-        Key(resource) is null ? Unlimited : new Outcome(false, null);
-
-    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(HttpContext resource, int permitCount, CancellationToken ct)
+    /// <summary>
+    /// Decides at once when the store can (this instance's lease of the window); otherwise refuses here, and the
+    /// middleware then asks <see cref="AcquireAsyncCore"/>, which may go to the database.
+    /// </summary>
+    protected override RateLimitLease AttemptAcquireCore(HttpContext resource, int permitCount)
     {
         if (Key(resource) is not { } key) return Unlimited;
-        var (allowed, remaining, resetIn) = await store.HitAsync(key, options.RateLimitRequests, options.RateLimitWindow, ct);
+        return store.TryHitNow(key, options.RateLimitRequests, options.RateLimitWindow) is { } hit ? Lease(resource, hit) : new Outcome(false, null);
+    }
+
+    protected override async ValueTask<RateLimitLease> AcquireAsyncCore(HttpContext resource, int permitCount, CancellationToken ct) =>
+        Key(resource) is { } key
+            ? Lease(resource, await store.HitAsync(key, options.RateLimitRequests, options.RateLimitWindow, ct))
+            : Unlimited;
+
+    private RateLimitLease Lease(HttpContext resource, (bool Allowed, long Remaining, TimeSpan ResetIn) hit)
+    {
+        var (allowed, remaining, resetIn) = hit;
         var headers = resource.Response.Headers;
         headers["X-RateLimit-Limit"] = options.RateLimitRequests.ToString(CultureInfo.InvariantCulture);
         headers["X-RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
