@@ -37,18 +37,6 @@ public static class EventTypes
     public const string TurnCancelled = "turn.cancelled";
     public const string ToolStarted = "tool.started";
     public const string ToolCompleted = "tool.completed";
-
-    /// <summary>Types a client may name in <c>types</c>/<c>exclude</c> filters.</summary>
-    public static readonly IReadOnlySet<string> Known = new HashSet<string>
-    {
-        InputMessage, OutputMessageStarted, OutputMessageDelta, OutputMessageCompleted, "output.message.replaced",
-        TurnStarted, TurnCompleted, TurnFailed, TurnCancelled, "turn.sealed",
-        ToolStarted, ToolCompleted, "tool.progress", "tool.output.delta", "tool.call_requested",
-        "reason.started", "reason.completed", "reason.thinking.delta", "reason.thinking.started", "reason.thinking.completed",
-        "act.started", "act.completed", "llm.generation",
-        "session.started", "session.activated", "session.idled",
-        "tool.call_repaired", "transcript.repaired", "reason.recovered", "reason.item", "capability.usage",
-    };
 }
 
 /// <summary>Session statuses of the public API: started (no turn yet), active (a turn runs), idle (waiting for input).</summary>

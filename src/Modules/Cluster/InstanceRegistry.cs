@@ -10,6 +10,8 @@ namespace Everruns.Modules.Cluster;
 /// <summary>
 /// Keeps this instance's row in <c>everruns_ops.instances</c> (instance id, Wolverine node id, heartbeat), so
 /// operators see instances by the names they gave them. Never fatal: a failed beat is retried on the next tick.
+/// Kept beside Wolverine's node table because that one carries neither INSTANCE_ID nor the build version and start time
+/// that <c>/v1/durable/workers</c> and the support bundle show; liveness and leadership are Wolverine's alone.
 /// </summary>
 public sealed class InstanceRegistry(
     NpgsqlDataSource dataSource, InstanceIdentity identity, ClusterOptions options, IWolverineRuntime wolverine,

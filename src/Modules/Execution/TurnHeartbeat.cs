@@ -9,6 +9,9 @@ namespace Everruns.Modules.Execution;
 /// TURN_HEARTBEAT_SECS, the first one after the first interval: a step done sooner (most are) writes none. The reaper
 /// (a maintenance job) fails turns whose heartbeat, or before the first one the turn's start, is older than
 /// TURN_STALE_SECS.
+/// Kept beside Wolverine's node health on purpose: that one tells a dead node, while this one tells a step that stopped
+/// progressing on a live node (a model call hung past every timeout, a handler stuck on a lock), which only the
+/// step itself can vouch for; the reaper tests (TurnReaperTests) fail without it.
 /// </summary>
 public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity identity, TurnHeartbeatOptions options,
     ILogger<TurnHeartbeat> logger)
