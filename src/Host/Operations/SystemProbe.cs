@@ -91,7 +91,6 @@ public sealed class SystemProbe(NpgsqlDataSource dataSource, EverrunsOptions opt
                 from wolverine.wolverine_incoming_envelopes where status = 'Incoming'
             union all select 'outgoing:' || coalesce(destination, '?'), count(*) from wolverine.wolverine_outgoing_envelopes group by 1
             union all select 'dead_letters', count(*) from wolverine.wolverine_dead_letters
-            union all select 'turn_handoffs', count(*) from everruns.turn_handoffs
             """);
         var depths = new SortedDictionary<string, long>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);

@@ -24,10 +24,6 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton<ISessionActivities, SessionActivities>();
         services.AddSingleton(new TurnHeartbeatOptions(Settings.Seconds(configuration, "TURN_HEARTBEAT_SECS", 5)));
         services.AddSingleton<TurnHeartbeat>();
-        services.AddSingleton(new TaskListenerOptions(Settings.Seconds(configuration, "TASK_POLL_SECS", 30)));
-        services.AddSingleton<TaskListener>();
-        services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<TaskListener>());
-        services.AddHostedService(sp => sp.GetRequiredService<TaskListener>()); // its claim loop
     }
 
     /// <summary>
@@ -52,6 +48,5 @@ public sealed class ExecutionModule : IEverrunsModule
             beat_at timestamptz not null
         );
         """,
-        .. HandOff.SchemaSql,
     ];
 }

@@ -15,8 +15,9 @@ namespace Everruns.Modules.Execution;
 /// <summary>
 /// Reasoning: one model call of a turn. Streams the answer as progress events and commits the outcome
 /// (<see cref="FinishTurnStep"/>) in its own transaction. Stops as soon as the turn is cancelled from any instance. When this
-/// instance shuts down, the call may run on for SHUTDOWN_GRACE_SECS; past that the step is handed off
-/// (<see cref="HandOff"/>) and another instance runs it. A step run again (after a hand-off or a crash) does not repeat the
+/// instance shuts down, the call may run on for SHUTDOWN_GRACE_SECS; past that the step is handed off: sent again, into
+/// the durable inbox, where Wolverine's drain leaves it and releases it to whichever instance recovers it first (one
+/// restarting, if none runs). A step run again (after a hand-off or a crash) does not repeat the
 /// progress events the earlier attempt already wrote: it continues the streamed text where that one stopped.
 /// </summary>
 public static class RunTurnStepHandler
@@ -76,7 +77,7 @@ public static class RunTurnStepHandler
             else if (handOff.IsCancellationRequested && !call.Outdated)
             {
                 logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);
-                HandOff.Enqueue(documents, step, self);
+                next.Add(new RunTurnStep(step.SessionId, step.TurnId, step.Iteration, step.InputMessageId));
             }
 
             return next;
