@@ -37,6 +37,9 @@ public static class EventTypes
     public const string TurnCancelled = "turn.cancelled";
     public const string ToolStarted = "tool.started";
     public const string ToolCompleted = "tool.completed";
+
+    /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
+    public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];
 }
 
 /// <summary>Session statuses of the public API: started (no turn yet), active (a turn runs), idle (waiting for input).</summary>
