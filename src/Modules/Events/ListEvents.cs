@@ -58,11 +58,10 @@ public static class ListEventsEndpoint
         }
 
         if (orderDesc == true) events = events.Reverse().ToList();
-        var total = await reader.CountAsync(id, filter, ct);
+        var (total, withoutDeltas) = await reader.CountsAsync(id, filter, ct);
         // The SDK's contract: the header counts the (filtered) events without the streaming deltas.
         if (limit is not null)
-            http.HttpContext.Response.Headers["X-Total-Count"] = (await reader.CountAsync(id,
-                filter with { Exclude = [.. filter.Exclude, .. EventTypes.Deltas] }, ct)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            http.HttpContext.Response.Headers["X-Total-Count"] = withoutDeltas.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var data = new JsonArray(events.Select(e => (JsonNode)e.Envelope).ToArray());
         return Results.Ok(new JsonObject
         {

@@ -201,6 +201,22 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
             order by version offset @offset limit @limit
             """, sessionId, offset, limit, filter, ct, parameterName: "offset");
 
+    /// <summary>
+    /// The filtered events' count, and (one statement) how many of them are not streaming deltas
+    /// (<see cref="EventTypes.Deltas"/>: what the event list's <c>X-Total-Count</c> counts).
+    /// </summary>
+    public async Task<(long All, long WithoutDeltas)> CountsAsync(string sessionId, EventFilter filter, CancellationToken ct)
+    {
+        await using var cmd = dataSource.CreateCommand(
+            $"select count(*), count(*) filter (where not (data->>'type' = any(@deltas))) from everruns.mt_events where stream_id = @s{Conditions(filter)}");
+        cmd.Parameters.AddWithValue("s", sessionId);
+        cmd.Parameters.Add(new NpgsqlParameter("deltas", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = EventTypes.Deltas.ToArray() });
+        AddFilter(cmd, filter);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        await reader.ReadAsync(ct);
+        return (reader.GetInt64(0), reader.GetInt64(1));
+    }
+
     public async Task<long> CountAsync(string sessionId, EventFilter filter, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"select count(*) from everruns.mt_events where stream_id = @s{Conditions(filter)}");

@@ -77,7 +77,7 @@ public static class RunTurnStepHandler
             else if (handOff.IsCancellationRequested && !call.Outdated)
             {
                 logger.LogInformation("Turn {TurnId} of {SessionId} handed to another instance (shutting down)", step.TurnId, step.SessionId);
-                next.Add(new RunTurnStep(step.SessionId, step.TurnId, step.Iteration, step.InputMessageId));
+                next.Add(step with { }); // a new message object: it carries nothing of this one's StepMemory
             }
 
             return next;

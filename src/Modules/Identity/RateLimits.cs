@@ -1,14 +1,14 @@
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Threading.RateLimiting;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.AspNetCore.Routing;
-using System.Threading.RateLimiting;
 using Microsoft.AspNetCore.RateLimiting;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.AspNetCore.Builder;
 using Npgsql;
 
 namespace Everruns.Modules.Identity;

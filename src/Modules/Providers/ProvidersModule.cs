@@ -23,7 +23,6 @@ public sealed class ProvidersModule : IEverrunsModule
         services.ConfigureMarten(marten => marten.Schema.For<Provider>()
             .UniqueIndex(UniqueIndexType.Computed, "uq_provider_org_name", x => x.OrgId, x => x.Name));
     }
-
 }
 
 /// <summary>
@@ -36,10 +35,7 @@ public sealed class ReencryptSecretsCommand : EverrunsCommand<NetCoreInput>
     protected override async Task<bool> RunAsync(NetCoreInput input, IServiceProvider services, TextWriter console)
     {
         var box = services.GetRequiredService<SecretBox>();
-        if (!box.Enabled)
-        {
-            return Fail(console, "SECRETS_ENCRYPTION_KEY is not set: nothing can be re-encrypted");
-        }
+        if (!box.Enabled) return Fail(console, "SECRETS_ENCRYPTION_KEY is not set: nothing can be re-encrypted");
 
         await using var session = services.GetRequiredService<IDocumentStore>().LightweightSession();
         var providers = await session.Query<Provider>().Where(p => p.ApiKeySealed != null).ToListAsync();
