@@ -73,7 +73,10 @@ public sealed record PageSessionEvents(string SessionId, IReadOnlyList<string> T
 public sealed record SessionEventsPage(IReadOnlyList<RecordedSessionEvent> Events, long Total);
 
 /// <summary>A stored session event with its per-session sequence.</summary>
-public sealed record RecordedSessionEvent(long Sequence, string Id, string Type, DateTimeOffset Ts, EventContext Context, JsonObject Data);
+public sealed record RecordedSessionEvent(long Sequence, string Id, DateTimeOffset Ts, EventContext Context, ISessionEventData Data)
+{
+    public string Type => EventTypes.Of(Data);
+}
 
 /// <summary>An org's provider connection (<see cref="IProviderCredentials"/>): its id, key (opened, in memory only) and base URL.</summary>
 public sealed record ProviderCredentialsFound(string? ProviderId, string? ApiKey, string? BaseUrl);

@@ -1,28 +1,83 @@
+using System.Reflection;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace Everruns.Contracts;
 
 /// <summary>
-/// Every change to a session is one of these, appended to the session's Marten event stream (stream key =
-/// session id). Its stream version is the per-session <c>sequence</c>: gap-free and strictly increasing.
+/// The data of one event of the public Everruns protocol. Each event type is a record implementing this, named by
+/// <see cref="EventTypeAttribute"/>; it is a Marten event of its own type, appended to the session's stream (stream key =
+/// session id), whose version is the per-session <c>sequence</c> (gap-free, strictly increasing). Its id, timestamp and
+/// context are the Marten event's metadata; the wire envelope <c>{id, type, ts, session_id, sequence, context, data}</c>
+/// is made from them in one place (the Events module's <c>SessionEventEnvelope</c>).
 /// </summary>
-public sealed record SessionEvent(
-    string EventId,
-    string Type,
-    DateTimeOffset Ts,
-    string SessionId,
-    EventContext Context,
-    JsonObject Data)
+public interface ISessionEventData;
+
+/// <summary>The protocol's name of an event type (<c>turn.started</c>): Marten's event type name, and the wire's <c>type</c>.</summary>
+[AttributeUsage(AttributeTargets.Class, Inherited = false)]
+public sealed class EventTypeAttribute(string name) : Attribute
 {
-    public static SessionEvent Create(string sessionId, string type, JsonObject data, EventContext? context = null) =>
-        new(Ids.NewEventId(), type, DateTimeOffset.UtcNow, sessionId, context ?? EventContext.None, data);
+    public string Name { get; } = name;
 }
 
-/// <summary>Correlation of an event with the turn and input message it belongs to.</summary>
+/// <summary>Correlation of an event with the turn and input message it belongs to (the wire's <c>context</c>).</summary>
 public sealed record EventContext(string? TurnId = null, string? InputMessageId = null)
 {
     public static readonly EventContext None = new();
 }
+
+/// <summary>A user's message (the Message resource, as the API shows it) was posted to the session.</summary>
+[EventType(EventTypes.InputMessage)]
+public sealed record InputMessageReceived(JsonObject Message) : ISessionEventData;
+
+/// <summary>A turn started with the input message <paramref name="InputMessageId"/>.</summary>
+[EventType(EventTypes.TurnStarted)]
+public sealed record TurnStarted(string TurnId, string InputMessageId, string? InputContent) : ISessionEventData;
+
+/// <summary>The model started answering for iteration <paramref name="Iteration"/> of the turn.</summary>
+[EventType(EventTypes.OutputMessageStarted)]
+public sealed record OutputMessageStarted(string TurnId, int Iteration, string? Model) : ISessionEventData;
+
+/// <summary>Streamed text of the answer: <paramref name="Delta"/> is new, <paramref name="Accumulated"/> all of it so far.</summary>
+[EventType(EventTypes.OutputMessageDelta)]
+public sealed record OutputMessageDelta(string TurnId, int Iteration, string Delta, string Accumulated) : ISessionEventData;
+
+/// <summary>The agent's message of one model call (text and tool-call parts), and what produced it.</summary>
+[EventType(EventTypes.OutputMessageCompleted)]
+public sealed record OutputMessageCompleted(JsonObject Message, OutputMetadata Metadata) : ISessionEventData;
+
+public sealed record OutputMetadata(string? Model);
+
+/// <summary>A tool call started running (<paramref name="DisplayName"/>: how to show it).</summary>
+[EventType(EventTypes.ToolStarted)]
+public sealed record ToolStarted(ToolCallRef ToolCall, string DisplayName) : ISessionEventData;
+
+/// <summary>A tool call of the model: its id, the tool's name and the arguments it gave.</summary>
+public sealed record ToolCallRef(string Id, string Name, JsonObject Arguments);
+
+/// <summary>A tool call finished: its result as content parts, or its error.</summary>
+[EventType(EventTypes.ToolCompleted)]
+public sealed record ToolCompleted(
+    string ToolCallId, string ToolName, bool Success, string Status, JsonArray? Result, string? Error, long DurationMs)
+    : ISessionEventData;
+
+/// <summary>The turn ended with the agent's answer.</summary>
+[EventType(EventTypes.TurnCompleted)]
+public sealed record TurnCompleted(
+    string TurnId, int Iterations, int LlmCallCount, string FinalMessageId, string? FinalAnswerPreview, long DurationMs,
+    string? InputContent) : ISessionEventData;
+
+/// <summary>
+/// The turn ended without an answer. <paramref name="ErrorCode"/> is stable (<c>llm_error</c>, <c>max_iterations_reached</c>,
+/// ...); <paramref name="DeadLetterId"/> names the dead letter kept of a step that stopped on an internal error.
+/// </summary>
+[EventType(EventTypes.TurnFailed)]
+public sealed record TurnFailed(string TurnId, string Error, string? ErrorCode,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DeadLetterId = null) : ISessionEventData;
+
+/// <summary>The turn was cancelled (by its user, or because its session is going away).</summary>
+[EventType(EventTypes.TurnCancelled)]
+public sealed record TurnCancelled(string TurnId, string? Reason) : ISessionEventData;
 
 /// <summary>Event type names of the public Everruns protocol.</summary>
 public static class EventTypes
@@ -40,6 +95,17 @@ public static class EventTypes
 
     /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
     public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];
+
+    /// <summary>Every event record of this build, by its protocol name: what Marten maps, and what a read turns back into records.</summary>
+    public static readonly IReadOnlyDictionary<string, Type> Records = typeof(ISessionEventData).Assembly.GetTypes()
+        .Where(t => t.IsClass && !t.IsAbstract && typeof(ISessionEventData).IsAssignableFrom(t))
+        .ToDictionary(t => t.GetCustomAttribute<EventTypeAttribute>()?.Name
+                           ?? throw new InvalidOperationException($"{t.Name} has no [EventType] name"));
+
+    private static readonly Dictionary<Type, string> Names = Records.ToDictionary(r => r.Value, r => r.Key);
+
+    /// <summary>The protocol name of an event record.</summary>
+    public static string Of(ISessionEventData data) => Names[data.GetType()];
 }
 
 /// <summary>Session statuses of the public API: started (no turn yet), active (a turn runs), idle (waiting for input).</summary>

@@ -1,5 +1,3 @@
-using System.Text;
-using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Marten;
 using JasperFx.Events;
@@ -11,8 +9,8 @@ namespace Everruns.Modules.Events;
 /// <summary>
 /// After each commit of this instance, the events it appended to a session that has SSE streams here go to that
 /// session's live loop (<see cref="SessionFanOut.Committed"/>), which writes them without reading them back from the
-/// store. Each is shaped exactly as a read returns it: serialized as it was stored, its members in the order PostgreSQL's
-/// jsonb keeps them (shorter keys first, then bytewise), so a stream's bytes do not depend on which way an event came.
+/// store. Each is shaped exactly as a read returns it (<see cref="SessionEventEnvelope.Of"/>), so a stream's bytes do not
+/// depend on which way an event came.
 /// Then every instance is told of them (<see cref="EventNotifier"/>).
 /// </summary>
 public sealed class CommittedEvents(IServiceProvider services) : DocumentSessionListenerBase
@@ -40,12 +38,12 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
         foreach (var stream in commit.GetStreams())
         {
             if (stream.Key is not { } sessionId || stream.Events.Count == 0) continue;
-            if (stream.Events.Any(e => e.Data is not SessionEvent)) continue; // not a session's stream: nobody listens
+            if (stream.Events.Any(e => e.Data is not ISessionEventData)) continue; // not a session's stream: nobody listens
             // First the session's loop here, from memory; then every instance's loops, which find these already sent here.
             if (fanOut.Serves(sessionId)) Offer(session, fanOut, sessionId, stream);
             try
             {
-                Notifier.Committed(sessionId, stream.Events[^1].Version, stream.Events.Select(e => ((SessionEvent)e.Data).Type));
+                Notifier.Committed(sessionId, stream.Events[^1].Version, stream.Events.Select(e => e.EventTypeName));
             }
             catch (Exception)
             {
@@ -62,11 +60,7 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
         {
             var serializer = session.DocumentStore.Options.Serializer();
             var events = new List<StoredEvent>(stream.Events.Count);
-            foreach (var e in stream.Events)
-            {
-                var stored = (JsonObject)JsonbOrder(JsonNode.Parse(serializer.ToJson(e.Data)))!;
-                events.Add(SessionEventReader.ToEnvelope(e.Version, stored));
-            }
+            foreach (var e in stream.Events) events.Add(SessionEventEnvelope.Of(e, sessionId, serializer));
 
             fanOut.Committed(sessionId, session, new(stream.Events[0].Version, stream.Events[^1].Version, events));
         }
@@ -74,40 +68,6 @@ public sealed class CommittedEvents(IServiceProvider services) : DocumentSession
         {
             // The transaction committed: its handler must not fail now. The loop reads these events instead.
             fanOut.Expected(sessionId, session);
-        }
-    }
-
-    /// <summary>The node with every object's members in jsonb's order: by the length of their UTF-8 name, then bytewise.</summary>
-    public static JsonNode? JsonbOrder(JsonNode? node)
-    {
-        switch (node)
-        {
-            case JsonObject obj:
-                var members = obj.ToList();
-                obj.Clear();
-                var ordered = new JsonObject();
-                foreach (var (key, value) in members.OrderBy(m => m.Key, JsonbKeyOrder.Instance)) ordered[key] = JsonbOrder(value);
-                return ordered;
-            case JsonArray array:
-                var items = array.ToList();
-                array.Clear();
-                var copy = new JsonArray();
-                foreach (var item in items) copy.Add(JsonbOrder(item));
-                return copy;
-            default:
-                return node;
-        }
-    }
-
-    /// <summary>jsonb's order of an object's keys: the shorter UTF-8 name first, then bytewise.</summary>
-    private sealed class JsonbKeyOrder : IComparer<string>
-    {
-        public static readonly JsonbKeyOrder Instance = new();
-
-        public int Compare(string? x, string? y)
-        {
-            var (a, b) = (Encoding.UTF8.GetBytes(x ?? ""), Encoding.UTF8.GetBytes(y ?? ""));
-            return a.Length != b.Length ? a.Length.CompareTo(b.Length) : a.AsSpan().SequenceCompareTo(b);
         }
     }
 }

@@ -12,7 +12,12 @@ public sealed class EventsModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.ConfigureMarten(marten => marten.Events.MapEventType<SessionEvent>("session_event"));
+        services.ConfigureMarten(marten =>
+        {
+            // Each event record is a Marten event type named as the protocol names it; its context is the event's headers.
+            foreach (var (name, record) in EventTypes.Records) marten.Events.MapEventType(record, name);
+            marten.Events.MetadataConfig.HeadersEnabled = true;
+        });
         services.AddSingleton(SseOptions.From(configuration));
         services.AddSingleton<SessionSignals>();
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
@@ -38,7 +43,7 @@ public sealed class EventsModule : IEverrunsModule
         """
         create or replace function everruns.notify_event_available() returns trigger language plpgsql as $$
         begin
-            perform pg_notify('event_available', new.stream_id || ':' || new.version || ':' || coalesce(new.data->>'type', ''));
+            perform pg_notify('event_available', new.stream_id || ':' || new.version || ':' || new.type);
             return null;
         end $$;
         """,

@@ -44,7 +44,7 @@ public static class RollUpMetricsHandler
                 from bounds b
             ), upserted as (
                 insert into everruns_ops.event_counts_minutely (minute, event_type, count)
-                select date_trunc('minute', e.timestamp), e.data->>'type', count(*)
+                select date_trunc('minute', e.timestamp), e.type, count(*)
                 from everruns.mt_events e, bounds b, floor f
                 where e.seq_id > f.seq_id and e.timestamp >= b.since and e.timestamp < b.until
                 group by 1, 2

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Everruns.Contracts;
 
 namespace Everruns.Modules.Events;
@@ -17,7 +18,7 @@ public sealed class SessionEventLog(SessionEventReader reader) : ISessionEventLo
         }
 
         var slice = await reader.ReadForwardAsync(query.SessionId, after, query.Limit, filter, ct);
-        return slice.Events.Select(Recorded).ToList();
+        return Recorded(slice.Events).ToList();
     }
 
     public async Task<SessionEventsPage> PageAsync(PageSessionEvents query, CancellationToken ct = default)
@@ -27,13 +28,23 @@ public sealed class SessionEventLog(SessionEventReader reader) : ISessionEventLo
         var events = query.Offset >= total
             ? []
             : await reader.ReadPageAsync(query.SessionId, query.Offset, query.Limit, filter, ct);
-        return new SessionEventsPage(events.Select(Recorded).ToList(), total);
+        return new SessionEventsPage(Recorded(events).ToList(), total);
     }
 
-    // The events were read for this answer alone (not shared with SSE streams): their data moves here, uncopied.
-    private static RecordedSessionEvent Recorded(StoredEvent e) => new(
-        e.Sequence, e.Id, e.Type,
-        e.Envelope["ts"]!.GetValue<DateTimeOffset>(),
-        new EventContext((string?)e.Envelope["context"]?["turn_id"], (string?)e.Envelope["context"]?["input_message_id"]),
-        SessionEventReader.Take(e.Envelope, "data")!.AsObject());
+    private static readonly System.Text.Json.JsonSerializerOptions Records =
+        new() { PropertyNamingPolicy = System.Text.Json.JsonNamingPolicy.SnakeCaseLower };
+
+    // The events were read for this answer alone (not shared with SSE streams): their data moves here, uncopied. An event
+    // of a type this build has no record for (written by a later one) is left out.
+    private static IEnumerable<RecordedSessionEvent> Recorded(IEnumerable<StoredEvent> events)
+    {
+        foreach (var e in events)
+        {
+            if (!EventTypes.Records.TryGetValue(e.Type, out var record)) continue;
+            var context = e.Envelope["context"];
+            yield return new RecordedSessionEvent(e.Sequence, e.Id, DateTimeOffset.Parse((string)e.Envelope["ts"]!, System.Globalization.CultureInfo.InvariantCulture),
+                new EventContext((string?)context?["turn_id"], (string?)context?["input_message_id"]),
+                (ISessionEventData)SessionEventReader.Take(e.Envelope, "data")!.Deserialize(record, Records)!);
+        }
+    }
 }

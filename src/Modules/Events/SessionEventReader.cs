@@ -121,29 +121,29 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
             if (filter.Types is null || filter.TurnId is null)
                 throw new ArgumentException("a filter with TurnTypes needs Types and a TurnId", nameof(filter));
             var typesAfter = filter.TypesAfter is null ? "" : " and version > @types_after";
-            sql.Append($" and ((data->>'type' = any(@types){typesAfter}) or (data->>'type' = any(@turn_types) and data->'context'->>'turn_id' = @turn))");
+            sql.Append($" and ((type = any(@types){typesAfter}) or (type = any(@turn_types) and headers->>'turn_id' = @turn))");
         }
         else
         {
-            if (filter.Types is not null) sql.Append(" and data->>'type' = any(@types)");
-            if (filter.TurnId is not null) sql.Append(" and data->'context'->>'turn_id' = @turn");
+            if (filter.Types is not null) sql.Append(" and type = any(@types)");
+            if (filter.TurnId is not null) sql.Append(" and headers->>'turn_id' = @turn");
         }
 
-        if (filter.Exclude.Count > 0) sql.Append(" and not (data->>'type' = any(@exclude))");
-        if (filter.FromTs is not null) sql.Append(" and (data->>'ts')::timestamptz >= @from_ts");
-        if (filter.ToTs is not null) sql.Append(" and (data->>'ts')::timestamptz <= @to_ts");
+        if (filter.Exclude.Count > 0) sql.Append(" and not (type = any(@exclude))");
+        if (filter.FromTs is not null) sql.Append(" and timestamp >= @from_ts");
+        if (filter.ToTs is not null) sql.Append(" and timestamp <= @to_ts");
         if (filter.ToolName is not null)
-            sql.Append(" and (data->'data'->>'tool_name' = @tool_name or data->'data'->'tool_call'->>'name' = @tool_name)");
-        if (filter.Text is not null) sql.Append(" and strpos(lower((data->'data')::text), lower(@q)) > 0");
+            sql.Append(" and (data->>'tool_name' = @tool_name or data->'tool_call'->>'name' = @tool_name)");
+        if (filter.Text is not null) sql.Append(" and strpos(lower(data::text), lower(@q)) > 0");
         return sql.ToString();
     }
 
     public async Task<long?> SequenceOfAsync(string sessionId, string eventId, CancellationToken ct)
     {
-        await using var cmd = dataSource.CreateCommand(
-            "select version from everruns.mt_events where stream_id = @s and data->>'event_id' = @id");
+        if (SessionEventWrites.StoredId(eventId) is not { } id) return null;
+        await using var cmd = dataSource.CreateCommand("select version from everruns.mt_events where stream_id = @s and id = @id");
         cmd.Parameters.AddWithValue("s", sessionId);
-        cmd.Parameters.AddWithValue("id", eventId);
+        cmd.Parameters.AddWithValue("id", id);
         return await cmd.ExecuteScalarAsync(ct) is long version ? version : null;
     }
 
@@ -155,10 +155,10 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     public async Task<EventSlice> ReadForwardAsync(string sessionId, long after, int limit, EventFilter filter, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand($"""
-            select head.version, e.version, e.data
+            select head.version, e.version, e.id, e.type, e.timestamp, e.headers, e.data
             from (select coalesce(max(version), 0) as version from everruns.mt_events where stream_id = @s) head
             left join lateral (
-                select version, data from everruns.mt_events
+                select {Columns} from everruns.mt_events
                 where stream_id = @s and version > @after{Conditions(filter)}
                 order by version limit @limit) e on true
             order by e.version
@@ -175,7 +175,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         {
             head = Math.Max(head, reader.GetInt64(0));
             if (!reader.IsDBNull(1))
-                events.Add(ToEnvelope(reader.GetInt64(1), Stored(reader, 2)));
+                events.Add(Read(reader, 1, sessionId));
         }
 
         // A full page may stop short of the head: the next read continues after its last event.
@@ -186,7 +186,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<StoredEvent>> ReadBackwardAsync(string sessionId, long? before, int limit, EventFilter filter, CancellationToken ct)
     {
         var events = await QueryAsync($"""
-            select version, data from everruns.mt_events
+            select {Columns} from everruns.mt_events
             where stream_id = @s and version < @before{Conditions(filter)}
             order by version desc limit @limit
             """, sessionId, before ?? long.MaxValue, limit, filter, ct, parameterName: "before");
@@ -196,7 +196,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     /// <summary>The events at positions <paramref name="offset"/> to <paramref name="offset"/> + <paramref name="limit"/> among those the filter lets through.</summary>
     public Task<List<StoredEvent>> ReadPageAsync(string sessionId, int offset, int limit, EventFilter filter, CancellationToken ct) =>
         QueryAsync($"""
-            select version, data from everruns.mt_events
+            select {Columns} from everruns.mt_events
             where stream_id = @s{Conditions(filter)}
             order by version offset @offset limit @limit
             """, sessionId, offset, limit, filter, ct, parameterName: "offset");
@@ -208,7 +208,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
     public async Task<(long All, long WithoutDeltas)> CountsAsync(string sessionId, EventFilter filter, CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand(
-            $"select count(*), count(*) filter (where not (data->>'type' = any(@deltas))) from everruns.mt_events where stream_id = @s{Conditions(filter)}");
+            $"select count(*), count(*) filter (where not (type = any(@deltas))) from everruns.mt_events where stream_id = @s{Conditions(filter)}");
         cmd.Parameters.AddWithValue("s", sessionId);
         cmd.Parameters.Add(new NpgsqlParameter("deltas", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = EventTypes.Deltas.ToArray() });
         AddFilter(cmd, filter);
@@ -237,7 +237,7 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         var events = new List<StoredEvent>();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            events.Add(ToEnvelope(reader.GetInt64(0), Stored(reader, 1)));
+            events.Add(Read(reader, 0, sessionId));
         return events;
     }
 
@@ -259,32 +259,13 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         if (filter.Text is not null) cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = filter.Text });
     }
 
-    /// <summary>
-    /// The public event envelope: id, type, ts, session_id, sequence, context, data. The stored event was just read for
-    /// this: its parts are moved into the envelope, not copied.
-    /// </summary>
-    internal static StoredEvent ToEnvelope(long sequence, JsonObject stored)
-    {
-        var id = (string)stored["event_id"]!;
-        var type = (string)stored["type"]!;
-        var context = Take(stored, "context") as JsonObject ?? new JsonObject();
-        List<string>? unset = null;
-        foreach (var (key, value) in context)
-            if (value is null) (unset ??= []).Add(key);
-        foreach (var key in unset ?? []) context.Remove(key);
+    /// <summary>What <see cref="Read"/> reads of an event, in its order.</summary>
+    private const string Columns = "version, id, type, timestamp, headers, data";
 
-        var envelope = new JsonObject
-        {
-            ["id"] = id,
-            ["type"] = type,
-            ["ts"] = Take(stored, "ts"),
-            ["session_id"] = Take(stored, "session_id"),
-            ["sequence"] = sequence,
-            ["context"] = context,
-            ["data"] = Take(stored, "data") ?? new JsonObject(),
-        };
-        return new StoredEvent(sequence, id, type, envelope);
-    }
+    /// <summary>The event of the reader's row whose <see cref="Columns"/> start at <paramref name="first"/>.</summary>
+    private static StoredEvent Read(NpgsqlDataReader reader, int first, string sessionId) => SessionEventEnvelope.Create(
+        reader.GetInt64(first), reader.GetGuid(first + 1), reader.GetString(first + 2), reader.GetFieldValue<DateTimeOffset>(first + 3),
+        sessionId, reader.IsDBNull(first + 4) ? null : Stored(reader, first + 4), Stored(reader, first + 5));
 
     // jsonb read as UTF-8 straight into a document (no intermediate string); the object reads from it lazily. The
     // document is not disposed: the object keeps using it, and its buffers go with it.

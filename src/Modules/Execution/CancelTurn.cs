@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Marten;
 using Wolverine;
@@ -20,11 +19,7 @@ public static class CancelTurnHandler
             return (new CancelTurnOutcome("no_op", "No turn is running", null), next);
 
         if (cancel.DropQueued) state.Queue.Clear();
-        Turns.End(state, EventTypes.TurnCancelled, new JsonObject
-        {
-            ["turn_id"] = active.TurnId,
-            ["reason"] = cancel.Reason,
-        }, null, documents, next);
+        Turns.End(state, new TurnCancelled(active.TurnId, cancel.Reason), null, documents, next);
         return (new CancelTurnOutcome("cancelled", "Turn cancelled", active.TurnId), next);
     }
 }

@@ -22,15 +22,15 @@ public static class Conversation
         var posted = new Dictionary<string, string>();
         foreach (var e in events)
         {
-            switch (e.Type)
+            switch (e.Data)
             {
-                case EventTypes.InputMessage when MessageContent(e) is { } content && e.Context.InputMessageId is { } id:
+                case InputMessageReceived input when MessageContent(input.Message) is { } content && e.Context.InputMessageId is { } id:
                     posted[id] = Text(content);
                     break;
-                case EventTypes.TurnStarted when (string?)e.Data["input_message_id"] is { } input && posted.Remove(input, out var userText):
+                case TurnStarted started when posted.Remove(started.InputMessageId, out var userText):
                     messages.Add(new ChatMessage(ChatRole.User, userText));
                     break;
-                case EventTypes.OutputMessageCompleted when MessageContent(e) is { } content:
+                case OutputMessageCompleted output when MessageContent(output.Message) is { } content:
                     var parts = new List<AIContent>();
                     var text = Text(content);
                     if (text.Length > 0) parts.Add(new TextContent(text));
@@ -38,10 +38,9 @@ public static class Conversation
                         parts.Add(new FunctionCallContent((string)call["id"]!, (string)call["name"]!, Arguments(call["arguments"])));
                     messages.Add(new ChatMessage(ChatRole.Assistant, parts));
                     break;
-                case EventTypes.ToolCompleted:
-                    var result = e.Data["result"] is JsonArray resultParts ? Text(resultParts) : (string?)e.Data["error"] ?? "";
-                    messages.Add(new ChatMessage(ChatRole.Tool,
-                        [new FunctionResultContent((string)e.Data["tool_call_id"]!, result)]));
+                case ToolCompleted tool:
+                    var result = tool.Result is { } resultParts ? Text(resultParts) : tool.Error ?? "";
+                    messages.Add(new ChatMessage(ChatRole.Tool, [new FunctionResultContent(tool.ToolCallId, result)]));
                     break;
             }
         }
@@ -59,11 +58,7 @@ public static class Conversation
         return messages.Where(m => m.Contents.Count > 0).ToList();
     }
 
-    /// <summary>The text of an <c>input.message</c> event, as the model and previews see it.</summary>
-    public static string UserText(RecordedSessionEvent input) => MessageContent(input) is { } content ? Text(content) : "";
-
-    private static JsonArray? MessageContent(RecordedSessionEvent e) =>
-        e.Data["message"] is JsonObject message ? message["content"] as JsonArray : null;
+    private static JsonArray? MessageContent(JsonObject message) => message["content"] as JsonArray;
 
     private static string Text(JsonArray content) =>
         string.Join("\n", content.OfType<JsonObject>().Where(p => (string?)p["type"] == "text").Select(p => (string?)p["text"] ?? ""));

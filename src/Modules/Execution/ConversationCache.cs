@@ -94,7 +94,18 @@ public sealed class ConversationCache
     /// A JSON object read from the store builds its members on first use, which is not safe from two threads at once:
     /// a cached one is built in full before others may read it.
     /// </summary>
-    public static void Materialize(JsonNode? node)
+    public static void Materialize(RecordedSessionEvent e)
+    {
+        switch (e.Data)
+        {
+            case InputMessageReceived input: Materialize(input.Message); break;
+            case OutputMessageCompleted output: Materialize(output.Message); break;
+            case ToolCompleted tool: Materialize(tool.Result); break;
+            case ToolStarted tool: Materialize(tool.ToolCall.Arguments); break;
+        }
+    }
+
+    private static void Materialize(JsonNode? node)
     {
         switch (node)
         {

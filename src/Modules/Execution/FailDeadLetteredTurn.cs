@@ -16,7 +16,7 @@ public static class FailDeadLetteredTurnHandler
         var next = new OutgoingMessages();
         await Turns.FailIfActiveAsync(documents, dead.SessionId, dead.TurnId,
             $"The turn stopped on an internal error; its step is kept as dead letter {dead.DeadLetterId} for the operators.",
-            "internal_error", next, new() { ["dead_letter_id"] = dead.DeadLetterId }, ct);
+            "internal_error", next, dead.DeadLetterId, ct);
         return next;
     }
 }

@@ -31,7 +31,7 @@ public static class FinishTurnStep
 
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return; // cancelled meanwhile
         var turn = state!.Active!;
-        foreach (var progress in finished.Unwritten ?? []) Turns.Append(documents, state, progress.Type, progress.Data);
+        foreach (var progress in finished.Unwritten ?? []) Turns.Append(documents, state, progress);
 
         if (finished.Error is not null)
         {
@@ -49,17 +49,13 @@ public static class FinishTurnStep
         }
 
         var messageId = Ids.New(Ids.Message);
-        Turns.Append(documents, state, EventTypes.OutputMessageCompleted, new JsonObject
+        Turns.Append(documents, state, new OutputMessageCompleted(new JsonObject
         {
-            ["message"] = new JsonObject
-            {
-                ["id"] = messageId,
-                ["role"] = "agent",
-                ["content"] = content,
-                ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
-            },
-            ["metadata"] = new JsonObject { ["model"] = finished.Model },
-        });
+            ["id"] = messageId,
+            ["role"] = "agent",
+            ["content"] = content,
+            ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
+        }, new OutputMetadata(finished.Model)));
 
         if (finished.ToolCalls.Count > 0)
         {
@@ -69,15 +65,7 @@ public static class FinishTurnStep
             return;
         }
 
-        Turns.End(state, EventTypes.TurnCompleted, new JsonObject
-        {
-            ["turn_id"] = turn.TurnId,
-            ["iterations"] = turn.Iteration,
-            ["llm_call_count"] = turn.Iteration,
-            ["final_message_id"] = messageId,
-            ["final_answer_preview"] = Previews.Of(finished.Text),
-            ["duration_ms"] = (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds,
-            ["input_content"] = Previews.Of(turn.InputText),
-        }, finished.Text, documents, next);
+        Turns.End(state, new TurnCompleted(turn.TurnId, turn.Iteration, turn.Iteration, messageId, Previews.Of(finished.Text),
+            (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds, Previews.Of(turn.InputText)), finished.Text, documents, next);
     }
 }

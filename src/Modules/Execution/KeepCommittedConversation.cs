@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Marten.Services;
 
@@ -21,9 +22,11 @@ public sealed class KeepCommittedConversation(ConversationCache conversations) :
                 var kept = new List<RecordedSessionEvent>();
                 foreach (var e in stream.Events)
                 {
-                    if (e.Data is not SessionEvent data || !Conversation.EventTypesRead.Contains(data.Type)) continue;
-                    ConversationCache.Materialize(data.Data);
-                    kept.Add(new RecordedSessionEvent(e.Version, data.EventId, data.Type, data.Ts, data.Context, data.Data));
+                    if (e.Data is not ISessionEventData data || !Conversation.EventTypesRead.Contains(e.EventTypeName)) continue;
+                    var recorded = new RecordedSessionEvent(e.Version, SessionEventWrites.PublicId(e.Id), e.Timestamp,
+                        SessionEventWrites.ContextOf(e), data);
+                    ConversationCache.Materialize(recorded);
+                    kept.Add(recorded);
                 }
 
                 conversations.Extend(sessionId, stream.Events[0].Version, stream.Events[^1].Version, kept);

@@ -24,7 +24,7 @@ public static class RunToolsHandler
 
         // A step run again (crash, hand-off) does not announce the calls an earlier attempt already started.
         var announced = (await events.ReadAsync(new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct))
-            .Select(e => (string?)e.Data["tool_call"]?["id"]).ToHashSet();
+            .Select(e => (e.Data as ToolStarted)?.ToolCall.Id).ToHashSet();
         var outcomes = new List<ToolOutcome>();
         foreach (var call in run.ToolCalls)
         {
@@ -32,11 +32,7 @@ public static class RunToolsHandler
             {
                 try
                 {
-                    await progress.AppendAsync(run.SessionId, Turns.Context(turn), EventTypes.ToolStarted, new JsonObject
-                    {
-                        ["tool_call"] = call.ToJson(),
-                        ["display_name"] = call.Name,
-                    }, ct);
+                    await progress.AppendAsync(run.SessionId, Turns.Context(turn), new ToolStarted(call.ToRef(), call.Name), ct);
                 }
                 catch (TurnEndedException)
                 {
@@ -69,16 +65,9 @@ public static class FinishTools
 
         JasperFx.Events.IEvent? written = null;
         foreach (var outcome in finished.Outcomes)
-            written = Turns.Append(documents, state, EventTypes.ToolCompleted, new JsonObject
-            {
-                ["tool_call_id"] = outcome.ToolCallId,
-                ["tool_name"] = outcome.ToolName,
-                ["success"] = outcome.Success,
-                ["status"] = outcome.Status,
-                ["result"] = outcome.Result is null ? null : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = outcome.Result }),
-                ["error"] = outcome.Error,
-                ["duration_ms"] = outcome.DurationMs,
-            });
+            written = Turns.Append(documents, state, new ToolCompleted(outcome.ToolCallId, outcome.ToolName, outcome.Success,
+                outcome.Status, outcome.Result is null ? null : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = outcome.Result }),
+                outcome.Error, outcome.DurationMs));
 
         if (turn.Iteration >= maxIterations)
         {

@@ -96,7 +96,7 @@ public static class RunTurnStepHandler
         private readonly StringBuilder _accumulated = new();
         private readonly StringBuilder _pending = new();
         private string? _replay; // text an earlier attempt of this step already streamed
-        private JsonObject? _started; // output.message.started while not written yet
+        private OutputMessageStarted? _started; // while not written yet
         private int _sent;
 
         /// <summary>The step was no longer due when it ran (the turn ended or moved on): it did nothing.</summary>
@@ -130,12 +130,7 @@ public static class RunTurnStepHandler
 
             // The message starts (output.message.started) with its first streamed text, in one transaction with it, or
             // with the outcome when the whole answer came sooner than one delta batch.
-            _started = Resume(read) ? null : new JsonObject
-            {
-                ["turn_id"] = step.TurnId,
-                ["iteration"] = step.Iteration,
-                ["model"] = model.ModelId,
-            };
+            _started = Resume(read) ? null : new OutputMessageStarted(step.TurnId, step.Iteration, model.ModelId);
 
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
             using var subscription = signals.Subscribe(step.SessionId, EndsTurn);
@@ -222,7 +217,7 @@ public static class RunTurnStepHandler
                 if (!Conversation.EventTypesRead.Contains(e.Type)) turnEvents.Add(e);
                 else
                 {
-                    ConversationCache.Materialize(e.Data);
+                    ConversationCache.Materialize(e);
                     history.Add(e);
                 }
             }
@@ -239,11 +234,10 @@ public static class RunTurnStepHandler
         private bool Resume(IReadOnlyList<RecordedSessionEvent> read)
         {
             var earlier = read.Where(e => TurnStepRead.StreamedTypes.Contains(e.Type) && e.Context.TurnId == step.TurnId).ToList();
-            var started = earlier.LastOrDefault(e => e.Type == EventTypes.OutputMessageStarted &&
-                                                     (int?)e.Data["iteration"] == step.Iteration);
+            var started = earlier.LastOrDefault(e => e.Data is OutputMessageStarted s && s.Iteration == step.Iteration);
             if (started is null) return false;
-            _replay = earlier.Where(e => e.Type == EventTypes.OutputMessageDelta && e.Sequence > started.Sequence)
-                .Select(e => (string?)e.Data["accumulated"]).LastOrDefault() ?? "";
+            _replay = earlier.Where(e => e.Sequence > started.Sequence).Select(e => (e.Data as OutputMessageDelta)?.Accumulated)
+                .LastOrDefault(text => text is not null) ?? "";
             return true;
         }
 
@@ -255,16 +249,16 @@ public static class RunTurnStepHandler
         }
 
         /// <summary>The message's start if not written yet, then the delta (if any).</summary>
-        private List<ProgressEvent> Unwritten(JsonObject? delta)
+        private List<ISessionEventData> Unwritten(OutputMessageDelta? delta)
         {
-            var events = new List<ProgressEvent>();
-            if (_started is not null) events.Add(new(EventTypes.OutputMessageStarted, _started));
-            if (delta is not null) events.Add(new(EventTypes.OutputMessageDelta, delta));
+            var events = new List<ISessionEventData>();
+            if (_started is not null) events.Add(_started);
+            if (delta is not null) events.Add(delta);
             return events;
         }
 
         /// <summary>The <c>output.message.delta</c> of the text streamed since the last one, or null when there is none.</summary>
-        private JsonObject? TakeDelta()
+        private OutputMessageDelta? TakeDelta()
         {
             if (_pending.Length == 0) return null;
             _accumulated.Append(_pending);
@@ -283,13 +277,7 @@ public static class RunTurnStepHandler
             }
 
             _sent = text.Length;
-            return new JsonObject
-            {
-                ["turn_id"] = step.TurnId,
-                ["iteration"] = step.Iteration,
-                ["delta"] = delta,
-                ["accumulated"] = text,
-            };
+            return new OutputMessageDelta(step.TurnId, step.Iteration, delta, text);
         }
 
         private TurnStepFinished Failed(string? model, string error, string code) =>

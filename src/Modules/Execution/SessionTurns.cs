@@ -118,9 +118,7 @@ public sealed class StepHandover(SessionTurns state)
 /// </summary>
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
-    string? Error, string? ErrorCode, IReadOnlyList<ProgressEvent>? Unwritten = null);
-
-public sealed record ProgressEvent(string Type, JsonObject Data);
+    string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 
@@ -129,6 +127,8 @@ public sealed record ToolsFinished(string SessionId, string TurnId, int Iteratio
 public sealed record ToolCallRequest(string Id, string Name, JsonObject Arguments)
 {
     public JsonObject ToJson() => new() { ["id"] = Id, ["name"] = Name, ["arguments"] = Arguments.DeepClone() };
+
+    public ToolCallRef ToRef() => new(Id, Name, Arguments.DeepClone().AsObject());
 }
 
 public sealed record ToolOutcome(string ToolCallId, string ToolName, bool Success, string Status, string? Result, string? Error, long DurationMs);
@@ -157,12 +157,7 @@ public static class Turns
     {
         var turnId = Ids.New(Ids.Turn);
         state.Active = new ActiveTurn(turnId, input.MessageId, input.Text, 1, TurnPhase.Reasoning, DateTimeOffset.UtcNow);
-        var started = Append(documents, state, EventTypes.TurnStarted, new JsonObject
-        {
-            ["turn_id"] = turnId,
-            ["input_message_id"] = input.MessageId,
-            ["input_content"] = Previews.Of(input.Text),
-        });
+        var started = Append(documents, state, new TurnStarted(turnId, input.MessageId, Previews.Of(input.Text)));
         next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId).Carrying(runtime, started, state));
         EverrunsMetrics.TurnsStarted.Add();
     }
@@ -180,37 +175,29 @@ public static class Turns
 
     /// <summary>Fails the session's turn <paramref name="turnId"/> under the session's lock, unless it ended meanwhile.</summary>
     public static async Task FailIfActiveAsync(IDocumentSession documents, string sessionId, string turnId, string error, string errorCode,
-        OutgoingMessages next, Dictionary<string, string>? details = null, CancellationToken ct = default)
+        OutgoingMessages next, string? deadLetterId = null, CancellationToken ct = default)
     {
         var state = await LoadLockedAsync(documents, sessionId, ct);
-        if (state?.Active?.TurnId == turnId) Fail(state, error, errorCode, documents, next, details);
+        if (state?.Active?.TurnId == turnId) Fail(state, error, errorCode, documents, next, deadLetterId);
     }
 
-    /// <summary>Ends the active turn with <c>turn.failed</c>; <paramref name="details"/> are added to its data.</summary>
+    /// <summary>Ends the active turn with <c>turn.failed</c>.</summary>
     public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next,
-        Dictionary<string, string>? details = null)
-    {
-        var data = new JsonObject
-        {
-            ["turn_id"] = state.Active!.TurnId,
-            ["error"] = error,
-            ["error_code"] = errorCode,
-        };
-        foreach (var (key, value) in details ?? []) data[key] = value;
-        End(state, EventTypes.TurnFailed, data, null, documents, next);
-    }
+        string? deadLetterId = null) =>
+        End(state, new TurnFailed(state.Active!.TurnId, error, errorCode, deadLetterId), null, documents, next);
 
     /// <summary>Ends the active turn with its final event, then starts the next queued message or goes idle.</summary>
-    public static void End(SessionTurns state, string type, JsonObject data, string? outputPreview, IDocumentSession documents,
+    public static void End(SessionTurns state, ISessionEventData final, string? outputPreview, IDocumentSession documents,
         OutgoingMessages next)
     {
-        Append(documents, state, type, data);
-        (type switch
+        Append(documents, state, final);
+        switch (final)
         {
-            EventTypes.TurnCompleted => EverrunsMetrics.TurnsCompleted,
-            EventTypes.TurnCancelled => EverrunsMetrics.TurnsCancelled,
-            _ => EverrunsMetrics.TurnsFailed,
-        }).Add(reason: type == EventTypes.TurnFailed ? (string?)data["error_code"] ?? "unknown" : null);
+            case TurnCompleted: EverrunsMetrics.TurnsCompleted.Add(); break;
+            case TurnCancelled: EverrunsMetrics.TurnsCancelled.Add(); break;
+            case TurnFailed failed: EverrunsMetrics.TurnsFailed.Add(reason: failed.ErrorCode ?? "unknown"); break;
+        }
+
         var turnStartedAt = state.Active!.StartedAt;
         state.Active = null;
         if (state.Queue.Count > 0)
@@ -234,12 +221,8 @@ public static class Turns
     }
 
     /// <summary>Appends an event of the active turn to the session's stream, in the caller's transaction.</summary>
-    public static JasperFx.Events.IEvent Append(IDocumentSession documents, SessionTurns state, string type, JsonObject data)
-    {
-        var appended = documents.Events.Append(state.Id, SessionEvent.Create(state.Id, type, data, Context(state.Active)));
-        EverrunsMetrics.EventsWritten.Add();
-        return appended.Events[^1];
-    }
+    public static JasperFx.Events.IEvent Append(IDocumentSession documents, SessionTurns state, ISessionEventData data) =>
+        documents.AppendSessionEvent(state.Id, data, Context(state.Active));
 
     public static EventContext Context(ActiveTurn? turn) =>
         turn is null ? EventContext.None : new EventContext(turn.TurnId, turn.InputMessageId);

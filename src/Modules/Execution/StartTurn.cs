@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
@@ -19,9 +18,8 @@ public static class AcceptMessageHandler
         var next = new OutgoingMessages();
         var state = await Turns.LoadLockedAsync(documents, accept.SessionId, ct) ?? new SessionTurns { Id = accept.SessionId };
 
-        documents.Events.Append(accept.SessionId, SessionEvent.Create(accept.SessionId, EventTypes.InputMessage,
-            new JsonObject { ["message"] = accept.Message.DeepClone() }, new EventContext(InputMessageId: accept.MessageId)));
-        EverrunsMetrics.EventsWritten.Add();
+        documents.AppendSessionEvent(accept.SessionId, new InputMessageReceived(accept.Message.DeepClone().AsObject()),
+            new EventContext(InputMessageId: accept.MessageId));
 
         var input = new QueuedInput(accept.MessageId, accept.Text);
         if (state.Active is null) Turns.StartIdle(state, input, documents, next, accept.Runtime);

@@ -17,20 +17,16 @@ public sealed class TurnProgress(IDocumentStore store)
     /// one, checked under the session's write lock, so that no progress lands after the turn ended (a cancel commits
     /// under the same lock); otherwise throws <see cref="TurnEndedException"/> and the step stops.
     /// </summary>
-    public Task AppendAsync(string sessionId, EventContext turn, string type, System.Text.Json.Nodes.JsonObject data, CancellationToken ct) =>
-        AppendAsync(sessionId, turn, [new ProgressEvent(type, data)], ct);
+    public Task AppendAsync(string sessionId, EventContext turn, ISessionEventData data, CancellationToken ct) =>
+        AppendAsync(sessionId, turn, [data], ct);
 
     /// <summary>Appends the events in one transaction, on the same terms.</summary>
-    public async Task AppendAsync(string sessionId, EventContext turn, IReadOnlyList<ProgressEvent> events, CancellationToken ct)
+    public async Task AppendAsync(string sessionId, EventContext turn, IReadOnlyList<ISessionEventData> events, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
         var state = await Turns.LoadLockedAsync(session, sessionId, ct);
         if (state?.Active?.TurnId != turn.TurnId) throw new TurnEndedException(turn.TurnId!);
-        foreach (var e in events)
-        {
-            session.Events.Append(sessionId, SessionEvent.Create(sessionId, e.Type, e.Data, turn));
-            EverrunsMetrics.EventsWritten.Add();
-        }
+        foreach (var e in events) session.AppendSessionEvent(sessionId, e, turn);
 
         await session.SaveChangesAsync(ct);
     }

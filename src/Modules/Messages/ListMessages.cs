@@ -31,11 +31,16 @@ public static class ListMessagesEndpoint
         // Paged in the store: a long session's list costs the page, not the session.
         var read = await events.PageAsync(new PageSessionEvents(id, MessageTypes, offset ?? 0, limit ?? int.MaxValue), ct);
         var page = read.Events
-            .Where(e => e.Data["message"] is JsonObject)
-            .Select(e =>
+            .Select(e => (e, message: e.Data switch
             {
-                var message = e.Data["message"]!.AsObject();
-                e.Data.Remove("message"); // read for this answer alone: moved, not copied
+                InputMessageReceived input => input.Message,
+                OutputMessageCompleted output => output.Message,
+                _ => null,
+            }))
+            .Where(m => m.message is not null)
+            .Select(m =>
+            {
+                var (e, message) = (m.e, m.message!); // read for this answer alone: changed, not copied
                 message["session_id"] = id;
                 message["sequence"] = e.Sequence;
                 return (JsonNode)message;

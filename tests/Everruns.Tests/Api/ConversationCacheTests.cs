@@ -49,7 +49,7 @@ public sealed class ConversationCacheTests
         // The first turn, message and answer, goes from the store behind the server's back: the instance kept both as it
         // committed them, and the second model call, started by the second message's commit, reads nothing back.
         await PostgresServer.ExecuteAsync(database.Url,
-            $"delete from everruns.mt_events where stream_id = '{sessionId}' and data->>'type' in ('input.message', 'output.message.completed')");
+            $"delete from everruns.mt_events where stream_id = '{sessionId}' and type in ('input.message', 'output.message.completed')");
 
         await api.PostMessageAsync(sessionId, "two");
         ((string)(await api.WaitForTurnsAsync(sessionId, 2)).Last()["type"]!).ShouldBe("turn.completed");
@@ -115,12 +115,11 @@ public sealed class ConversationCacheTests
         // 10,001 more answers (copies of the first): more than a read's page of 10,000 events holds.
         const int copies = 10_001;
         await PostgresServer.ExecuteAsync(database.Url, $$"""
-            insert into everruns.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, is_archived)
-            select nextval('everruns.mt_events_sequence'), gen_random_uuid(), e.stream_id, s.version + g,
-                   jsonb_set(e.data, '{event_id}', to_jsonb('event_' || replace(gen_random_uuid()::text, '-', ''))),
-                   e.type, e.tenant_id, e.timestamp, e.mt_dotnet_type, false
+            insert into everruns.mt_events (seq_id, id, stream_id, version, data, type, tenant_id, timestamp, mt_dotnet_type, headers, is_archived)
+            select nextval('everruns.mt_events_sequence'), gen_random_uuid(), e.stream_id, s.version + g, e.data,
+                   e.type, e.tenant_id, e.timestamp, e.mt_dotnet_type, e.headers, false
             from everruns.mt_events e join everruns.mt_streams s on s.id = e.stream_id, generate_series(1, {{copies}}) g
-            where e.stream_id = '{{sessionId}}' and e.data->>'type' = 'output.message.completed';
+            where e.stream_id = '{{sessionId}}' and e.type = 'output.message.completed';
             update everruns.mt_streams set version = version + {{copies}} where id = '{{sessionId}}';
             """);
 

@@ -34,7 +34,7 @@ public sealed class ModuleBoundaryTests
             .Select(e => (string)e.Attribute("Include")!).ShouldBeEmpty();
 
         string[] infrastructure = ["Marten", "Wolverine", "Npgsql", "Weasel", "JasperFx", "Microsoft.AspNetCore", "Everruns."];
-        var compiled = typeof(Everruns.Contracts.SessionEvent).Assembly.GetReferencedAssemblies().Select(a => a.Name!);
+        var compiled = typeof(Everruns.Contracts.ISessionEventData).Assembly.GetReferencedAssemblies().Select(a => a.Name!);
         compiled.Where(name => infrastructure.Any(name.StartsWith)).ShouldBeEmpty();
     }
 

@@ -102,11 +102,9 @@ public sealed class EventNotificationTests
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             """
-            select everruns.mt_quick_append_events($1, null, '*DEFAULT*', array[gen_random_uuid()], array['session_event'],
-                array[null]::varchar[],
-                array[(select data || jsonb_build_object('event_id', 'event_' || replace(gen_random_uuid()::text, '-', ''))
-                       from everruns.mt_events where stream_id = $1 order by version desc limit 1)],
-                array[null]::bytea[], array[now()], null)
+            select everruns.mt_quick_append_events($1, null, '*DEFAULT*', array[gen_random_uuid()], array[last.type],
+                array[last.mt_dotnet_type], array[last.data], array[null]::bytea[], array[last.headers], array[now()], null)
+            from (select * from everruns.mt_events where stream_id = $1 order by version desc limit 1) last
             """, connection);
         command.Parameters.Add(new NpgsqlParameter { Value = sessionId });
         await command.ExecuteNonQueryAsync();

@@ -8,8 +8,23 @@ namespace Everruns.Tests.Foundation;
 /// <summary>What a model-call step carries and how it tells, from its one read, whether it is still due.</summary>
 public sealed class TurnStepTests
 {
-    private static RecordedSessionEvent Event(long sequence, string type, string? turnId) =>
-        new(sequence, Ids.New(Ids.Event), type, DateTimeOffset.UtcNow, new EventContext(turnId, "message_1"), new JsonObject());
+    private static RecordedSessionEvent Event(long sequence, string type, string? turnId)
+    {
+        var turn = turnId ?? "";
+        ISessionEventData data = type switch
+        {
+            EventTypes.InputMessage => new InputMessageReceived(new JsonObject()),
+            EventTypes.TurnStarted => new TurnStarted(turn, "message_1", null),
+            EventTypes.OutputMessageStarted => new OutputMessageStarted(turn, 1, null),
+            EventTypes.OutputMessageDelta => new OutputMessageDelta(turn, 1, "", ""),
+            EventTypes.OutputMessageCompleted => new OutputMessageCompleted(new JsonObject(), new OutputMetadata(null)),
+            EventTypes.TurnCompleted => new TurnCompleted(turn, 1, 1, "message_2", null, 0, null),
+            EventTypes.TurnCancelled => new TurnCancelled(turn, null),
+            EventTypes.TurnFailed => new TurnFailed(turn, "failed", null),
+            _ => throw new ArgumentOutOfRangeException(nameof(type)),
+        };
+        return new(sequence, Ids.New(Ids.Event), DateTimeOffset.UtcNow, new EventContext(turnId, "message_1"), data);
+    }
 
     [Fact]
     public void a_step_is_outdated_once_its_iteration_has_its_answer_or_its_turn_ended()

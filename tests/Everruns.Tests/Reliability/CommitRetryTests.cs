@@ -61,7 +61,7 @@ public sealed class CommitRetryTests
         public override Task BeforeSaveChangesAsync(IDocumentSession session, CancellationToken token)
         {
             var answers = session.PendingChanges.Streams().SelectMany(s => s.Events)
-                .Any(e => e.Data is SessionEvent { Type: EventTypes.OutputMessageCompleted });
+                .Any(e => e.Data is OutputMessageCompleted);
             if (answers && Interlocked.Increment(ref _lost) <= times)
                 throw new NpgsqlException("Exception while reading from stream (injected)", new IOException("connection reset"));
             if (answers) Interlocked.Decrement(ref _lost);
