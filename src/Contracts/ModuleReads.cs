@@ -45,5 +45,5 @@ public interface IModelDirectory
 public interface ISessionActivities
 {
     /// <summary>Each session's activity; a session absent from the answer has had no message yet.</summary>
-    Task<IReadOnlyDictionary<string, SessionActivity>> OfAsync(IReadOnlyList<string> sessionIds, CancellationToken ct = default);
+    Task<IReadOnlyDictionary<string, SessionActivity>> OfAsync(string orgId, IReadOnlyList<string> sessionIds, CancellationToken ct = default);
 }

@@ -91,6 +91,11 @@ public static class EverrunsComposition
                 marten.AutoCreateSchemaObjects = AutoCreate.None;
                 marten.Events.StreamIdentity = StreamIdentity.AsString;
                 marten.UseSystemTextJsonForSerialization(EnumStorage.AsString, Casing.SnakeCase);
+                // Every document belongs to an org (Marten's tenant, a tenant_id column): a session opened for an org sees
+                // its documents only, whatever the query forgets to say. An HTTP request's org is its tenant (see
+                // MapWolverineEndpoints below), and the messages a handler sends carry it on; jobs that work across orgs
+                // say so (AnyTenant, ForTenant).
+                marten.Policies.AllDocumentsAreMultiTenanted();
                 marten.Schema.For<IdempotentResponse>().UseOptimisticConcurrency(true).Index(r => r.CreatedAt)
                     .Metadata(m => m.Version.MapTo(r => r.Version));
             })
@@ -167,7 +172,7 @@ public static class EverrunsComposition
         app.MapMetrics();
         app.MapOperations();
         // Wolverine.Http serializes with the ASP.NET Core JSON options configured above (snake_case).
-        app.MapWolverineEndpoints();
+        app.MapWolverineEndpoints(http => http.TenantId.IsClaimTypeNamed(CallerExtensions.OrgClaim));
         foreach (var module in Modules.All)
             module.MapEndpoints(app);
         return app;

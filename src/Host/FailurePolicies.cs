@@ -104,7 +104,7 @@ public static class FailurePolicies
         EverrunsMetrics.DeadLetters.Add();
         if (envelope.Message is ITurnWork work)
             await new MessageBus(runtime).PublishAsync(new TurnWorkDeadLettered(work.SessionId, work.TurnId, envelope.Id.ToString(),
-                envelope.Message.GetType().Name));
+                envelope.Message.GetType().Name), new DeliveryOptions { TenantId = envelope.TenantId }); // the turn's org
     }
 
     private static TimeSpan Ms(int milliseconds) => TimeSpan.FromMilliseconds(milliseconds);

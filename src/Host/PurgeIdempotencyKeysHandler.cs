@@ -9,8 +9,9 @@ public static class PurgeIdempotencyKeysHandler
     public static async Task<MaintenanceDone> Handle(PurgeIdempotencyKeys purge, IDocumentSession documents, CancellationToken ct)
     {
         var cutoff = DateTimeOffset.UtcNow - purge.Retention;
-        var expired = await documents.Query<IdempotentResponse>().CountAsync(r => r.CreatedAt < cutoff, ct);
-        if (expired > 0) documents.DeleteWhere<IdempotentResponse>(r => r.CreatedAt < cutoff);
+        // Every org's.
+        var expired = await documents.Query<IdempotentResponse>().CountAsync(r => r.AnyTenant() && r.CreatedAt < cutoff, ct);
+        if (expired > 0) documents.DeleteWhere<IdempotentResponse>(r => r.AnyTenant() && r.CreatedAt < cutoff);
         return new MaintenanceDone(expired);
     }
 }

@@ -61,9 +61,10 @@ public sealed class IdempotencyKeys(RequestDelegate next)
             return;
         }
 
-        var id = $"{http.Caller().Org}/{key}";
+        var org = http.Caller().Org;
+        var id = $"{org}/{key}";
         var hash = await HashAsync(http.Request);
-        var claim = await ClaimAsync(store, id, hash, http.RequestAborted);
+        var claim = await ClaimAsync(store, org, id, hash, http.RequestAborted);
         switch (claim)
         {
             case IdempotentResponse { Pending: false } first when first.RequestHash != hash:
@@ -93,7 +94,7 @@ public sealed class IdempotencyKeys(RequestDelegate next)
         finally
         {
             // Not completed (refused, failed): let the key go at once, for the client's retry to run as a new request.
-            if (!pending.Completed) await ReleaseAsync(store, claim);
+            if (!pending.Completed) await ReleaseAsync(store, org, claim);
         }
     }
 
@@ -101,10 +102,10 @@ public sealed class IdempotencyKeys(RequestDelegate next)
     /// The earlier response under the key, or this request's own pending record (<see cref="IdempotentResponse.Pending"/>)
     /// once it holds the key, or null while another request holds it.
     /// </summary>
-    private static async Task<IdempotentResponse?> ClaimAsync(IDocumentStore store, string id, string hash, CancellationToken ct)
+    private static async Task<IdempotentResponse?> ClaimAsync(IDocumentStore store, string org, string id, string hash, CancellationToken ct)
     {
         var now = DateTimeOffset.UtcNow;
-        await using var documents = store.LightweightSession();
+        await using var documents = store.LightweightSession(org);
         var existing = await documents.LoadAsync<IdempotentResponse>(id, ct);
         if (existing is { Pending: false } && existing.CreatedAt > now - Retention) return existing;
         if (existing is { Pending: true } && existing.HeldUntil > now) return null;
@@ -127,11 +128,11 @@ public sealed class IdempotencyKeys(RequestDelegate next)
         }
     }
 
-    private static async Task ReleaseAsync(IDocumentStore store, IdempotentResponse claim)
+    private static async Task ReleaseAsync(IDocumentStore store, string org, IdempotentResponse claim)
     {
         try
         {
-            await using var documents = store.LightweightSession();
+            await using var documents = store.LightweightSession(org);
             documents.UpdateExpectedVersion(claim, claim.Version);
             documents.Delete(claim);
             await documents.SaveChangesAsync();

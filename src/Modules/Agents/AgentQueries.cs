@@ -9,11 +9,11 @@ public sealed class AgentDirectory(IDocumentStore store) : IAgentDirectory
 {
     public async Task<AgentSnapshot?> FindAsync(string orgId, string? agentId, string? agentName, CancellationToken ct = default)
     {
-        await using var documents = store.QuerySession();
+        await using var documents = store.QuerySession(orgId);
         var agent = agentId is not null
-            ? await AgentLookup.InOrg(documents, orgId, agentId)
-            : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == orgId && a.Name == agentName, ct);
-        if (agent is null || agent.OrgId != orgId) return null;
+            ? await AgentLookup.Find(documents, agentId)
+            : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.Name == agentName, ct);
+        if (agent is null) return null;
         return new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId, agent.MaxIterations, agent.Capabilities,
             agent.Status);
     }

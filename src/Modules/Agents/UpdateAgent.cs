@@ -46,7 +46,7 @@ public static class UpdateAgentEndpoint
     {
         if (InputRules.Model(models, request.DefaultModelId) is { } unknownModel) return Problems.Result(unknownModel);
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
-        var agent = await AgentLookup.InOrg(session, http.Caller().Org, id);
+        var agent = await AgentLookup.Find(session, id);
         if (agent is null) return Problems.Result(AgentLookup.NotFound(id));
 
         var changesContent = request with { Status = null } != new UpdateAgentRequest(null, null, null, null, null, null, null, null, null, null, null);
@@ -54,7 +54,7 @@ public static class UpdateAgentEndpoint
             return Problems.Result(Problems.Conflict("agent_archived", $"agent {id} is archived; set status to 'active' to change it"));
 
         if (request.Name is not null && request.Name != agent.Name &&
-            await session.Query<Agent>().AnyAsync(a => a.OrgId == agent.OrgId && a.Name == request.Name))
+            await session.Query<Agent>().AnyAsync(a => a.Name == request.Name))
             return Problems.Result(Problems.Conflict("agent_name_taken", $"another agent is already named '{request.Name}'"));
 
         var now = DateTimeOffset.UtcNow;

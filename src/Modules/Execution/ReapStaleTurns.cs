@@ -25,7 +25,7 @@ public static class ReapStaleTurnsHandler
             delete from everruns.turn_heartbeats h where h.beat_at < now() - @stale
                 and not exists (select 1 from everruns.mt_doc_sessionturns d where d.id = h.session_id
                                 and d.data->'active'->>'turn_id' = h.turn_id);
-            select d.id, d.data->'active'->>'turn_id'
+            select d.id, d.data->'active'->>'turn_id', d.tenant_id
             from everruns.mt_doc_sessionturns d
             left join everruns.turn_heartbeats h on h.session_id = d.id and h.turn_id = d.data->'active'->>'turn_id'
             where jsonb_typeof(d.data->'active') = 'object'
@@ -37,7 +37,8 @@ public static class ReapStaleTurnsHandler
         var next = new OutgoingMessages();
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
-            next.Add(new AbandonTurn(reader.GetString(0), reader.GetString(1), reap.StaleAfter));
+            next.Add(new AbandonTurn(reader.GetString(0), reader.GetString(1), reap.StaleAfter)
+                .WithDeliveryOptions(new DeliveryOptions { TenantId = reader.GetString(2) })); // the session's org
         return (new MaintenanceDone(next.Count), next);
     }
 }

@@ -67,7 +67,7 @@ public static class RunTurnStepHandler
                 return next;
             }
 
-            var call = new ModelCall(step, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger);
+            var call = new ModelCall(step, documents.TenantId, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
@@ -88,7 +88,7 @@ public static class RunTurnStepHandler
         }
     }
 
-    private sealed class ModelCall(RunTurnStep step, StepMemory.Carried? carried, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
+    private sealed class ModelCall(RunTurnStep step, string orgId, StepMemory.Carried? carried, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
         IProviderCredentials providers, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger)
     {
@@ -244,7 +244,7 @@ public static class RunTurnStepHandler
         private async Task FlushAsync(CancellationToken ct)
         {
             if (TakeDelta() is not { } delta) return;
-            await progress.AppendAsync(step.SessionId, turn, Unwritten(delta), ct);
+            await progress.AppendAsync(orgId, step.SessionId, turn, Unwritten(delta), ct);
             _started = null;
         }
 
@@ -297,7 +297,7 @@ public static class RunTurnStepHandler
                 {
                     await subscription.WaitAsync(CancelPoll, cancelled.Token);
                     if (cancelled.IsCancellationRequested) return; // the step ended
-                    if (!await progress.IsActiveAsync(step.SessionId, step.TurnId, cancelled.Token))
+                    if (!await progress.IsActiveAsync(orgId, step.SessionId, step.TurnId, cancelled.Token))
                     {
                         await cancelled.CancelAsync();
                         return;

@@ -17,13 +17,13 @@ public sealed class TurnProgress(IDocumentStore store)
     /// one, checked under the session's write lock, so that no progress lands after the turn ended (a cancel commits
     /// under the same lock); otherwise throws <see cref="TurnEndedException"/> and the step stops.
     /// </summary>
-    public Task AppendAsync(string sessionId, EventContext turn, ISessionEventData data, CancellationToken ct) =>
-        AppendAsync(sessionId, turn, [data], ct);
+    public Task AppendAsync(string orgId, string sessionId, EventContext turn, ISessionEventData data, CancellationToken ct) =>
+        AppendAsync(orgId, sessionId, turn, [data], ct);
 
-    /// <summary>Appends the events in one transaction, on the same terms.</summary>
-    public async Task AppendAsync(string sessionId, EventContext turn, IReadOnlyList<ISessionEventData> events, CancellationToken ct)
+    /// <summary>Appends the events in one transaction, on the same terms (in the session's org: its tenant).</summary>
+    public async Task AppendAsync(string orgId, string sessionId, EventContext turn, IReadOnlyList<ISessionEventData> events, CancellationToken ct)
     {
-        await using var session = store.LightweightSession();
+        await using var session = store.LightweightSession(orgId);
         var state = await Turns.LoadLockedAsync(session, sessionId, ct);
         if (state?.Active?.TurnId != turn.TurnId) throw new TurnEndedException(turn.TurnId!);
         foreach (var e in events) session.AppendSessionEvent(sessionId, e, turn);
@@ -32,9 +32,9 @@ public sealed class TurnProgress(IDocumentStore store)
     }
 
     /// <summary>Whether the turn is still the session's active one (a cancel ends it from any instance).</summary>
-    public async Task<bool> IsActiveAsync(string sessionId, string turnId, CancellationToken ct)
+    public async Task<bool> IsActiveAsync(string orgId, string sessionId, string turnId, CancellationToken ct)
     {
-        await using var session = store.QuerySession();
+        await using var session = store.QuerySession(orgId);
         var state = await session.LoadAsync<SessionTurns>(sessionId, ct);
         return state?.Active?.TurnId == turnId;
     }

@@ -66,7 +66,7 @@ public sealed class TokenAuthentication(IOptionsMonitor<AuthenticationSchemeOpti
             new(ClaimTypes.NameIdentifier, caller.UserId),
             new(OrgCountClaim, principal.Orgs.Count.ToString(CultureInfo.InvariantCulture)),
         ];
-        if (org is not null) claims.Add(new Claim("org", org));
+        if (org is not null) claims.Add(new Claim(CallerExtensions.OrgClaim, org));
         if (role is not null) claims.Add(new Claim(ClaimTypes.Role, role));
         if (caller.SystemAdmin) claims.Add(new Claim(ClaimTypes.Role, Policies.DeploymentAdmin));
         return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new ClaimsIdentity(claims, Name)), Name));

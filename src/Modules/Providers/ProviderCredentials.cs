@@ -9,9 +9,9 @@ public sealed class ProviderCredentials(IDocumentStore store, SecretBox box, ILo
 {
     public async Task<ProviderCredentialsFound> FindAsync(string orgId, string providerType, CancellationToken ct = default)
     {
-        await using var documents = store.QuerySession();
+        await using var documents = store.QuerySession(orgId);
         var provider = await documents.Query<Provider>()
-            .Where(p => p.OrgId == orgId && p.ProviderType == providerType && p.Status == ProviderStatus.Active)
+            .Where(p => p.ProviderType == providerType && p.Status == ProviderStatus.Active)
             .OrderBy(p => p.CreatedAt)
             .FirstOrDefaultAsync(ct);
         if (provider is null) return new ProviderCredentialsFound(null, null, null);

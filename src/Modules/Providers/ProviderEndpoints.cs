@@ -27,14 +27,14 @@ public static partial class ProviderEndpoints
     public static async Task<IResult> List(IQuerySession documents, HttpRequest http)
     {
         var org = http.Caller().Org;
-        var providers = await documents.Query<Provider>().Where(p => p.OrgId == org).OrderBy(p => p.CreatedAt).ToListAsync();
+        var providers = await documents.Query<Provider>().OrderBy(p => p.CreatedAt).ToListAsync();
         return Results.Ok(new { data = providers.Select(p => ProviderResponse.From(p, http)).ToList() });
     }
 
     [WolverineGet("/v1/providers/{id}")]
     public static async Task<IResult> Get(string id, IQuerySession documents, HttpRequest http)
     {
-        var provider = await InOrgAsync(documents, http.Caller().Org, id);
+        var provider = await FindAsync(documents, id);
         return provider is null ? Problems.Result(NotFound(id)) : Results.Ok(ProviderResponse.From(provider, http));
     }
 
@@ -57,7 +57,7 @@ public static partial class ProviderEndpoints
         HttpRequest http)
     {
         var caller = http.Caller();
-        var provider = await InOrgAsync(documents, caller.Org, id);
+        var provider = await FindAsync(documents, id);
         if (provider is null) return Problems.Result(NotFound(id));
         request ??= new ProviderRequest(null, null, null, null, null, null);
         if (Validate(request.Name ?? provider.Name, request.ProviderType ?? provider.ProviderType, request.BaseUrl, request.Status) is { } invalid)
@@ -84,7 +84,7 @@ public static partial class ProviderEndpoints
     public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, HttpRequest http)
     {
         var caller = http.Caller();
-        var provider = await InOrgAsync(documents, caller.Org, id);
+        var provider = await FindAsync(documents, id);
         if (provider is null) return Problems.Result(NotFound(id));
         documents.Delete(provider);
         await Audit(bus, caller, "provider.deleted", provider, false);
@@ -100,9 +100,8 @@ public static partial class ProviderEndpoints
         var key = KeyOf(request);
         if (!string.IsNullOrEmpty(key) && !box.Enabled) return Problems.Result(EncryptionOff());
 
+        // The org's documents only: an id another org uses is free here, and its provider is never touched.
         var existing = id is null ? null : await documents.LoadAsync<Provider>(id);
-        if (existing is not null && existing.OrgId != caller.Org)
-            return Problems.Result(NotFound(id!)); // another org's: as if it did not exist, yet never overwritten
         var name = request.Name!.Trim();
         if (await NameTakenAsync(documents, caller.Org, name, existing?.Id)) return Problems.Result(NameTaken(name));
 
@@ -138,15 +137,14 @@ public static partial class ProviderEndpoints
         return null;
     }
 
-    private static async Task<Provider?> InOrgAsync(IQuerySession documents, string org, string id)
+    private static async Task<Provider?> FindAsync(IQuerySession documents, string id)
     {
         if (!Ids.IsValid(id, Ids.Provider)) return null;
-        var provider = await documents.LoadAsync<Provider>(id);
-        return provider?.OrgId == org ? provider : null;
+        return await documents.LoadAsync<Provider>(id); // the session is the org's: another org's provider is not found
     }
 
     private static Task<bool> NameTakenAsync(IQuerySession documents, string org, string name, string? except) =>
-        documents.Query<Provider>().AnyAsync(p => p.OrgId == org && p.Name == name && p.Id != except);
+        documents.Query<Provider>().AnyAsync(p => p.Name == name && p.Id != except);
 
     private static Task Audit(IMessageBus bus, Caller caller, string action, Provider provider, bool keyChanged) =>
         bus.PublishAsync(new AuditAction(caller.Org, caller.Actor, action, provider.Id, new Dictionary<string, string>

@@ -38,12 +38,12 @@ public sealed class ReencryptSecretsCommand : EverrunsCommand<NetCoreInput>
         if (!box.Enabled) return Fail(console, "SECRETS_ENCRYPTION_KEY is not set: nothing can be re-encrypted");
 
         await using var session = services.GetRequiredService<IDocumentStore>().LightweightSession();
-        var providers = await session.Query<Provider>().Where(p => p.ApiKeySealed != null).ToListAsync();
+        var providers = await session.Query<Provider>().Where(p => p.AnyTenant() && p.ApiKeySealed != null).ToListAsync();
         var changed = 0;
         foreach (var provider in providers.Where(p => SecretBox.KeyIdOf(p.ApiKeySealed!) != box.CurrentKeyId))
         {
             provider.ApiKeySealed = box.Seal(box.Open(provider.ApiKeySealed!, provider.Binding), provider.Binding);
-            session.Store(provider);
+            session.ForTenant(provider.OrgId).Store(provider);
             changed++;
         }
 

@@ -17,7 +17,7 @@ public static class CancelSessionTurnEndpoint
     public static async Task<IResult> Post(string id, IQuerySession documents, IMessageBus bus, HttpContext http, CancellationToken ct)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
-        if (await SessionLookup.InOrg(documents, http.Caller().Org, id) is null)
+        if (await SessionLookup.Live(documents, id) is null)
             return Problems.Result(SessionLookup.NotFound(id));
 
         var outcome = await bus.InvokeAsync<CancelTurnOutcome>(new CancelTurn(id, "cancelled by user"), ct);

@@ -12,7 +12,7 @@ public static class GetSessionEndpoint
     public static async Task<IResult> Get(string id, IQuerySession documents, ISessionActivities activities, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
-        var session = await SessionLookup.InOrg(documents, http.Caller().Org, id);
+        var session = await SessionLookup.Live(documents, id);
         return session is null
             ? Problems.Result(SessionLookup.NotFound(id))
             : Results.Ok(await SessionResponse.WithActivity(session, activities, http));

@@ -24,7 +24,7 @@ public static class ListSessionsEndpoint
         var search = http.Query["search"].ToString();
 
         var org = http.Caller().Org;
-        IQueryable<Session> query = documents.Query<Session>().Where(s => s.OrgId == org && s.DeletedAt == null);
+        IQueryable<Session> query = documents.Query<Session>().Where(s => s.DeletedAt == null);
         if (agentId.Length > 0) query = query.Where(s => s.AgentId == agentId);
         if (!string.IsNullOrWhiteSpace(search))
             query = query.Where(s => s.Title != null && s.Title.Contains(search, StringComparison.OrdinalIgnoreCase));
@@ -32,7 +32,7 @@ public static class ListSessionsEndpoint
         var sessions = await ((IMartenQueryable<Session>)query).Stats(out var stats)
             .OrderByDescending(s => s.CreatedAt).ThenBy(s => s.Id)
             .Skip(paging.Offset).Take(paging.Limit).ToListAsync();
-        var activity = await activities.OfAsync(sessions.Select(s => s.Id).ToList(), http.HttpContext.RequestAborted);
+        var activity = await activities.OfAsync(http.Caller().Org, sessions.Select(s => s.Id).ToList(), http.HttpContext.RequestAborted);
         return Results.Ok(Page<SessionResponse>.Of(sessions.Select(s => SessionResponse.From(s, activity.GetValueOrDefault(s.Id), http)).ToList(),
             (int)stats.TotalResults, paging, http).AlsoAs("sessions"));
     }

@@ -12,23 +12,24 @@ public static class PurgeDeletedSessionsHandler
 {
     public const int BatchSize = 500;
 
-    /// <summary>The ids of the next sessions to purge, the longest deleted first: read through the index of deleted sessions.</summary>
-    public static IQueryable<string> Due(IQuerySession documents, DateTimeOffset cutoff) =>
+    /// <summary>The next sessions to purge in every org, the longest deleted first: read through the index of deleted sessions.</summary>
+    public static IQueryable<Session> Due(IQuerySession documents, DateTimeOffset cutoff) =>
         documents.Query<Session>()
-            .Where(s => s.DeletedAt != null && s.DeletedAt < cutoff)
-            .OrderBy(s => s.DeletedAt).Take(BatchSize).Select(s => s.Id);
+            .Where(s => s.AnyTenant() && s.DeletedAt != null && s.DeletedAt < cutoff)
+            .OrderBy(s => s.DeletedAt).Take(BatchSize);
 
     public static async Task<(MaintenanceDone, OutgoingMessages)> Handle(PurgeDeletedSessions purge, IDocumentSession documents,
         CancellationToken ct)
     {
-        var ids = await Due(documents, DateTimeOffset.UtcNow - purge.Retention).ToListAsync(ct);
+        var due = await Due(documents, DateTimeOffset.UtcNow - purge.Retention).ToListAsync(ct);
         var next = new OutgoingMessages();
-        foreach (var id in ids)
+        foreach (var session in due)
         {
-            documents.Delete<Session>(id);
-            next.Add(new SessionPurged(id));
+            documents.ForTenant(session.OrgId).Delete<Session>(session.Id);
+            // In the session's org, where the owners of its other data keep it.
+            next.Add(new SessionPurged(session.Id).WithDeliveryOptions(new DeliveryOptions { TenantId = session.OrgId }));
         }
 
-        return (new MaintenanceDone(ids.Count), next);
+        return (new MaintenanceDone(due.Count), next);
     }
 }

@@ -9,11 +9,11 @@ public static class SessionLookup
 {
     public static ProblemDetails? Id(string id) => InputRules.SessionId(id);
 
-    /// <summary>The live (not deleted) session with this id in the caller's org, or null.</summary>
-    public static async Task<Session?> InOrg(IQuerySession session, string orgId, string id)
+    /// <summary>The live (not deleted) session with this id in the org of <paramref name="session"/>, or null.</summary>
+    public static async Task<Session?> Live(IQuerySession session, string id)
     {
-        var found = await session.LoadAsync<Session>(id);
-        return found is not null && found.OrgId == orgId && found.DeletedAt is null ? found : null;
+        var found = await session.LoadAsync<Session>(id); // the session is the org's: another org's session is not found
+        return found is not null && found.DeletedAt is null ? found : null;
     }
 
     public static ProblemDetails NotFound(string id) => Problems.NotFound("session_not_found", $"session {id} not found");

@@ -49,5 +49,5 @@ public sealed record SessionResponse(
     }
 
     public static async Task<SessionResponse> WithActivity(Session session, ISessionActivities activities, HttpRequest request) =>
-        From(session, (await activities.OfAsync([session.Id], request.HttpContext.RequestAborted)).GetValueOrDefault(session.Id), request);
+        From(session, (await activities.OfAsync(session.OrgId, [session.Id], request.HttpContext.RequestAborted)).GetValueOrDefault(session.Id), request);
 }

@@ -15,7 +15,6 @@ public sealed class SessionsModule : IEverrunsModule
         services.ConfigureMarten(marten =>
         {
             marten.Schema.For<Session>()
-                .Index(x => x.OrgId)
                 .Index(x => x.AgentId)
                 .Index(x => x.CreatedAt)
                 // Only deleted sessions, for purge_deleted_sessions: without it, each run read every session.

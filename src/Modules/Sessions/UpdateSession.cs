@@ -26,7 +26,7 @@ public static class UpdateSessionEndpoint
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
         await SessionStream.LockAsync(documents, id);
-        var session = await SessionLookup.InOrg(documents, http.Caller().Org, id);
+        var session = await SessionLookup.Live(documents, id);
         if (session is null) return Problems.Result(SessionLookup.NotFound(id));
 
         session.Title = request.Title ?? session.Title;

@@ -125,7 +125,7 @@ public sealed class IdempotencyTests : IAsyncLifetime
     {
         // What an instance killed in the middle of a request leaves: its claim on the key, and no response.
         var store = _first.Services.GetRequiredService<IDocumentStore>();
-        await using (var documents = store.LightweightSession())
+        await using (var documents = store.LightweightSession(Tenancy.DefaultOrgId)) // keys are the org's documents
         {
             foreach (var (key, heldFor) in new[] { ("died-long-ago", -1), ("died-just-now", 60) })
                 documents.Store(new IdempotentResponse

@@ -83,7 +83,7 @@ public sealed class TurnTests(AppFixture app)
             ((string)envelope["id"]!).ShouldBe(frame.Id);
             ((string)envelope["type"]!).ShouldBe(frame.Event);
             ((string)envelope["session_id"]!).ShouldBe(sessionId);
-            envelope["ts"].ShouldNotBeNull();
+            ((string)envelope["ts"]!).ShouldMatch(@"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$"); // milliseconds, UTC as Z
             envelope["data"].ShouldBeOfType<JsonObject>();
         }
 

@@ -102,7 +102,7 @@ public sealed class EventNotificationTests
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             """
-            select everruns.mt_quick_append_events($1, null, '*DEFAULT*', array[gen_random_uuid()], array[last.type],
+            select everruns.mt_quick_append_events($1, null, last.tenant_id, array[gen_random_uuid()], array[last.type],
                 array[last.mt_dotnet_type], array[last.data], array[null]::bytea[], array[last.headers], array[now()], null)
             from (select * from everruns.mt_events where stream_id = $1 order by version desc limit 1) last
             """, connection);
