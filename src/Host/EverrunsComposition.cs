@@ -96,6 +96,7 @@ public static class EverrunsComposition
                 // MapWolverineEndpoints below), and the messages a handler sends carry it on; jobs that work across orgs
                 // say so (AnyTenant, ForTenant).
                 marten.Policies.AllDocumentsAreMultiTenanted();
+                marten.Storage.ExtendedSchemaObjects.Add(SchemaMigrator.Ledger());
                 marten.Schema.For<IdempotentResponse>().UseOptimisticConcurrency(true).Index(r => r.CreatedAt)
                     .Metadata(m => m.Version.MapTo(r => r.Version));
             })

@@ -8,8 +8,9 @@ namespace Everruns.Infrastructure;
 
 /// <summary>
 /// A business capability plugged into the host. The host registers each module's services and includes
-/// its assembly in Wolverine handler/endpoint discovery; a module configures its own Marten mappings
-/// through <c>services.ConfigureMarten(...)</c> inside <see cref="AddServices"/>.
+/// its assembly in Wolverine handler/endpoint discovery; a module configures its own Marten mappings, and declares its
+/// other schema objects (tables, functions, triggers) to Marten (<c>Storage.ExtendedSchemaObjects</c>), through
+/// <c>services.ConfigureMarten(...)</c> inside <see cref="AddServices"/>.
 /// </summary>
 public interface IEverrunsModule
 {
@@ -18,12 +19,6 @@ public interface IEverrunsModule
     Assembly Assembly => GetType().Assembly;
 
     void AddServices(IServiceCollection services, IConfiguration configuration);
-
-    /// <summary>
-    /// Idempotent SQL the schema migrator runs (under its advisory lock) after Marten's and Wolverine's
-    /// tables exist: triggers, functions and tables Marten does not manage.
-    /// </summary>
-    IEnumerable<string> SchemaSql => [];
 
     /// <summary>Wolverine settings of this module's messages (local queue parallelism, for one).</summary>
     void ConfigureWolverine(Wolverine.WolverineOptions wolverine, IConfiguration configuration)

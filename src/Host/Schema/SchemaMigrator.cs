@@ -8,8 +8,10 @@ using Wolverine.Runtime;
 namespace Everruns.Host.Schema;
 
 /// <summary>
-/// Applies the Marten and Wolverine schema under one PostgreSQL advisory lock, so that instances
-/// starting together apply it exactly once; every run that changed anything leaves a ledger row.
+/// Applies the schema: Marten's (its documents and events, and every object the modules declared to it: tables,
+/// functions, triggers) and Wolverine's, each by its own migration. One PostgreSQL advisory lock around the check, the
+/// migrations and the ledger row makes them one step, so that instances starting together apply and record a change
+/// exactly once; every run that changed anything leaves a ledger row (<see cref="Ledger"/>, declared to Marten too).
 /// </summary>
 public sealed class SchemaMigrator(
     NpgsqlDataSource dataSource,
@@ -28,17 +30,6 @@ public sealed class SchemaMigrator(
         await Execute(connection, "select pg_advisory_lock(@key)", ct, AdvisoryLockKey);
         try
         {
-            await Execute(connection, """
-                create schema if not exists everruns_ops;
-                create table if not exists everruns_ops.schema_migrations (
-                    id bigint generated always as identity primary key,
-                    applied_at timestamptz not null default now(),
-                    instance_id text not null,
-                    version text not null,
-                    changes text not null
-                );
-                """, ct);
-
             var migration = await store.Storage.Database.CreateMigrationAsync(ct);
             var martenChanged = migration.Difference != SchemaPatchDifference.None;
             // Missing tables, or a new build's Wolverine settings that change them (INBOX_STALE_SECS adds a column).
@@ -46,8 +37,6 @@ public sealed class SchemaMigrator(
 
             if (!martenChanged && !wolverineChanged)
             {
-                // Module SQL is idempotent and cheap: re-applied so that a new build's triggers replace old ones.
-                await ApplyModuleSql(connection, ct);
                 logger.LogInformation("Schema is current; nothing to migrate");
                 return false;
             }
@@ -55,13 +44,14 @@ public sealed class SchemaMigrator(
             var changes = new List<string>();
             if (martenChanged)
             {
+                logger.LogInformation("Marten schema objects to apply: {Objects}", string.Join(", ", migration.Deltas
+                    .Where(d => d.Difference != SchemaPatchDifference.None).Select(d => $"{d.SchemaObject.Identifier} ({d.Difference})")));
                 await store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
                 changes.Add("marten");
             }
 
             await wolverine.Storage.Admin.MigrateAsync();
             if (wolverineChanged) changes.Add("wolverine");
-            await ApplyModuleSql(connection, ct);
 
             await Execute(connection,
                 $"insert into {LedgerTable} (instance_id, version, changes) values (@instance, @version, @changes)",
@@ -76,10 +66,16 @@ public sealed class SchemaMigrator(
         }
     }
 
-    private static async Task ApplyModuleSql(NpgsqlConnection connection, CancellationToken ct)
+    /// <summary>The ledger of schema changes: which instance and build applied what, and when.</summary>
+    public static Weasel.Postgresql.Tables.Table Ledger()
     {
-        foreach (var sql in Modules.All.SelectMany(m => m.SchemaSql))
-            await Execute(connection, sql, ct);
+        var ledger = new Weasel.Postgresql.Tables.Table(LedgerTable);
+        ledger.AddColumn("id", "bigint").AsPrimaryKey().BigAutoIncrement();
+        ledger.AddColumn("applied_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+        ledger.AddColumn("instance_id", "text").NotNull();
+        ledger.AddColumn("version", "text").NotNull();
+        ledger.AddColumn("changes", "text").NotNull();
+        return ledger;
     }
 
     /// <summary>True when Wolverine's tables differ from what this build configures (a store that cannot tell: assume so).</summary>

@@ -1,5 +1,6 @@
 using Everruns.Contracts;
 using Everruns.Infrastructure;
+using Marten;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -17,6 +18,26 @@ public sealed class ClusterModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
+        services.ConfigureMarten(marten =>
+        {
+            var instances = new Weasel.Postgresql.Tables.Table("everruns_ops.instances");
+            instances.AddColumn("instance_id", "text").AsPrimaryKey();
+            instances.AddColumn("node_id", "uuid").NotNull();
+            instances.AddColumn("version", "text").NotNull();
+            instances.AddColumn("started_at", "timestamptz").NotNull();
+            instances.AddColumn("heartbeat_at", "timestamptz").NotNull();
+            instances.AddColumn("stopped_at", "timestamptz");
+            var runs = new Weasel.Postgresql.Tables.Table("everruns_ops.maintenance_runs");
+            runs.AddColumn("id", "bigint").AsPrimaryKey().BigAutoIncrement();
+            runs.AddColumn("job", "text").NotNull();
+            runs.AddColumn("instance_id", "text").NotNull();
+            runs.AddColumn("started_at", "timestamptz").NotNull();
+            runs.AddColumn("finished_at", "timestamptz").NotNull();
+            runs.AddColumn("affected", "bigint").NotNull();
+            runs.AddColumn("error", "text");
+            runs.Indexes.Add(new Weasel.Postgresql.Tables.IndexDefinition("ix_maintenance_runs_job") { Columns = ["job", "started_at"] });
+            marten.Storage.ExtendedSchemaObjects.AddRange([instances, runs]);
+        });
         services.AddSingleton(ClusterOptions.From(configuration));
         services.AddSingleton<InstanceRegistry>();
         services.AddHostedService(sp => sp.GetRequiredService<InstanceRegistry>());
@@ -24,32 +45,6 @@ public sealed class ClusterModule : IEverrunsModule
         services.AddHostedService(sp => sp.GetRequiredService<MetricsTimeline>());
         services.AddSingularAgent<MaintenanceAgent>();
     }
-
-    public IEnumerable<string> SchemaSql =>
-    [
-        """
-        create table if not exists everruns_ops.instances (
-            instance_id text primary key,
-            node_id uuid not null,
-            version text not null,
-            started_at timestamptz not null,
-            heartbeat_at timestamptz not null,
-            stopped_at timestamptz
-        );
-        """,
-        """
-        create table if not exists everruns_ops.maintenance_runs (
-            id bigint generated always as identity primary key,
-            job text not null,
-            instance_id text not null,
-            started_at timestamptz not null,
-            finished_at timestamptz not null,
-            affected bigint not null,
-            error text
-        );
-        create index if not exists ix_maintenance_runs_job on everruns_ops.maintenance_runs (job, started_at desc);
-        """,
-    ];
 
     public void MapEndpoints(IEndpointRouteBuilder endpoints)
     {

@@ -13,7 +13,17 @@ public sealed class ExecutionModule : IEverrunsModule
 
     public void AddServices(IServiceCollection services, IConfiguration configuration)
     {
-        services.ConfigureMarten(marten => marten.Schema.For<SessionTurns>().UseOptimisticConcurrency(true));
+        services.ConfigureMarten(marten =>
+        {
+            marten.Schema.For<SessionTurns>().UseOptimisticConcurrency(true);
+            // The last beat of each running turn's step (see TurnHeartbeat), upserted in place.
+            var heartbeats = new Weasel.Postgresql.Tables.Table("everruns.turn_heartbeats");
+            heartbeats.AddColumn("session_id", "text").AsPrimaryKey();
+            heartbeats.AddColumn("turn_id", "text").NotNull();
+            heartbeats.AddColumn("instance_id", "text").NotNull();
+            heartbeats.AddColumn("beat_at", "timestamptz").NotNull();
+            marten.Storage.ExtendedSchemaObjects.Add(heartbeats);
+        });
         services.AddSingleton(ModelOptions.From(configuration));
         services.AddSingleton<Tools>();
         services.AddSingleton<TurnProgress>();
@@ -38,15 +48,4 @@ public sealed class ExecutionModule : IEverrunsModule
 
     public const string TurnStepQueue = "turn-steps";
 
-    public IEnumerable<string> SchemaSql =>
-    [
-        """
-        create table if not exists everruns.turn_heartbeats (
-            session_id text primary key,
-            turn_id text not null,
-            instance_id text not null,
-            beat_at timestamptz not null
-        );
-        """,
-    ];
 }

@@ -1,5 +1,6 @@
 using Everruns.Contracts;
 using Everruns.Infrastructure;
+using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,6 +19,7 @@ public sealed class IdentityModule : IEverrunsModule
     {
         // Read when first needed (the server's start), so that verbs which never touch tokens (preflight) run without it.
         services.AddSingleton(_ => IdentityOptions.From(configuration));
+        services.ConfigureMarten(marten => marten.Storage.ExtendedSchemaObjects.AddRange(IdentitySchema.Objects()));
         services.AddSingleton<TokenCache>();
         services.AddSingleton<IdentityChanges>();
         services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<IdentityChanges>());
@@ -30,8 +32,6 @@ public sealed class IdentityModule : IEverrunsModule
         TokenPolicies.Add(services);
         OrgRouteRateLimiter.Add(services);
     }
-
-    public IEnumerable<string> SchemaSql => IdentitySchema.Sql;
 
     public void UsePipeline(IApplicationBuilder app)
     {

@@ -1,73 +1,86 @@
+using Weasel.Core;
+using Weasel.Postgresql.Functions;
+using Weasel.Postgresql.Tables;
+using Weasel.Postgresql.Triggers;
+
 namespace Everruns.Modules.Identity;
 
-/// <summary>Orgs, users, memberships, access tokens, the audit log and the rate-limit counters.</summary>
+/// <summary>
+/// Orgs, users, memberships, access tokens, the audit log and the rate-limit counters: declared to Marten, which creates
+/// and migrates them with its own schema (see the host's SchemaMigrator).
+/// </summary>
 public static class IdentitySchema
 {
-    public static IEnumerable<string> Sql =>
-    [
-        """
-        create table if not exists everruns.orgs (
-            id text primary key,
-            name text not null,
-            created_at timestamptz not null default now(),
-            updated_at timestamptz not null default now()
-        );
-        create table if not exists everruns.users (
-            id text primary key,
-            name text not null,
-            system_admin boolean not null default false,
-            created_at timestamptz not null default now()
-        );
-        create table if not exists everruns.org_members (
-            org_id text not null references everruns.orgs (id) on delete cascade,
-            user_id text not null references everruns.users (id) on delete cascade,
-            role text not null check (role in ('admin', 'member')),
-            created_at timestamptz not null default now(),
-            primary key (org_id, user_id)
-        );
-        create index if not exists ix_org_members_user on everruns.org_members (user_id);
-        create table if not exists everruns.access_tokens (
-            id text primary key,
-            user_id text not null references everruns.users (id) on delete cascade,
-            name text not null,
-            token_prefix text not null,
-            hash text not null,
-            secret_id text not null,
-            scopes text[] not null default '{*}',
-            created_at timestamptz not null default now(),
-            expires_at timestamptz,
-            last_used_at timestamptz,
-            revoked_at timestamptz
-        );
-        create unique index if not exists uq_access_tokens_hash on everruns.access_tokens (hash);
-        create index if not exists ix_access_tokens_user on everruns.access_tokens (user_id);
-        """,
-        """
-        create table if not exists everruns.audit_log (
-            id bigint generated always as identity primary key,
-            at timestamptz not null default now(),
-            org_id text,
-            actor text not null,
-            action text not null,
-            target text,
-            details jsonb not null default '{}'
-        );
-        create index if not exists ix_audit_log_org on everruns.audit_log (org_id, id desc);
-        create or replace function everruns.audit_log_append_only() returns trigger language plpgsql as $$
-        begin
-            raise exception 'everruns.audit_log is append-only';
-        end $$;
-        create or replace trigger trg_audit_log_append_only before update or delete or truncate on everruns.audit_log
-            for each statement execute function everruns.audit_log_append_only();
-        """,
-        // Counters only: losing them in a crash (UNLOGGED) just restarts the current windows.
-        """
-        create unlogged table if not exists everruns.rate_limits (
-            key text primary key,
-            window_start timestamptz not null,
-            count bigint not null
-        );
-        alter table everruns.rate_limits alter column count type bigint;
-        """,
-    ];
+    public static IEnumerable<ISchemaObject> Objects()
+    {
+        var orgs = new Table("everruns.orgs");
+        orgs.AddColumn("id", "text").AsPrimaryKey();
+        orgs.AddColumn("name", "text").NotNull();
+        orgs.AddColumn("created_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+        orgs.AddColumn("updated_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+
+        var users = new Table("everruns.users");
+        users.AddColumn("id", "text").AsPrimaryKey();
+        users.AddColumn("name", "text").NotNull();
+        users.AddColumn("system_admin", "boolean").NotNull().DefaultValueByExpression("false");
+        users.AddColumn("created_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+
+        var members = new Table("everruns.org_members");
+        members.AddColumn("org_id", "text").AsPrimaryKey().ForeignKeyTo(orgs, "id", null, CascadeAction.Cascade, CascadeAction.NoAction);
+        members.AddColumn("user_id", "text").AsPrimaryKey().ForeignKeyTo(users, "id", null, CascadeAction.Cascade, CascadeAction.NoAction);
+        members.AddColumn("role", "text").NotNull(); // admin or member (checked by the API)
+        members.AddColumn("created_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+        members.Indexes.Add(new IndexDefinition("ix_org_members_user") { Columns = ["user_id"] });
+
+        var tokens = new Table("everruns.access_tokens");
+        tokens.AddColumn("id", "text").AsPrimaryKey();
+        tokens.AddColumn("user_id", "text").NotNull().ForeignKeyTo(users, "id", null, CascadeAction.Cascade, CascadeAction.NoAction);
+        tokens.AddColumn("name", "text").NotNull();
+        tokens.AddColumn("token_prefix", "text").NotNull();
+        tokens.AddColumn("hash", "text").NotNull();
+        tokens.AddColumn("secret_id", "text").NotNull();
+        tokens.AddColumn("scopes", "text[]").NotNull().DefaultValueByExpression("'{*}'");
+        tokens.AddColumn("created_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+        tokens.AddColumn("expires_at", "timestamptz");
+        tokens.AddColumn("last_used_at", "timestamptz");
+        tokens.AddColumn("revoked_at", "timestamptz");
+        tokens.Indexes.Add(new IndexDefinition("uq_access_tokens_hash") { Columns = ["hash"], IsUnique = true });
+        tokens.Indexes.Add(new IndexDefinition("ix_access_tokens_user") { Columns = ["user_id"] });
+
+        var audit = new Table("everruns.audit_log");
+        audit.AddColumn("id", "bigint").AsPrimaryKey().BigAutoIncrement();
+        audit.AddColumn("at", "timestamptz").NotNull().DefaultValueByExpression("now()");
+        audit.AddColumn("org_id", "text");
+        audit.AddColumn("actor", "text").NotNull();
+        audit.AddColumn("action", "text").NotNull();
+        audit.AddColumn("target", "text");
+        audit.AddColumn("details", "jsonb").NotNull().DefaultValueByExpression("'{}'");
+        audit.Indexes.Add(new IndexDefinition("ix_audit_log_org") { Columns = ["org_id", "id"] });
+        // Written as PostgreSQL shows it back (pg_get_functiondef): Marten compares the two to know whether to replace it.
+        var appendOnly = Function.ForSql("""
+            CREATE OR REPLACE FUNCTION everruns.audit_log_append_only()
+             RETURNS trigger
+             LANGUAGE plpgsql
+            AS $function$
+            begin
+                raise exception 'everruns.audit_log is append-only';
+            end $function$;
+            """);
+        // One trigger per event: PostgreSQL lists several events of one trigger in an order of its own.
+        var appendOnlyTriggers = new[] { TriggerEvents.Update, TriggerEvents.Delete, TriggerEvents.Truncate }.Select(e =>
+            new Trigger($"everruns.trg_audit_log_no_{e.ToString().ToLowerInvariant()}", "everruns.audit_log", "everruns.audit_log_append_only()")
+            {
+                Timing = TriggerTiming.Before,
+                Events = e,
+                ForEachRow = false,
+            });
+
+        // Counters of the current windows (a lease hands a batch of hits to an instance: few writes).
+        var rateLimits = new Table("everruns.rate_limits");
+        rateLimits.AddColumn("key", "text").AsPrimaryKey();
+        rateLimits.AddColumn("window_start", "timestamptz").NotNull();
+        rateLimits.AddColumn("count", "bigint").NotNull();
+
+        return [orgs, users, members, tokens, audit, appendOnly, .. appendOnlyTriggers, rateLimits];
+    }
 }
