@@ -19,7 +19,11 @@ public sealed class IdentityModule : IEverrunsModule
     {
         // Read when first needed (the server's start), so that verbs which never touch tokens (preflight) run without it.
         services.AddSingleton(_ => IdentityOptions.From(configuration));
-        services.ConfigureMarten(marten => marten.Storage.ExtendedSchemaObjects.AddRange(IdentitySchema.Objects()));
+        services.ConfigureMarten(marten =>
+        {
+            IdentityStore.Configure(marten);
+            marten.Storage.ExtendedSchemaObjects.AddRange(IdentitySchema.Objects());
+        });
         services.AddSingleton<TokenCache>();
         services.AddSingleton<IdentityChanges>();
         services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<IdentityChanges>());

@@ -1,5 +1,7 @@
 using System.Text.Json;
 using Everruns.Contracts;
+using Marten;
+using Marten.Patching;
 using Npgsql;
 
 namespace Everruns.Modules.Identity;
@@ -12,11 +14,57 @@ public sealed record TokenRecord(
 
 public sealed record MemberRecord(string UserId, string Name, string Role, DateTimeOffset CreatedAt);
 
+// The deployment's identities: Marten documents of no org (they say which orgs exist and who belongs to them).
+
+/// <summary>An org: a tenant of every other document.</summary>
+public sealed class Org
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset UpdatedAt { get; set; }
+
+    public OrgRecord ToRecord() => new(Id, Name, CreatedAt, UpdatedAt);
+}
+
+/// <summary>A user and the orgs they belong to, with their role in each.</summary>
+public sealed class User
+{
+    public string Id { get; set; } = "";
+    public string Name { get; set; } = "";
+    public bool SystemAdmin { get; set; }
+    public DateTimeOffset CreatedAt { get; set; }
+    public List<Membership> Orgs { get; set; } = [];
+
+    [Marten.Schema.Version]
+    public Guid Version { get; set; }
+}
+
+public sealed record Membership(string OrgId, string Role, DateTimeOffset JoinedAt);
+
+/// <summary>A personal access token: only its keyed hash is kept, under the secret <see cref="SecretId"/> names.</summary>
+public sealed class AccessToken
+{
+    public string Id { get; set; } = "";
+    public string UserId { get; set; } = "";
+    public string Name { get; set; } = "";
+    public string TokenPrefix { get; set; } = "";
+    public string Hash { get; set; } = "";
+    public string SecretId { get; set; } = "";
+    public string[] Scopes { get; set; } = ["*"];
+    public DateTimeOffset CreatedAt { get; set; }
+    public DateTimeOffset? ExpiresAt { get; set; }
+    public DateTimeOffset? LastUsedAt { get; set; }
+    public DateTimeOffset? RevokedAt { get; set; }
+
+    public TokenRecord ToRecord() => new(Id, UserId, Name, TokenPrefix, Scopes, CreatedAt, ExpiresAt, LastUsedAt, RevokedAt);
+}
+
 /// <summary>
-/// Orgs, users, memberships and tokens in PostgreSQL. Every change runs in one transaction with its audit entry and
-/// its <c>identity_changed</c> announcement, then evicts this instance's cache.
+/// Orgs, users, memberships and tokens, as Marten documents. Every change runs in one transaction with its audit entry
+/// and its <c>identity_changed</c> announcement, then evicts this instance's cache.
 /// </summary>
-public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions options, TokenCache cache, IdentityChanges changes)
+public sealed class IdentityStore(IDocumentStore store, IdentityOptions options, TokenCache cache, IdentityChanges changes)
 {
     public const int MaxTokensPerUser = 100;
     private readonly string _secretId = AccessTokens.SecretId(options.ApiKeySecret);
@@ -24,6 +72,16 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
 
     public string CurrentSecretId => _secretId;
     public string? PreviousSecretId => _previousSecretId;
+
+    /// <summary>Identity's documents in Marten: none is an org's, a token is found by its hash.</summary>
+    public static void Configure(StoreOptions marten)
+    {
+        marten.Schema.For<Org>().SingleTenanted();
+        marten.Schema.For<User>().SingleTenanted().UseOptimisticConcurrency(true);
+        marten.Schema.For<AccessToken>().SingleTenanted()
+            .UniqueIndex(Marten.Schema.UniqueIndexType.Computed, "uq_access_token_hash", t => t.Hash)
+            .Index(t => t.UserId);
+    }
 
     /// <summary>The principal of a well-formed token (check <see cref="TokenPrincipal.ExpiresAt"/>), or null when it is unknown or revoked.</summary>
     public async Task<TokenPrincipal?> ResolveAsync(string token, CancellationToken ct)
@@ -34,33 +92,24 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
 
     private async Task<TokenPrincipal?> LoadAsync(string token, string hash, CancellationToken ct)
     {
-        var previousHash = options.ApiKeySecretPrevious is { } previous ? AccessTokens.Hash(previous, token) : null;
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        // One round trip: find the live token under either secret and stamp its use.
-        var rows = await connection.ListAsync("""
-            with hit as (
-                update everruns.access_tokens set last_used_at = now()
-                where hash = any($1) and revoked_at is null
-                returning id, user_id, hash, expires_at)
-            select hit.id, hit.user_id, hit.hash, hit.expires_at, u.system_admin, m.org_id, m.role
-            from hit join everruns.users u on u.id = hit.user_id
-            left join everruns.org_members m on m.user_id = hit.user_id
-            """,
-            r => (TokenId: r.GetString(0), UserId: r.GetString(1), Hash: r.GetString(2), Expires: r.NullableTime(3),
-                SystemAdmin: r.GetBoolean(4), Org: r.NullableString(5), Role: r.NullableString(6)),
-            ct, (object)(previousHash is null ? new[] { hash } : new[] { hash, previousHash }));
-        if (rows.Count == 0) return null;
+        string[] hashes = options.ApiKeySecretPrevious is { } previous ? [hash, AccessTokens.Hash(previous, token)] : [hash];
+        await using var session = store.LightweightSession();
+        var found = await session.Query<AccessToken>().FirstOrDefaultAsync(t => hashes.Contains(t.Hash) && t.RevokedAt == null, ct);
+        if (found is null) return null;
+        var user = await session.LoadAsync<User>(found.UserId, ct);
+        if (user is null) return null;
 
-        var first = rows[0];
-        if (first.Hash != hash)
+        // Patched, not stored: a revocation committed meanwhile stays.
+        session.Patch<AccessToken>(found.Id).Set(t => t.LastUsedAt, DateTimeOffset.UtcNow);
+        if (found.Hash != hash)
         {
-            // Hashed under API_KEY_SECRET_PREVIOUS: re-hash under the current secret now that the token is at hand.
-            await connection.ExecuteAsync("update everruns.access_tokens set hash = $1, secret_id = $2 where id = $3 and hash = $4", ct,
-                hash, _secretId, first.TokenId, first.Hash);
+            // Hashed under API_KEY_SECRET_PREVIOUS: re-hashed under the current secret now that the token is at hand.
+            session.Patch<AccessToken>(t => t.Id == found.Id && t.Hash == found.Hash).Set(t => t.Hash, hash);
+            session.Patch<AccessToken>(t => t.Id == found.Id && t.Hash == hash).Set(t => t.SecretId, _secretId);
         }
 
-        var orgs = rows.Where(r => r.Org is not null).ToDictionary(r => r.Org!, r => r.Role!);
-        return new TokenPrincipal(first.TokenId, first.UserId, first.SystemAdmin, orgs, first.Expires);
+        await session.SaveChangesAsync(ct);
+        return new TokenPrincipal(found.Id, user.Id, user.SystemAdmin, user.Orgs.ToDictionary(m => m.OrgId, m => m.Role), found.ExpiresAt);
     }
 
     // ---- orgs -------------------------------------------------------------------------------------------------
@@ -68,82 +117,83 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
     /// <summary>The user's orgs, each with the user's role there.</summary>
     public async Task<List<(OrgRecord Org, string Role)>> OrgsOfAsync(string userId, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.ListAsync("""
-            select o.id, o.name, o.created_at, o.updated_at, m.role from everruns.orgs o
-            join everruns.org_members m on m.org_id = o.id where m.user_id = $1 order by o.created_at, o.id
-            """, r => (ReadOrg(r), r.GetString(4)), ct, userId);
+        await using var session = store.QuerySession();
+        var user = await session.LoadAsync<User>(userId, ct);
+        if (user is null || user.Orgs.Count == 0) return [];
+        var orgs = await session.LoadManyAsync<Org>(ct, user.Orgs.Select(m => m.OrgId));
+        return orgs.OrderBy(o => o.CreatedAt).ThenBy(o => o.Id, StringComparer.Ordinal)
+            .Select(o => (o.ToRecord(), user.Orgs.First(m => m.OrgId == o.Id).Role)).ToList();
     }
 
     public async Task<OrgRecord?> OrgAsync(string orgId, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return (await connection.ListAsync("select id, name, created_at, updated_at from everruns.orgs where id = $1", ReadOrg, ct, orgId))
-            .FirstOrDefault();
+        await using var session = store.QuerySession();
+        return (await session.LoadAsync<Org>(orgId, ct))?.ToRecord();
     }
 
     /// <summary>A new, empty org (its first admin is added as a member next).</summary>
     public Task<OrgRecord> CreateOrgAsync(string name, string actor, CancellationToken ct) =>
-        InTransactionAsync(connection => InsertOrgAsync(connection, Ids.New(Ids.Org), name, actor, ct), [], ct);
+        InTransactionAsync((session, connection) => InsertOrgAsync(session, connection, Ids.New(Ids.Org), name, actor, ct), [], ct);
 
     /// <summary>A new org with a new admin user and that user's first token, in one transaction (the CLI's <c>orgs create</c>).</summary>
     public Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> CreateOrgWithAdminAsync(string orgId, string name,
         string actor, CancellationToken ct) =>
-        InTransactionAsync(async connection =>
+        InTransactionAsync(async (session, connection) =>
         {
-            await InsertOrgAsync(connection, orgId, name, actor, ct);
-            return await NewMemberAsync(connection, orgId, $"{name} admin", Caller.AdminRole, actor, ct);
+            await InsertOrgAsync(session, connection, orgId, name, actor, ct);
+            return await NewMemberAsync(session, connection, orgId, $"{name} admin", Caller.AdminRole, actor, ct);
         }, [orgId], ct);
 
-    private static async Task<OrgRecord> InsertOrgAsync(NpgsqlConnection connection, string id, string name, string actor, CancellationToken ct)
+    private static async Task<OrgRecord> InsertOrgAsync(IDocumentSession session, NpgsqlConnection connection, string id, string name,
+        string actor, CancellationToken ct)
     {
-        var org = (await connection.ListAsync("""
-            insert into everruns.orgs (id, name) values ($1, $2) returning id, name, created_at, updated_at
-            """, ReadOrg, ct, id, name)).Single();
+        var now = DateTimeOffset.UtcNow;
+        var org = new Org { Id = id, Name = name, CreatedAt = now, UpdatedAt = now };
+        session.Insert(org);
         await AuditAsync(connection, org.Id, actor, "org.created", org.Id, new() { ["name"] = name }, ct);
-        return org;
+        return org.ToRecord();
     }
 
     public Task<OrgRecord?> RenameOrgAsync(string orgId, string name, string actor, CancellationToken ct) =>
-        InTransactionAsync(async connection =>
+        InTransactionAsync(async (session, connection) =>
         {
-            var org = (await connection.ListAsync("""
-                update everruns.orgs set name = $2, updated_at = now() where id = $1 returning id, name, created_at, updated_at
-                """, ReadOrg, ct, orgId, name)).FirstOrDefault();
-            if (org is not null)
-                await AuditAsync(connection, org.Id, actor, "org.updated", org.Id, new() { ["name"] = name }, ct);
-            return org;
+            var org = await session.LoadAsync<Org>(orgId, ct);
+            if (org is null) return null;
+            org.Name = name;
+            org.UpdatedAt = DateTimeOffset.UtcNow;
+            session.Store(org);
+            await AuditAsync(connection, org.Id, actor, "org.updated", org.Id, new() { ["name"] = name }, ct);
+            return org.ToRecord();
         }, [orgId], ct);
 
     /// <summary>The user's role in the org, read now (membership checks of org management do not trust the cache); null when not a member.</summary>
     public async Task<string?> RoleAsync(string userId, string orgId, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.ScalarAsync<string>("select role from everruns.org_members where user_id = $1 and org_id = $2", ct,
-            userId, orgId);
+        await using var session = store.QuerySession();
+        return (await session.LoadAsync<User>(userId, ct))?.Orgs.FirstOrDefault(m => m.OrgId == orgId)?.Role;
     }
 
     // ---- users and members ------------------------------------------------------------------------------------
 
     public async Task<List<MemberRecord>> MembersAsync(string orgId, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.ListAsync("""
-            select u.id, u.name, m.role, m.created_at from everruns.org_members m join everruns.users u on u.id = m.user_id
-            where m.org_id = $1 order by m.created_at, u.id
-            """, r => new MemberRecord(r.GetString(0), r.GetString(1), r.GetString(2), r.Time(3)), ct, orgId);
+        await using var session = store.QuerySession();
+        var users = await session.Query<User>().Where(u => u.Orgs.Any(m => m.OrgId == orgId)).ToListAsync(ct);
+        return users.Select(u => (User: u, Membership: u.Orgs.First(m => m.OrgId == orgId)))
+            .OrderBy(x => x.Membership.JoinedAt).ThenBy(x => x.User.Id, StringComparer.Ordinal)
+            .Select(x => new MemberRecord(x.User.Id, x.User.Name, x.Membership.Role, x.Membership.JoinedAt)).ToList();
     }
 
     /// <summary>A new user in the org with a first token (the plaintext is returned once).</summary>
     public Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> CreateMemberAsync(string orgId, string name, string role,
         string actor, CancellationToken ct) =>
-        InTransactionAsync(connection => NewMemberAsync(connection, orgId, name, role, actor, ct), [orgId], ct);
+        InTransactionAsync((session, connection) => NewMemberAsync(session, connection, orgId, name, role, actor, ct), [orgId], ct);
 
     /// <summary>A new member with a first token, audited, in the caller's transaction.</summary>
-    private async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> NewMemberAsync(NpgsqlConnection connection,
-        string orgId, string name, string role, string actor, CancellationToken ct)
+    private async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> NewMemberAsync(IDocumentSession session,
+        NpgsqlConnection connection, string orgId, string name, string role, string actor, CancellationToken ct)
     {
-        var created = await InsertMemberAsync(connection, orgId, name, role, false, $"{name} (first token)", null, ct);
+        var created = InsertMember(session, orgId, name, role, false, $"{name} (first token)", null);
         var userId = created.Member.UserId;
         await AuditAsync(connection, orgId, actor, "member.added", userId, new() { ["role"] = role, ["name"] = name }, ct);
         await AuditAsync(connection, orgId, actor, "token.created", created.Token.Id, new() { ["user_id"] = userId }, ct);
@@ -151,107 +201,99 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
     }
 
     /// <summary>A user, their membership of the org and a first token, in the caller's transaction (unaudited).</summary>
-    private async Task<(MemberRecord Member, TokenRecord Token, string Plaintext)> InsertMemberAsync(NpgsqlConnection connection,
-        string orgId, string name, string role, bool systemAdmin, string tokenName, string? plaintext, CancellationToken ct)
+    private (MemberRecord Member, TokenRecord Token, string Plaintext) InsertMember(IDocumentSession session, string orgId, string name,
+        string role, bool systemAdmin, string tokenName, string? plaintext)
     {
-        var userId = Ids.New(Ids.User);
-        await connection.ExecuteAsync("insert into everruns.users (id, name, system_admin) values ($1, $2, $3)", ct, userId, name, systemAdmin);
-        var joined = (await connection.ListAsync("""
-            insert into everruns.org_members (org_id, user_id, role) values ($1, $2, $3) returning created_at
-            """, r => r.Time(0), ct, orgId, userId, role)).Single();
-        var (token, secret) = await InsertTokenAsync(connection, userId, tokenName, null, plaintext, ct);
-        return (new MemberRecord(userId, name, role, joined), token, secret);
+        var now = DateTimeOffset.UtcNow;
+        var user = new User { Id = Ids.New(Ids.User), Name = name, SystemAdmin = systemAdmin, CreatedAt = now, Orgs = [new(orgId, role, now)] };
+        session.Insert(user);
+        var (token, secret) = InsertToken(session, user.Id, tokenName, null, plaintext);
+        return (new MemberRecord(user.Id, name, role, now), token, secret);
     }
 
     /// <summary>Adds an existing user to the org, or changes their role. False when the user does not exist.</summary>
     public Task<bool> SetMemberAsync(string orgId, string userId, string role, string actor, CancellationToken ct) =>
-        InTransactionAsync(async connection =>
+        InTransactionAsync(async (session, connection) =>
         {
-            if (await connection.ScalarAsync<string>("select id from everruns.users where id = $1", ct, userId) is null) return false;
-            await connection.ExecuteAsync("""
-                insert into everruns.org_members (org_id, user_id, role) values ($1, $2, $3)
-                on conflict (org_id, user_id) do update set role = excluded.role
-                """, ct, orgId, userId, role);
+            var user = await session.LoadAsync<User>(userId, ct);
+            if (user is null) return false;
+            var joined = user.Orgs.FirstOrDefault(m => m.OrgId == orgId)?.JoinedAt ?? DateTimeOffset.UtcNow;
+            user.Orgs = [.. user.Orgs.Where(m => m.OrgId != orgId), new Membership(orgId, role, joined)];
+            session.Store(user); // its version checked: a concurrent change of the same user fails this one, which is retried
             await AuditAsync(connection, orgId, actor, "member.added", userId, new() { ["role"] = role }, ct);
             return true;
         }, [userId], ct);
 
     public Task<bool> RemoveMemberAsync(string orgId, string userId, string actor, CancellationToken ct) =>
-        InTransactionAsync(async connection =>
+        InTransactionAsync(async (session, connection) =>
         {
-            var removed = await connection.ExecuteAsync("delete from everruns.org_members where org_id = $1 and user_id = $2", ct, orgId, userId);
-            if (removed > 0) await AuditAsync(connection, orgId, actor, "member.removed", userId, new(), ct);
-            return removed > 0;
+            var user = await session.LoadAsync<User>(userId, ct);
+            if (user is null || user.Orgs.All(m => m.OrgId != orgId)) return false;
+            user.Orgs = user.Orgs.Where(m => m.OrgId != orgId).ToList();
+            session.Store(user);
+            await AuditAsync(connection, orgId, actor, "member.removed", userId, new(), ct);
+            return true;
         }, [userId], ct);
 
     // ---- tokens -----------------------------------------------------------------------------------------------
 
     public async Task<List<TokenRecord>> TokensOfAsync(string userId, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return await connection.ListAsync($"{TokenColumns} where user_id = $1 and revoked_at is null order by created_at desc, id",
-            ReadToken, ct, userId);
+        await using var session = store.QuerySession();
+        var tokens = await session.Query<AccessToken>().Where(t => t.UserId == userId && t.RevokedAt == null).ToListAsync(ct);
+        return tokens.OrderByDescending(t => t.CreatedAt).ThenBy(t => t.Id, StringComparer.Ordinal).Select(t => t.ToRecord()).ToList();
     }
 
     public async Task<TokenRecord?> TokenAsync(string tokenId, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        return (await connection.ListAsync($"{TokenColumns} where id = $1", ReadToken, ct, tokenId)).FirstOrDefault();
+        await using var session = store.QuerySession();
+        return (await session.LoadAsync<AccessToken>(tokenId, ct))?.ToRecord();
     }
 
     /// <summary>A new token for the user, or null when the user already has <see cref="MaxTokensPerUser"/> live tokens.</summary>
     public Task<(TokenRecord Token, string Plaintext)?> CreateTokenAsync(string userId, string name, DateTimeOffset? expiresAt,
         string? auditOrg, string actor, CancellationToken ct) =>
-        InTransactionAsync<(TokenRecord, string)?>(async connection =>
+        InTransactionAsync<(TokenRecord, string)?>(async (session, connection) =>
         {
             // Serializes one user's creations, so that the cap holds under concurrent requests.
             await connection.ExecuteAsync("select pg_advisory_xact_lock(hashtext('everruns.tokens:' || $1))", ct, userId);
-            var live = await connection.ScalarAsync<long>(
-                "select count(*) from everruns.access_tokens where user_id = $1 and revoked_at is null", ct, userId);
+            var live = await session.Query<AccessToken>().CountAsync(t => t.UserId == userId && t.RevokedAt == null, ct);
             if (live >= MaxTokensPerUser) return null;
-            var created = await InsertTokenAsync(connection, userId, name, expiresAt, null, ct);
+            var created = InsertToken(session, userId, name, expiresAt, null);
             await AuditAsync(connection, auditOrg, actor, "token.created", created.Token.Id, new() { ["user_id"] = userId, ["name"] = name }, ct);
             return created;
         }, [], ct);
 
     /// <summary>Revokes a live token: false when there is none with that id.</summary>
     public Task<bool> RevokeTokenAsync(string tokenId, string? auditOrg, string actor, CancellationToken ct) =>
-        InTransactionAsync(async connection =>
+        InTransactionAsync(async (session, connection) =>
         {
-            var userId = await connection.ScalarAsync<string>(
-                "update everruns.access_tokens set revoked_at = now() where id = $1 and revoked_at is null returning user_id", ct, tokenId);
-            if (userId is null) return false;
-            await AuditAsync(connection, auditOrg, actor, "token.revoked", tokenId, new() { ["user_id"] = userId }, ct);
+            var token = await session.LoadAsync<AccessToken>(tokenId, ct);
+            if (token is null || token.RevokedAt is not null) return false;
+            session.Patch<AccessToken>(tokenId).Set(t => t.RevokedAt, DateTimeOffset.UtcNow);
+            await AuditAsync(connection, auditOrg, actor, "token.revoked", tokenId, new() { ["user_id"] = token.UserId }, ct);
             return true;
         }, [tokenId], ct);
 
     /// <summary>How many live tokens are hashed under the current secret, the previous one, and neither.</summary>
     public async Task<(long Current, long Previous, long Other)> TokenSecretsAsync(CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        var counts = await connection.ListAsync(
-            "select secret_id, count(*) from everruns.access_tokens where revoked_at is null group by secret_id",
-            r => (r.GetString(0), r.GetInt64(1)), ct);
-        long current = 0, previous = 0, other = 0;
-        foreach (var (secret, count) in counts)
-        {
-            if (secret == _secretId) current += count;
-            else if (secret == _previousSecretId) previous += count;
-            else other += count;
-        }
-
-        return (current, previous, other);
+        await using var session = store.QuerySession();
+        var secrets = await session.Query<AccessToken>().Where(t => t.RevokedAt == null).Select(t => t.SecretId).ToListAsync(ct);
+        long current = secrets.Count(s => s == _secretId), previous = secrets.Count(s => s == _previousSecretId);
+        return (current, previous, secrets.Count - current - previous);
     }
 
     /// <summary>Revokes every live token not hashed under the current secret (the end of a rotation window).</summary>
     public Task<int> RevokeStaleSecretTokensAsync(string actor, CancellationToken ct) =>
-        InTransactionAsync(async connection =>
+        InTransactionAsync(async (session, connection) =>
         {
-            var revoked = await connection.ExecuteAsync(
-                "update everruns.access_tokens set revoked_at = now() where revoked_at is null and secret_id <> $1", ct, _secretId);
+            var stale = await session.Query<AccessToken>().Where(t => t.RevokedAt == null && t.SecretId != _secretId).ToListAsync(ct);
+            var now = DateTimeOffset.UtcNow;
+            foreach (var token in stale) session.Patch<AccessToken>(token.Id).Set(t => t.RevokedAt, now);
             await AuditAsync(connection, null, actor, "secrets.api_key_rotated", null,
-                new() { ["revoked_unmigrated_tokens"] = revoked.ToString() }, ct);
-            return revoked;
+                new() { ["revoked_unmigrated_tokens"] = stale.Count.ToString() }, ct);
+            return stale.Count;
         }, ["*"], ct);
 
     /// <summary>
@@ -260,31 +302,33 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
     /// </summary>
     public async Task<string?> BootstrapAsync(string actor, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using var session = store.LightweightSession();
+        await session.BeginTransactionAsync(ct);
+        var connection = session.Connection!;
         await connection.ExecuteAsync("select pg_advisory_xact_lock(hashtext('everruns.identity.bootstrap'))", ct);
-        if (await connection.ScalarAsync<bool>("select exists (select 1 from everruns.users)", ct)) return null;
+        if (await session.Query<User>().AnyAsync(ct)) return null;
 
-        await connection.ExecuteAsync("insert into everruns.orgs (id, name) values ($1, 'Default') on conflict (id) do nothing", ct,
-            Tenancy.DefaultOrgId);
-        var (admin, token, plaintext) = await InsertMemberAsync(connection, Tenancy.DefaultOrgId, "admin", Caller.AdminRole, true,
-            "bootstrap admin", options.BootstrapToken, ct);
+        if (await session.LoadAsync<Org>(Tenancy.DefaultOrgId, ct) is null)
+            session.Insert(new Org { Id = Tenancy.DefaultOrgId, Name = "Default", CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow });
+        var (admin, token, plaintext) = InsertMember(session, Tenancy.DefaultOrgId, "admin", Caller.AdminRole, true, "bootstrap admin",
+            options.BootstrapToken);
         await AuditAsync(connection, Tenancy.DefaultOrgId, actor, "identity.bootstrapped", admin.UserId, new() { ["token_id"] = token.Id }, ct);
-        await transaction.CommitAsync(ct);
+        await session.SaveChangesAsync(ct);
         return plaintext;
     }
 
-    private async Task<(TokenRecord Token, string Plaintext)> InsertTokenAsync(NpgsqlConnection connection, string userId, string name,
-        DateTimeOffset? expiresAt, string? plaintext, CancellationToken ct)
+    private (TokenRecord Token, string Plaintext) InsertToken(IDocumentSession session, string userId, string name,
+        DateTimeOffset? expiresAt, string? plaintext)
     {
         var token = plaintext ?? AccessTokens.New();
-        var record = (await connection.ListAsync($"""
-            insert into everruns.access_tokens (id, user_id, name, token_prefix, hash, secret_id, expires_at)
-            values ($1, $2, $3, $4, $5, $6, $7)
-            returning {TokenFields}
-            """, ReadToken, ct, Guid.CreateVersion7().ToString(), userId, name, AccessTokens.Display(token),
-            AccessTokens.Hash(options.ApiKeySecret, token), _secretId, expiresAt)).Single();
-        return (record, token);
+        var record = new AccessToken
+        {
+            Id = Guid.CreateVersion7().ToString(), UserId = userId, Name = name, TokenPrefix = AccessTokens.Display(token),
+            Hash = AccessTokens.Hash(options.ApiKeySecret, token), SecretId = _secretId, CreatedAt = DateTimeOffset.UtcNow,
+            ExpiresAt = expiresAt,
+        };
+        session.Insert(record);
+        return (record.ToRecord(), token);
     }
 
     // ---- audit ------------------------------------------------------------------------------------------------
@@ -296,23 +340,29 @@ public sealed class IdentityStore(NpgsqlDataSource dataSource, IdentityOptions o
 
     // ---- plumbing ---------------------------------------------------------------------------------------------
 
-    /// <summary>Runs <paramref name="work"/> in a transaction that also announces <paramref name="changed"/>; evicts them here after commit.</summary>
-    public async Task<T> InTransactionAsync<T>(Func<NpgsqlConnection, Task<T>> work, string[] changed, CancellationToken ct)
+    /// <summary>
+    /// Runs <paramref name="work"/> in one transaction (Marten's session, and its connection for the audit log) that also
+    /// announces <paramref name="changed"/>; evicts them here after commit. A user changed concurrently by another
+    /// request (its version moved) is read and changed again.
+    /// </summary>
+    public async Task<T> InTransactionAsync<T>(Func<IDocumentSession, NpgsqlConnection, Task<T>> work, string[] changed, CancellationToken ct)
     {
-        await using var connection = await dataSource.OpenConnectionAsync(ct);
-        await using var transaction = await connection.BeginTransactionAsync(ct);
-        var result = await work(connection);
-        foreach (var id in changed) await changes.AnnounceAsync(connection, id, ct);
-        await transaction.CommitAsync(ct);
-        foreach (var id in changed) cache.Evict(id);
-        return result;
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await using var session = store.LightweightSession();
+                await session.BeginTransactionAsync(ct);
+                var connection = session.Connection!;
+                var result = await work(session, connection);
+                foreach (var id in changed) await changes.AnnounceAsync(connection, id, ct);
+                await session.SaveChangesAsync(ct);
+                foreach (var id in changed) cache.Evict(id);
+                return result;
+            }
+            catch (JasperFx.ConcurrencyException) when (attempt < 3)
+            {
+            }
+        }
     }
-
-    private const string TokenFields = "id, user_id, name, token_prefix, scopes, created_at, expires_at, last_used_at, revoked_at";
-    private const string TokenColumns = $"select {TokenFields} from everruns.access_tokens";
-
-    private static OrgRecord ReadOrg(NpgsqlDataReader r) => new(r.GetString(0), r.GetString(1), r.Time(2), r.Time(3));
-
-    private static TokenRecord ReadToken(NpgsqlDataReader r) => new(r.GetString(0), r.GetString(1), r.GetString(2), r.GetString(3),
-        r.GetFieldValue<string[]>(4), r.Time(5), r.NullableTime(6), r.NullableTime(7), r.NullableTime(8));
 }

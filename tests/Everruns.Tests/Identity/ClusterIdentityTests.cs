@@ -50,11 +50,11 @@ public sealed partial class ClusterIdentityTests
             await Task.WhenAll(hosts.Select(h => h.WaitUntilReadyAsync()));
             var printed = hosts.SelectMany(h => Token().Matches(h.Output).Select(m => m.Value)).ToList();
             printed.Count.ShouldBe(1, string.Join("\n----\n", hosts.Select(h => h.Output)));
-            (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.users")).ShouldBe(1);
-            (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.orgs")).ShouldBe(1);
-            (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.access_tokens")).ShouldBe(1);
+            (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.mt_doc_user")).ShouldBe(1);
+            (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.mt_doc_org")).ShouldBe(1);
+            (await PostgresServer.ScalarAsync<long>(database.Url, "select count(*) from everruns.mt_doc_accesstoken")).ShouldBe(1);
             (await PostgresServer.ScalarAsync<long>(database.Url,
-                $"select count(*) from everruns.access_tokens where hash like '%{printed[0][8..20]}%'")).ShouldBe(0); // never stored in clear
+                $"select count(*) from everruns.mt_doc_accesstoken where data::text like '%{printed[0][8..20]}%'")).ShouldBe(0); // never stored in clear
 
             foreach (var host in hosts)
             {

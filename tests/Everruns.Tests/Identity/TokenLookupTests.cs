@@ -24,6 +24,6 @@ public sealed class TokenLookupTests
         responses.ShouldAllBe(r => r.Status == HttpStatusCode.OK);
         (await api.CounterAsync(Lookups) - before).ShouldBe(1);
         (await PostgresServer.ScalarAsync<bool>(database.Url,
-            $"select last_used_at is not null from everruns.access_tokens where id = '{created.Object["id"]}'")).ShouldBeTrue();
+            $"select data->>'last_used_at' is not null from everruns.mt_doc_accesstoken where id = '{created.Object["id"]}'")).ShouldBeTrue();
     }
 }
