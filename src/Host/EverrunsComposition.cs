@@ -10,11 +10,9 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using JasperFx;
 using JasperFx.Events;
 using Marten;
-using Marten.Exceptions;
 using Npgsql;
 using Weasel.Core;
 using Wolverine;
-using Wolverine.ErrorHandling;
 using Wolverine.Http;
 using Wolverine.Marten;
 

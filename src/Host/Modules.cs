@@ -1,4 +1,3 @@
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 
 namespace Everruns.Host;

@@ -1,5 +1,4 @@
 using Everruns.Host;
-using Everruns.Host.Operations;
 using Everruns.Host.Schema;
 using JasperFx;
 

@@ -30,15 +30,16 @@ public sealed record Page<T>(IReadOnlyList<T> Data, int Total, int Offset, int L
     }
 }
 
-/// <summary>offset (default 0, ≥ 0) and limit (default 20, 1..100), validated.</summary>
+/// <summary>offset (default 0, ≥ 0) and limit (default 20, 1..100 unless a list says otherwise), validated.</summary>
 public readonly record struct OffsetPaging(int Offset, int Limit)
 {
-    public static (OffsetPaging Paging, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem) From(int? offset, int? limit)
+    public static (OffsetPaging Paging, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem) From(int? offset, int? limit,
+        int defaultLimit = 20, int maxLimit = 100)
     {
         if (offset is < 0)
             return (default, Problems.BadRequest("invalid_offset", "offset must be 0 or more"));
-        if (limit is < 1 or > 100)
-            return (default, Problems.BadRequest("invalid_limit", "limit must be from 1 to 100"));
-        return (new OffsetPaging(offset ?? 0, limit ?? 20), null);
+        if (limit < 1 || limit > maxLimit)
+            return (default, Problems.BadRequest("invalid_limit", $"limit must be from 1 to {maxLimit}"));
+        return (new OffsetPaging(offset ?? 0, limit ?? defaultLimit), null);
     }
 }

@@ -25,12 +25,12 @@ public static class Query
     }
 
     /// <summary>offset and limit from the query string, validated together.</summary>
-    public static (OffsetPaging Paging, ProblemDetails? Problem) Paging(HttpRequest request)
+    public static (OffsetPaging Paging, ProblemDetails? Problem) Paging(HttpRequest request, int defaultLimit = 20, int maxLimit = 100)
     {
         var (offset, offsetProblem) = Int(request, "offset");
         if (offsetProblem is not null) return (default, offsetProblem);
         var (limit, limitProblem) = Int(request, "limit");
         if (limitProblem is not null) return (default, limitProblem);
-        return OffsetPaging.From(offset, limit);
+        return OffsetPaging.From(offset, limit, defaultLimit, maxLimit);
     }
 }

@@ -1,5 +1,4 @@
 using Everruns.Contracts;
-using Microsoft.Extensions.Configuration;
 using Npgsql;
 
 namespace Everruns.Host.Configuration;

@@ -1,7 +1,5 @@
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 using JasperFx;
-using Marten.Exceptions;
 using Microsoft.AspNetCore.Diagnostics;
 using Npgsql;
 

@@ -2,7 +2,6 @@ using Everruns.Host.Configuration;
 using Marten;
 using Npgsql;
 using Weasel.Core;
-using Wolverine;
 using Wolverine.Runtime;
 
 namespace Everruns.Host.Schema;

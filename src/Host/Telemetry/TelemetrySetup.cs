@@ -1,4 +1,3 @@
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Everruns.Host.Configuration;
 using OpenTelemetry.Metrics;

@@ -3,7 +3,6 @@ using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
-using Wolverine;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Agents;

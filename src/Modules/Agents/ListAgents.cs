@@ -1,4 +1,3 @@
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Marten.Linq;

@@ -29,11 +29,8 @@ public static class DeadLetterEndpoints
     [WolverineGet("/v1/durable/dlq")]
     public static async Task<IResult> List(IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
-        var (offset, offsetProblem) = Query.Int(http.Request, "offset");
-        var (limit, limitProblem) = Query.Int(http.Request, "limit");
-        if ((offsetProblem ?? limitProblem) is { } problem) return Problems.Result(problem);
-        if (offset < 0) return Problems.Result(Problems.BadRequest("invalid_offset", "offset must be 0 or more"));
-        if (limit is < 1 or > 1000) return Problems.Result(Problems.BadRequest("invalid_limit", "limit must be from 1 to 1000"));
+        var (paging, problem) = Query.Paging(http.Request, defaultLimit: 100, maxLimit: 1000);
+        if (problem is not null) return Problems.Result(problem);
         Guid? workflow = null;
         if (http.Request.Query["workflow_id"] is { Count: > 0 } raw)
         {
@@ -50,7 +47,7 @@ public static class DeadLetterEndpoints
             .OrderBy(e => e.DeadAt).ToList();
         return Results.Ok(new
         {
-            data = entries.Skip(offset ?? 0).Take(limit ?? 100),
+            data = entries.Skip(paging.Offset).Take(paging.Limit),
             total = entries.Count,
         });
     }

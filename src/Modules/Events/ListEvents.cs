@@ -2,7 +2,6 @@ using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
-using Wolverine;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Events;

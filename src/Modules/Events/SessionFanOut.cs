@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.IO.Pipelines;
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.Extensions.Logging;
 

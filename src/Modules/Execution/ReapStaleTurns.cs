@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Marten;
 using Npgsql;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 
 namespace Everruns.Modules.Identity;

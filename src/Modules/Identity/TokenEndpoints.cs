@@ -1,5 +1,4 @@
 using Microsoft.AspNetCore.Authorization;
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Wolverine.Http;

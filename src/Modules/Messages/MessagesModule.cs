@@ -1,4 +1,3 @@
-using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

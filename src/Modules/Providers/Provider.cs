@@ -1,4 +1,3 @@
-using Everruns.Contracts;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Extensions;
 

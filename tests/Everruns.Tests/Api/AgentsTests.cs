@@ -1,5 +1,4 @@
 using System.Net;
-using System.Text.Json.Nodes;
 using Everruns.Tests.Infrastructure;
 
 namespace Everruns.Tests.Api;

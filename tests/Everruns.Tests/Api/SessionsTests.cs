@@ -1,7 +1,5 @@
-using Everruns.Contracts;
 using System.Net;
 using Everruns.Tests.Infrastructure;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace Everruns.Tests.Api;
 

@@ -1,6 +1,5 @@
 using Alba;
 using JasperFx.CommandLine;
-using Microsoft.AspNetCore.Hosting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 

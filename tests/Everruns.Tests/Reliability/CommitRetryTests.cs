@@ -1,7 +1,6 @@
 using Everruns.Contracts;
 using Everruns.Tests.Infrastructure;
 using Marten;
-using Marten.Services;
 using Npgsql;
 
 namespace Everruns.Tests.Reliability;
