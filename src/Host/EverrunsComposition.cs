@@ -63,7 +63,7 @@ public static class EverrunsComposition
         // Registered before Marten and Wolverine so that it runs (and finishes) before they touch their tables.
         builder.Services.AddHostedService<SchemaMigrationService>();
 
-        builder.Services.AddProblemDetails();
+        builder.Services.AddProblemDetails(problems => problems.CustomizeProblemDetails = OneProblemShape.Apply);
         builder.Services.AddExceptionHandler<DatabaseUnavailable>();
         builder.Services.AddExceptionHandler<ConflictingWrite>();
         builder.Services.AddExceptionHandler<RejectedRequest>();

@@ -1,0 +1,55 @@
+using System.Net;
+using Everruns.Tests.Infrastructure;
+
+namespace Everruns.Tests.Api;
+
+/// <summary>Every error is the one problem shape with a stable code, whoever wrote it: no framework shape, no .NET type name.</summary>
+[Collection(AppCollection.Name)]
+public sealed class ErrorShapeTests(AppFixture app)
+{
+    private readonly ApiClient _api = app.Api;
+
+    private static void ShouldNameNoType(ApiResponse response)
+    {
+        response.Text.ShouldNotContain("Everruns.");
+        response.Text.ShouldNotContain("System.");
+        response.Text.ShouldNotContain("httpstatuses.com");
+        response.Object.ContainsKey("lineNumber").ShouldBeFalse();
+    }
+
+    [Fact]
+    public async Task a_malformed_body_is_invalid_json_with_where_it_failed()
+    {
+        var session = (string)(await _api.CreateSessionAsync())["id"]!;
+        foreach (var (path, body) in new[]
+                 {
+                     ("/v1/agents", "{not json"), ("/v1/agents", "[1,2]"), ("/v1/sessions", "{\"title\": "),
+                     ($"/v1/sessions/{session}/messages", "{\"message\": 42"),
+                 })
+        {
+            var response = await _api.PostAsync(path, body);
+            response.ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_json");
+            ShouldNameNoType(response);
+        }
+
+        // A value of the wrong type: the problem says which field.
+        var wrongType = await _api.PostAsync("/v1/agents", """{"name": 5, "system_prompt": "x"}""");
+        wrongType.ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_json");
+        ((string)wrongType.Object["path"]!).ShouldBe("$.name");
+        ((string)wrongType.Object["detail"]!).ShouldContain("$.name");
+        ShouldNameNoType(wrongType);
+
+        // Nothing was written by the refused requests.
+        (await _api.EventsAsync(session)).ShouldBeEmpty();
+    }
+
+    [Fact]
+    public async Task an_unknown_route_or_method_has_a_code_too()
+    {
+        var unknown = await _api.GetAsync("/v1/no-such-thing");
+        unknown.ShouldBeProblem(HttpStatusCode.NotFound, "route_not_found");
+        ShouldNameNoType(unknown);
+        (await _api.GetAsync("/nowhere")).ShouldBeProblem(HttpStatusCode.NotFound, "route_not_found");
+        (await _api.SendAsync(HttpMethod.Put, "/v1/sessions", new { })).ShouldBeProblem(HttpStatusCode.MethodNotAllowed, "method_not_allowed");
+    }
+}
