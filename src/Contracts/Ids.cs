@@ -14,6 +14,11 @@ public static class Ids
     public const string Org = "org";
     public const string User = "user";
     public const string Provider = "provider";
+    public const string Principal = "principal";
+
+    /// <summary>The principal a user acts as (<c>principal_</c> and the user id's 32 hex digits): what owns their sessions.</summary>
+    public static string PrincipalOf(string userId) =>
+        IsValid(userId, User) ? $"{Principal}_{userId[(User.Length + 1)..]}" : userId;
 
     public static string New(string prefix) =>
         $"{prefix}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant()}";

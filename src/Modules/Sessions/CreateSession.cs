@@ -75,9 +75,8 @@ public static class CreateSessionEndpoint
             ModelId = request.ModelId ?? agent?.DefaultModelId,
             SystemPrompt = request.SystemPrompt ?? agent?.SystemPrompt,
             MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
-            Capabilities = (agent?.Capabilities ?? [])
-                .Concat(request.Capabilities?.Select(c => c!) ?? [])
-                .DistinctBy(c => c.Ref).ToList(),
+            Capabilities = request.Capabilities?.Select(c => c!).DistinctBy(c => c.Ref).ToList() ?? [],
+            AgentCapabilities = agent?.Capabilities.ToList() ?? [],
             Locale = request.Locale,
             CreatedAt = now,
             UpdatedAt = now,

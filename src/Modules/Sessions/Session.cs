@@ -12,8 +12,8 @@ public sealed class Session
     public string Id { get; set; } = "";
     public string OrgId { get; set; } = Tenancy.DefaultOrgId;
 
-    /// <summary>The user who opened it (null for sessions from before identity).</summary>
-    public string? OwnerId { get; set; }
+    /// <summary>The user who opened it.</summary>
+    public string OwnerId { get; set; } = "";
     public string? AgentId { get; set; }
     public string HarnessId { get; set; } = BuiltInHarness.Id;
     public string? Title { get; set; }
@@ -21,7 +21,11 @@ public sealed class Session
     public string? ModelId { get; set; }
     public string? SystemPrompt { get; set; }
     public int? MaxIterations { get; set; }
+    /// <summary>The session's own capabilities, added to its agent's (<see cref="AgentCapabilities"/>) when a turn runs.</summary>
     public List<CapabilityRef> Capabilities { get; set; } = [];
+
+    /// <summary>The agent's capabilities as the session was opened (the session keeps them when the agent changes).</summary>
+    public List<CapabilityRef> AgentCapabilities { get; set; } = [];
     public string? Locale { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

@@ -9,7 +9,7 @@ public sealed record SessionResponse(
     string Id,
     string OrganizationId,
     string WorkspaceId,
-    string? OwnerPrincipalId,
+    string OwnerPrincipalId,
     string? AgentId,
     string HarnessId,
     string? Title,
@@ -35,7 +35,7 @@ public sealed record SessionResponse(
     {
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/sessions/{session.Id}");
         return new(
-            session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, session.OwnerId, session.AgentId,
+            session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
             session.Capabilities, session.Locale,
             activity?.Status ?? SessionStatuses.Started,

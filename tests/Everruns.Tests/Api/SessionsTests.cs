@@ -19,7 +19,8 @@ public sealed class SessionsTests(AppFixture app)
         ((string)session["status"]!).ShouldBe("started");
         ((string)session["title"]!).ShouldBe("First chat");
         ((string)session["system_prompt"]!).ShouldBe("Agent prompt");
-        session["capabilities"]!.AsArray().Select(c => (string)c!["ref"]!).ShouldBe(["current_time"]);
+        session["capabilities"]!.AsArray().ShouldBeEmpty(); // the session's own: its agent's are added when a turn runs
+        ((string)session["owner_principal_id"]!).ShouldMatch("^principal_[0-9a-f]{32}$");
         ((string)session["organization_id"]!).ShouldMatch("^org_[0-9a-f]{32}$");
         foreach (var url in new[] { "self_url", "view_url", "ui_link" }) session[url].ShouldNotBeNull();
 
@@ -33,6 +34,9 @@ public sealed class SessionsTests(AppFixture app)
             await Task.Delay(100);
         } while (DateTime.UtcNow < deadline);
         count.ShouldBe(1);
+
+        var own = await _api.CreateSessionAsync(new { agent_id = (string)agent["id"]!, capabilities = new[] { new { @ref = "current_time" } } });
+        own["capabilities"]!.AsArray().Select(c => (string)c!["ref"]!).ShouldBe(["current_time"]);
     }
 
     [Fact]
