@@ -39,6 +39,13 @@ public static class EverrunsMetrics
     static EverrunsMetrics() =>
         Meter.CreateObservableGauge("everruns.sse_connections", () => Interlocked.Read(ref _sseConnections), description: "Open SSE streams");
 
+    private static long _stepsRunning;
+
+    /// <summary>Turn steps (model calls, tool runs) running on this instance now: its load, as /v1/durable/workers shows it.</summary>
+    public static long StepsRunning => Interlocked.Read(ref _stepsRunning);
+    public static void StepStarted() => Interlocked.Increment(ref _stepsRunning);
+    public static void StepEnded() => Interlocked.Decrement(ref _stepsRunning);
+
     public static long SseConnections => Interlocked.Read(ref _sseConnections);
     public static void SseOpened() => Interlocked.Increment(ref _sseConnections);
     public static void SseClosed() => Interlocked.Decrement(ref _sseConnections);

@@ -26,6 +26,11 @@ public sealed class ClusterModule : IEverrunsModule
             instances.AddColumn("started_at", "timestamptz").NotNull();
             instances.AddColumn("heartbeat_at", "timestamptz").NotNull();
             instances.AddColumn("stopped_at", "timestamptz");
+            // As of its last beat: its host, its turn steps running now, finished and failed since it started.
+            instances.AddColumn("hostname", "text");
+            instances.AddColumn("current_load", "integer").NotNull().DefaultValueByExpression("0");
+            instances.AddColumn("tasks_completed", "bigint").NotNull().DefaultValueByExpression("0");
+            instances.AddColumn("tasks_failed", "bigint").NotNull().DefaultValueByExpression("0");
             var runs = new Weasel.Postgresql.Tables.Table("everruns_ops.maintenance_runs");
             runs.AddColumn("id", "bigint").AsPrimaryKey().BigAutoIncrement();
             runs.AddColumn("job", "text").NotNull();
@@ -50,7 +55,10 @@ public sealed class ClusterModule : IEverrunsModule
     }
 }
 
-/// <summary>Heartbeat and maintenance settings (README: configuration).</summary>
+/// <summary>
+/// Heartbeat and maintenance settings (docs/configuration.md); <paramref name="TurnConcurrency"/>: the model calls an
+/// instance runs at once (Execution's TURN_CONCURRENCY), a worker's capacity as /v1/durable/workers shows it.
+/// </summary>
 public sealed record ClusterOptions(
     TimeSpan Heartbeat,
     TimeSpan StaleAfter,
@@ -59,7 +67,8 @@ public sealed record ClusterOptions(
     TimeSpan SessionRetention,
     TimeSpan MetricsRetention,
     TimeSpan MetricsSample,
-    int MetricsSamples)
+    int MetricsSamples,
+    int TurnConcurrency)
 {
     public static ClusterOptions From(IConfiguration configuration) => new(
         Settings.Seconds(configuration, "NODE_HEALTH_CHECK_SECS", 10),
@@ -69,5 +78,6 @@ public sealed record ClusterOptions(
         TimeSpan.FromDays(Settings.Positive(configuration, "SESSION_RETENTION_DAYS", 30)),
         TimeSpan.FromDays(Settings.Positive(configuration, "METRICS_RETENTION_DAYS", 7)),
         Settings.Seconds(configuration, "METRICS_SAMPLE_SECS", 10),
-        (int)Settings.Positive(configuration, "METRICS_SAMPLES", 360));
+        (int)Settings.Positive(configuration, "METRICS_SAMPLES", 360),
+        (int)Settings.Positive(configuration, "TURN_CONCURRENCY", 200));
 }

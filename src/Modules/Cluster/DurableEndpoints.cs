@@ -1,4 +1,3 @@
-using Microsoft.AspNetCore.Authorization;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
@@ -8,51 +7,91 @@ using Wolverine.Http;
 namespace Everruns.Modules.Cluster;
 
 /// <summary>
-/// GET /v1/durable/workers — the instances sharing this database, from their heartbeats, with Wolverine's view
-/// (leader, assigned agents). GET /v1/durable/metrics/timeseries — this instance's ring buffer.
-/// Both describe the deployment, not an org: deployment admins only.
+/// GET /v1/durable/workers — the instances sharing this database (Everruns' workers), from their heartbeats, with
+/// Wolverine's view (leader, assigned agents). GET /v1/durable/metrics/timeseries — this instance's ring buffer. Both in
+/// the Everruns API's shapes; they describe the deployment and hold no org's data, so any member may read them.
 /// </summary>
 public static class DurableEndpoints
 {
+    /// <summary>
+    /// A worker: an instance. Its <c>status</c> is <c>running</c> (heart-beating, taking steps) or <c>stopped</c> (stopped,
+    /// or silent past CLUSTER_STALE_SECS: <see cref="Stale"/>); it takes every kind of turn step, up to TURN_CONCURRENCY
+    /// model calls at once. Beside the API's fields: its Wolverine node, whether it leads or runs maintenance, whether it
+    /// is the instance answering.
+    /// </summary>
     public sealed record WorkerResponse(
-        string Id, Guid NodeId, int? NodeNumber, string Status, string Version, DateTimeOffset StartedAt,
-        DateTimeOffset LastHeartbeatAt, DateTimeOffset? StoppedAt, bool IsLeader, bool RunsMaintenance, bool IsSelf,
-        IReadOnlyList<string> Agents);
+        string Id, IReadOnlyList<string> ActivityTypes, int MaxConcurrency, int CurrentLoad, string Status, bool AcceptingTasks,
+        DateTimeOffset StartedAt, DateTimeOffset LastHeartbeatAt, long TasksCompleted, long TasksFailed, string? Hostname,
+        string Version, string? WorkerGroup, bool Stale, DateTimeOffset? StoppedAt, Guid NodeId, int? NodeNumber, bool IsLeader,
+        bool RunsMaintenance, bool IsSelf, IReadOnlyList<string> Agents);
 
-    [Authorize(Policy = Policies.DeploymentAdmin)]
+    public static readonly IReadOnlyList<string> ActivityTypes = ["run_turn_step", "run_tools"];
+
     [WolverineGet("/v1/durable/workers")]
     public static async Task<IResult> Workers(NpgsqlDataSource dataSource, ClusterOptions options, InstanceIdentity self,
         HttpContext http, CancellationToken ct)
     {
         var workers = await ReadWorkersAsync(dataSource, options, self, ct);
+        var status = http.Request.Query["status"].ToString();
+        var group = http.Request.Query["worker_group"].ToString();
+        var listed = workers.Where(w => status.Length == 0 || w.Status == status)
+            .Where(w => group.Length == 0 || w.WorkerGroup == group).ToList();
+        var running = workers.Where(w => w.Status == "running").ToList();
         return Results.Ok(new
         {
-            data = workers,
-            total = workers.Count,
-            active = workers.Count(w => w.Status == "active"),
+            data = listed,
+            total = listed.Count,
+            summary = new
+            {
+                active = running.Count,
+                draining = 0, // an instance stopping hands its steps back at once (see docs/cluster.md): none drains
+                stopped = workers.Count - running.Count,
+                total_capacity = running.Sum(w => w.MaxConcurrency),
+                total_load = running.Sum(w => w.CurrentLoad),
+            },
             instance_id = self.InstanceId,
         });
     }
 
-    [Authorize(Policy = Policies.DeploymentAdmin)]
     [WolverineGet("/v1/durable/metrics/timeseries")]
-    public static async Task<IResult> Timeseries(MetricsTimeline timeline, NpgsqlDataSource dataSource, ClusterOptions options,
-        InstanceIdentity self, HttpContext http, CancellationToken ct)
+    public static IResult Timeseries(MetricsTimeline timeline, ClusterOptions options)
     {
-        var active = (await ReadWorkersAsync(dataSource, options, self, ct)).Count(w => w.Status == "active");
-        var samples = timeline.Samples;
-        var series = samples.SelectMany(s => s.Values.Keys).Distinct().ToDictionary(
-            name => name,
-            name => samples.Select(s => new { ts = s.Ts, value = s.Values.GetValueOrDefault(name) }).ToList());
-        var body = new Dictionary<string, object>
+        var points = timeline.Samples.Select(s =>
         {
-            ["instance_id"] = self.InstanceId,
-            ["interval_seconds"] = timeline.Interval.TotalSeconds,
-            ["series"] = series,
-        };
-        // Per the Everruns API: figures are this instance's; with several, say how many to scale by.
-        if (active > 1) body["instance_count"] = active;
-        return Results.Ok(body);
+            var running = s.Gauges.GetValueOrDefault("steps_running");
+            var workers = Math.Max(1, s.Gauges.GetValueOrDefault("active_workers"));
+            return new
+            {
+                timestamp = s.Ts,
+                // Turns are the workflows, their steps the tasks. Gauges of this instance: its steps running (one per turn
+                // at a time); of the cluster: steps queued in the inbox, dead letters, live instances.
+                running_workflows = running,
+                pending_workflows = 0L, // a message queued behind a running turn waits in its session, not in a queue
+                pending_tasks = s.Gauges.GetValueOrDefault("pending_tasks"),
+                claimed_tasks = running,
+                active_workers = workers,
+                load_percentage = Math.Round(100.0 * running / options.TurnConcurrency, 2),
+                dlq_size = s.Gauges.GetValueOrDefault("dlq_size"),
+                tasks_completed_total = s.Totals.GetValueOrDefault("task_completed"),
+                tasks_failed_total = s.Totals.GetValueOrDefault("dead_letters"),
+                tasks_started_total = s.Totals.GetValueOrDefault("task_claimed"),
+                workflows_completed_total = s.Totals.GetValueOrDefault("turns_completed"),
+                workflows_failed_total = s.Totals.GetValueOrDefault("turns_failed"),
+                workflows_started_total = s.Totals.GetValueOrDefault("turns_started"),
+                // Beyond the API's fields: what this instance did in the interval, and its open SSE streams.
+                events_written = s.Deltas.GetValueOrDefault("events_written"),
+                turns_cancelled_total = s.Totals.GetValueOrDefault("turns_cancelled"),
+                sse_connections = s.Gauges.GetValueOrDefault("sse_connections"),
+            };
+        }).ToList();
+        // Per the Everruns API: figures are this instance's; with several, say how many there are.
+        var instances = timeline.Samples.LastOrDefault()?.Gauges.GetValueOrDefault("active_workers") ?? 1;
+        return Results.Ok(new
+        {
+            points,
+            resolution_seconds = (long)timeline.Interval.TotalSeconds,
+            instance_count = Math.Max(1, instances),
+        });
     }
 
     public static async Task<List<WorkerResponse>> ReadWorkersAsync(NpgsqlDataSource dataSource, ClusterOptions options,
@@ -61,7 +100,8 @@ public static class DurableEndpoints
         await using var cmd = dataSource.CreateCommand("""
             select i.instance_id, i.node_id, n.node_number, i.version, i.started_at, i.heartbeat_at, i.stopped_at,
                    n.id is not null as wolverine_alive,
-                   coalesce(array(select a.id from wolverine.wolverine_node_assignments a where a.node_id = i.node_id order by a.id), '{}')
+                   coalesce(array(select a.id from wolverine.wolverine_node_assignments a where a.node_id = i.node_id order by a.id), '{}'),
+                   i.hostname, i.current_load, i.tasks_completed, i.tasks_failed
             from everruns_ops.instances i
             left join wolverine.wolverine_nodes n on n.id = i.node_id
             order by i.started_at
@@ -72,12 +112,13 @@ public static class DurableEndpoints
         {
             var heartbeat = reader.GetFieldValue<DateTimeOffset>(5);
             var stopped = reader.IsDBNull(6) ? (DateTimeOffset?)null : reader.GetFieldValue<DateTimeOffset>(6);
-            var fresh = DateTimeOffset.UtcNow - heartbeat < options.StaleAfter;
+            var alive = stopped is null && DateTimeOffset.UtcNow - heartbeat < options.StaleAfter && reader.GetBoolean(7);
             var agents = reader.GetFieldValue<string[]>(8);
             workers.Add(new WorkerResponse(
-                reader.GetString(0), reader.GetGuid(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
-                stopped is not null ? "stopped" : fresh && reader.GetBoolean(7) ? "active" : "stale",
-                reader.GetString(3), reader.GetFieldValue<DateTimeOffset>(4), heartbeat, stopped,
+                reader.GetString(0), ActivityTypes, options.TurnConcurrency, alive ? reader.GetInt32(10) : 0,
+                alive ? "running" : "stopped", alive, reader.GetFieldValue<DateTimeOffset>(4), heartbeat, reader.GetInt64(11),
+                reader.GetInt64(12), reader.IsDBNull(9) ? null : reader.GetString(9), reader.GetString(3), null,
+                Stale: stopped is null && !alive, stopped, reader.GetGuid(1), reader.IsDBNull(2) ? null : reader.GetInt32(2),
                 agents.Any(a => a.StartsWith("wolverine://leader", StringComparison.Ordinal)),
                 agents.Any(a => a.StartsWith(MaintenanceAgent.AgentScheme + ":", StringComparison.Ordinal)),
                 reader.GetString(0) == self.InstanceId, agents));

@@ -40,15 +40,21 @@ public sealed class InstanceRegistry(
     private async Task BeatAsync(CancellationToken ct)
     {
         await using var cmd = dataSource.CreateCommand("""
-            insert into everruns_ops.instances (instance_id, node_id, version, started_at, heartbeat_at)
-            values (@id, @node, @version, @started, now())
+            insert into everruns_ops.instances (instance_id, node_id, version, started_at, heartbeat_at, hostname, current_load,
+                                                tasks_completed, tasks_failed)
+            values (@id, @node, @version, @started, now(), @host, @load, @completed, @failed)
             on conflict (instance_id) do update set node_id = excluded.node_id, version = excluded.version,
-                started_at = excluded.started_at, heartbeat_at = now(), stopped_at = null
+                started_at = excluded.started_at, heartbeat_at = now(), stopped_at = null, hostname = excluded.hostname,
+                current_load = excluded.current_load, tasks_completed = excluded.tasks_completed, tasks_failed = excluded.tasks_failed
             """);
         cmd.Parameters.AddWithValue("id", identity.InstanceId);
         cmd.Parameters.AddWithValue("node", NodeId);
         cmd.Parameters.AddWithValue("version", identity.Version);
         cmd.Parameters.AddWithValue("started", _startedAt);
+        cmd.Parameters.AddWithValue("host", Environment.MachineName);
+        cmd.Parameters.AddWithValue("load", (int)EverrunsMetrics.StepsRunning);
+        cmd.Parameters.AddWithValue("completed", EverrunsMetrics.TaskCompleted.Total);
+        cmd.Parameters.AddWithValue("failed", EverrunsMetrics.DeadLetters.Total + EverrunsMetrics.TurnsFailed.Total);
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -1,4 +1,5 @@
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 
@@ -20,6 +21,7 @@ public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity 
     {
         var timer = new PeriodicTimer(options.Interval);
         var stop = new CancellationTokenSource();
+        EverrunsMetrics.StepStarted();
         return new Beat(timer, stop, BeatAsync(timer, sessionId, turnId, stop.Token));
     }
 
@@ -60,6 +62,7 @@ public sealed class TurnHeartbeat(NpgsqlDataSource dataSource, InstanceIdentity 
             if (!beating.IsCompleted) await stop.CancelAsync();
             await beating;
             stop.Dispose();
+            EverrunsMetrics.StepEnded();
         }
     }
 }

@@ -22,10 +22,19 @@ public sealed class MaintenanceTests
         {
             var workers = (await api.GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
             var running = workers.Where(w => (bool)w!["runs_maintenance"]!).ToList();
-            return workers.Count(w => (string)w!["status"]! == "active") == 3 && running.Count == 1 ? (string)running[0]!["id"]! : null;
+            return workers.Count(w => (string)w!["status"]! == "running") == 3 && running.Count == 1 ? (string)running[0]!["id"]! : null;
         }, TimeSpan.FromSeconds(60));
-        var workers = (await api.GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
+        var listed = (await api.GetAsync("/v1/durable/workers")).Object;
+        var workers = listed["data"]!.AsArray();
         workers.Count(w => (bool)w!["is_leader"]!).ShouldBe(1);
+        // The Everruns API's shape: each worker's required fields, and the summary.
+        foreach (var worker in workers)
+            foreach (var field in new[] { "id", "activity_types", "max_concurrency", "current_load", "status", "accepting_tasks",
+                         "started_at", "last_heartbeat_at", "tasks_completed", "tasks_failed" })
+                worker!.AsObject().ContainsKey(field).ShouldBeTrue(field);
+        ((int)listed["summary"]!["active"]!).ShouldBe(3);
+        ((int)listed["summary"]!["total_capacity"]!).ShouldBe(3 * 200);
+        (await api.GetAsync("/v1/durable/workers?status=stopped")).Object["data"]!.AsArray().ShouldBeEmpty();
         // While nodes joined, the leader may have moved the agent; once settled, only the runner records runs.
         await Eventually.Value(async () =>
         {
@@ -67,8 +76,17 @@ public sealed class MaintenanceTests
         // This instance's time series, with the instance count to scale by.
         var series = (await api.GetAsync("/v1/durable/metrics/timeseries")).Object;
         series["instance_count"]!.GetValue<int>().ShouldBe(3);
-        foreach (var name in new[] { "task_claimed", "task_completed", "events_written", "sse_connections" })
-            series["series"]![name].ShouldBeOfType<JsonArray>(name);
+        series["resolution_seconds"]!.GetValue<long>().ShouldBe(1);
+        var points = series["points"]!.AsArray();
+        points.ShouldNotBeEmpty();
+        foreach (var field in new[] { "timestamp", "running_workflows", "pending_workflows", "pending_tasks", "claimed_tasks",
+                     "active_workers", "load_percentage", "dlq_size", "tasks_completed_total", "tasks_failed_total", "tasks_started_total",
+                     "workflows_completed_total", "workflows_failed_total", "workflows_started_total" })
+            points[^1]!.AsObject().ContainsKey(field).ShouldBeTrue(field);
+        points[^1]!["active_workers"]!.GetValue<long>().ShouldBe(3);
+        // Turns ran on this instance or another: the counters add up across the cluster's instances.
+        (await Task.WhenAll(cluster.Nodes.Select(async n => (await new ApiClient(n.Http).GetAsync("/v1/durable/metrics/timeseries"))
+            .Object["points"]!.AsArray()[^1]!["workflows_started_total"]!.GetValue<long>()))).Sum().ShouldBeGreaterThanOrEqualTo(2);
 
         // Kill -9 the node that runs the jobs: another node picks them up.
         var victim = cluster.Nodes.Single(n => n.InstanceId == runner);
@@ -83,13 +101,15 @@ public sealed class MaintenanceTests
         }, TimeSpan.FromSeconds(60));
         next.ShouldNotBe(runner);
         var after = (await new ApiClient(survivor.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
-        ((string)after.Single(w => (string)w!["id"]! == runner)!["status"]!).ShouldBe("stale");
+        var dead = after.Single(w => (string)w!["id"]! == runner)!;
+        ((string)dead["status"]!).ShouldBe("stopped");
+        ((bool)dead["stale"]!).ShouldBeTrue(); // it never said it stopped: silent past NODE_STALE_SECS
 
         // Kill -9 the leader among the two left: the last node is elected and runs the jobs.
         var leader = await Eventually.Value(async () =>
         {
             var list = (await new ApiClient(survivor.Http).GetAsync("/v1/durable/workers")).Object["data"]!.AsArray();
-            return list.Where(w => (bool)w!["is_leader"]! && (string)w!["status"]! == "active").Select(w => (string)w!["id"]!).FirstOrDefault();
+            return list.Where(w => (bool)w!["is_leader"]! && (string)w!["status"]! == "running").Select(w => (string)w!["id"]!).FirstOrDefault();
         }, TimeSpan.FromSeconds(60));
         var killedLeader = cluster.Nodes.Single(n => n.InstanceId == leader);
         killedLeader.Kill();

@@ -197,8 +197,9 @@ public sealed class TenancyTests(AppFixture app)
         (await inDefault.PostAsync($"/v1/orgs/{Tenancy.DefaultOrgId}/members", new { name = "x" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.PostAsync("/v1/providers", new { name = "p", provider_type = "openai" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.PostAsync("/v1/orgs", new { name = "mine" })).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
-        // Deployment-wide views are for deployment admins.
-        (await inDefault.GetAsync("/v1/durable/workers")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
+        // Deployment-wide views holding data are for deployment admins; the workers and metrics, which hold none, are not.
+        (await inDefault.GetAsync("/v1/durable/workers")).Status.ShouldBe(HttpStatusCode.OK);
+        (await inDefault.GetAsync("/v1/durable/metrics/timeseries")).Status.ShouldBe(HttpStatusCode.OK);
         (await inDefault.GetAsync("/v1/durable/dlq")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.GetAsync("/v1/admin/audit-log")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
         (await inDefault.GetAsync("/v1/audit-log")).ShouldBeProblem(HttpStatusCode.Forbidden, "forbidden");
