@@ -106,7 +106,7 @@ public sealed class Preflight(EverrunsOptions options, IConfiguration configurat
         catch (OperationCanceledException)
         {
             return new Check("LISTEN/NOTIFY", false,
-                "no notification arrived within 3 s: SSE on other instances and hand-offs need LISTEN/NOTIFY (a transaction-mode pooler drops it)");
+                "no notification arrived within 3 s: SSE on other instances and cancels need LISTEN/NOTIFY (a transaction-mode pooler drops it)");
         }
     }
 
