@@ -25,6 +25,9 @@ public interface ISessionEventLog
 public interface IProviderCredentials
 {
     Task<ProviderCredentialsFound> FindAsync(string orgId, string providerType, CancellationToken ct = default);
+
+    /// <summary>Whether the org has a provider connection with this id.</summary>
+    Task<bool> ExistsAsync(string orgId, string providerId, CancellationToken ct = default);
 }
 
 /// <summary>Agents: an agent of an org, by id or by name.</summary>
@@ -32,6 +35,13 @@ public interface IAgentDirectory
 {
     /// <summary>The agent (by <paramref name="agentId"/>, else by <paramref name="agentName"/>) in the org; null when absent or another org's.</summary>
     Task<AgentSnapshot?> FindAsync(string orgId, string? agentId, string? agentName, CancellationToken ct = default);
+}
+
+/// <summary>Identity: an org's defaults that other modules apply.</summary>
+public interface IOrgDefaults
+{
+    /// <summary>The model a session of the org runs on when neither it nor its agent names one; null when the org has none.</summary>
+    Task<string?> ModelAsync(string orgId, CancellationToken ct = default);
 }
 
 /// <summary>Execution: the models this server runs turns with.</summary>

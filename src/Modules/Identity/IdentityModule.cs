@@ -1,3 +1,4 @@
+using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Builder;
@@ -24,6 +25,7 @@ public sealed class IdentityModule : IEverrunsModule
             marten.Storage.ExtendedSchemaObjects.AddRange(IdentitySchema.Objects());
         });
         services.AddSingleton<TokenCache>();
+        services.AddSingleton<IOrgDefaults, OrgDefaultsReader>();
         services.AddSingleton<IdentityChanges>();
         services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<IdentityChanges>());
         services.AddSingleton<IdentityStore>();

@@ -6,7 +6,23 @@ using Npgsql;
 
 namespace Everruns.Modules.Identity;
 
-public sealed record OrgRecord(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+public sealed record OrgRecord(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, OrgDefaults Defaults,
+    DateTimeOffset? OnboardingCompletedAt);
+
+/// <summary>
+/// An org's defaults: its model, the harness the UI preselects and the one a session without a harness gets, and its default
+/// provider per service kind (<see cref="ServiceKinds"/>).
+/// </summary>
+public sealed record OrgDefaults(string? ModelId, string? HarnessId, string? BaseHarnessId, Dictionary<string, string> ProviderPerService)
+{
+    public static readonly string[] ServiceKinds = ["chat", "embeddings", "realtime", "images", "rerank"];
+
+    public static OrgDefaults None => new(null, null, null, []);
+}
+
+/// <summary>What a PATCH of an org changes: each field that is not null (a provider map replaces the whole map).</summary>
+public sealed record OrgChanges(string? Name, string? ModelId, string? HarnessId, string? BaseHarnessId,
+    Dictionary<string, string>? ProviderPerService);
 
 public sealed record TokenRecord(
     string Id, string UserId, string Name, string TokenPrefix, string[] Scopes, DateTimeOffset CreatedAt,
@@ -23,8 +39,10 @@ public sealed class Org
     public string Name { get; set; } = "";
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
+    public OrgDefaults Defaults { get; set; } = OrgDefaults.None;
+    public DateTimeOffset? OnboardingCompletedAt { get; set; }
 
-    public OrgRecord ToRecord() => new(Id, Name, CreatedAt, UpdatedAt);
+    public OrgRecord ToRecord() => new(Id, Name, CreatedAt, UpdatedAt, Defaults, OnboardingCompletedAt);
 }
 
 /// <summary>A user and the orgs they belong to, with their role in each.</summary>
@@ -58,6 +76,16 @@ public sealed class AccessToken
     public DateTimeOffset? RevokedAt { get; set; }
 
     public TokenRecord ToRecord() => new(Id, UserId, Name, TokenPrefix, Scopes, CreatedAt, ExpiresAt, LastUsedAt, RevokedAt);
+}
+
+/// <summary>For Sessions: the org's default model (read when a session is opened).</summary>
+public sealed class OrgDefaultsReader(IDocumentStore store) : IOrgDefaults
+{
+    public async Task<string?> ModelAsync(string orgId, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        return (await session.LoadAsync<Org>(orgId, ct))?.Defaults.ModelId;
+    }
 }
 
 /// <summary>
@@ -154,15 +182,18 @@ public sealed class IdentityStore(IDocumentStore store, IdentityOptions options,
         return org.ToRecord();
     }
 
-    public Task<OrgRecord?> RenameOrgAsync(string orgId, string name, string actor, CancellationToken ct) =>
+    /// <summary>Renames the org and changes its defaults, as far as <paramref name="changes"/> says.</summary>
+    public Task<OrgRecord?> UpdateOrgAsync(string orgId, OrgChanges changes, string actor, CancellationToken ct) =>
         InTransactionAsync(async (session, connection) =>
         {
             var org = await session.LoadAsync<Org>(orgId, ct);
             if (org is null) return null;
-            org.Name = name;
+            org.Name = changes.Name ?? org.Name;
+            org.Defaults = new OrgDefaults(changes.ModelId ?? org.Defaults.ModelId, changes.HarnessId ?? org.Defaults.HarnessId,
+                changes.BaseHarnessId ?? org.Defaults.BaseHarnessId, changes.ProviderPerService ?? org.Defaults.ProviderPerService);
             org.UpdatedAt = DateTimeOffset.UtcNow;
             session.Store(org);
-            await AuditAsync(connection, org.Id, actor, "org.updated", org.Id, new() { ["name"] = name }, ct);
+            await AuditAsync(connection, org.Id, actor, "org.updated", org.Id, new() { ["name"] = org.Name }, ct);
             return org.ToRecord();
         }, [orgId], ct);
 
@@ -309,7 +340,11 @@ public sealed class IdentityStore(IDocumentStore store, IdentityOptions options,
         if (await session.Query<User>().AnyAsync(ct)) return null;
 
         if (await session.LoadAsync<Org>(Tenancy.DefaultOrgId, ct) is null)
-            session.Insert(new Org { Id = Tenancy.DefaultOrgId, Name = "Default", CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow });
+            session.Insert(new Org
+            {
+                Id = Tenancy.DefaultOrgId, Name = "Default", CreatedAt = DateTimeOffset.UtcNow, UpdatedAt = DateTimeOffset.UtcNow,
+                OnboardingCompletedAt = DateTimeOffset.UtcNow, // seeded: nothing to set up
+            });
         var (admin, token, plaintext) = InsertMember(session, Tenancy.DefaultOrgId, "admin", Caller.AdminRole, true, "bootstrap admin",
             options.BootstrapToken);
         await AuditAsync(connection, Tenancy.DefaultOrgId, actor, "identity.bootstrapped", admin.UserId, new() { ["token_id"] = token.Id }, ct);

@@ -7,12 +7,22 @@ using Wolverine.Http;
 
 namespace Everruns.Modules.Identity;
 
-public sealed record OrgResponse(string Id, string Name, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? Role)
+/// <summary>The Organization resource as the public API shows it, with the caller's role in it.</summary>
+public sealed record OrgResponse(
+    string Id, string Name, Dictionary<string, string> DefaultProviderPerService, string? DefaultModelId, string? DefaultHarnessId,
+    string? BaseHarnessId, DateTimeOffset? OnboardingCompletedAt, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string? Role)
 {
-    public static OrgResponse From(OrgRecord org, string? role) => new(org.Id, org.Name, org.CreatedAt, org.UpdatedAt, role);
+    public static OrgResponse From(OrgRecord org, string? role) => new(org.Id, org.Name, org.Defaults.ProviderPerService,
+        org.Defaults.ModelId, org.Defaults.HarnessId, org.Defaults.BaseHarnessId, org.OnboardingCompletedAt, org.CreatedAt,
+        org.UpdatedAt, role);
 }
 
 public sealed record OrgRequest(string? Name);
+
+/// <summary>PATCH /v1/orgs/{org}: each field given is changed (a provider map replaces the whole map); absent or null ones stay.</summary>
+public sealed record UpdateOrgRequest(
+    string? Name, string? DefaultModelId, string? DefaultHarnessId, string? DefaultHarnessName, string? BaseHarnessId,
+    Dictionary<string, string>? DefaultProviderPerService);
 
 public sealed record MemberResponse(string UserId, string Name, string Role, DateTimeOffset CreatedAt, TokenCreatedResponse? Token = null);
 
@@ -54,14 +64,34 @@ public static class OrgEndpoints
 
     [Authorize(Policy = Policies.User)]
     [WolverinePatch("/v1/orgs/{org}")]
-    public static async Task<IResult> Patch(string org, OrgRequest? request, HttpContext http, IdentityStore store)
+    public static async Task<IResult> Patch(string org, UpdateOrgRequest? request, HttpContext http, IdentityStore store,
+        IModelDirectory models, IProviderCredentials providers)
     {
         var (role, problem) = await MembershipAsync(store, http, org, adminOnly: true);
         if (problem is not null) return Problems.Result(problem);
-        if (OrgName(request?.Name) is { } invalid) return Problems.Result(invalid);
-        var caller = http.Caller();
-        var renamed = await store.RenameOrgAsync(org, request!.Name!.Trim(), caller.Actor, http.RequestAborted);
-        return renamed is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(renamed, role));
+        if (request is null) return Problems.Result(Problems.BadRequest("invalid_body", "the request body must be a JSON object"));
+        if (request.Name is not null && OrgName(request.Name) is { } invalid) return Problems.Result(invalid);
+        if (request.DefaultHarnessId is not null && request.DefaultHarnessName is not null)
+            return Problems.Result(Problems.BadRequest("harness_id_and_name", "give default_harness_id or default_harness_name, not both"));
+        if (InputRules.First(
+                InputRules.Model(models, request.DefaultModelId),
+                InputRules.Harness(request.DefaultHarnessId, request.DefaultHarnessName),
+                InputRules.Harness(request.BaseHarnessId, null)) is { } refused)
+            return Problems.Result(refused);
+        foreach (var (service, providerId) in request.DefaultProviderPerService ?? [])
+        {
+            if (!OrgDefaults.ServiceKinds.Contains(service))
+                return Problems.Result(Problems.BadRequest("invalid_service_kind",
+                    $"'{service}' is not a service kind ({string.Join(", ", OrgDefaults.ServiceKinds)})"));
+            if (!Ids.IsValid(providerId, Ids.Provider) || !await providers.ExistsAsync(org, providerId, http.RequestAborted))
+                return Problems.Result(Problems.BadRequest("provider_not_found", $"provider {providerId} (for {service}) is not in this organization"));
+        }
+
+        var harness = request.DefaultHarnessId ?? (request.DefaultHarnessName is null ? null : BuiltInHarness.Id);
+        var changes = new OrgChanges(request.Name?.Trim(), request.DefaultModelId is null ? null : models.Find(request.DefaultModelId),
+            harness, request.BaseHarnessId, request.DefaultProviderPerService);
+        var updated = await store.UpdateOrgAsync(org, changes, http.Caller().Actor, http.RequestAborted);
+        return updated is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(updated, role));
     }
 
     [Authorize(Policy = Policies.User)]

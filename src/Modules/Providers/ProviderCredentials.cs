@@ -7,6 +7,12 @@ namespace Everruns.Modules.Providers;
 /// <summary>For Execution: the org's oldest active connection of a provider type, its key opened.</summary>
 public sealed class ProviderCredentials(IDocumentStore store, SecretBox box, ILogger<ProviderCredentials> logger) : IProviderCredentials
 {
+    public async Task<bool> ExistsAsync(string orgId, string providerId, CancellationToken ct = default)
+    {
+        await using var documents = store.QuerySession(orgId);
+        return await documents.LoadAsync<Provider>(providerId, ct) is not null;
+    }
+
     public async Task<ProviderCredentialsFound> FindAsync(string orgId, string providerType, CancellationToken ct = default)
     {
         await using var documents = store.QuerySession(orgId);

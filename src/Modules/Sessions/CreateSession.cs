@@ -46,7 +46,7 @@ public static class CreateSessionEndpoint
 
     [WolverinePost("/v1/sessions"), Idempotent]
     public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IAgentDirectory agents,
-        IModelDirectory models, IMessageBus bus, HttpRequest http)
+        IModelDirectory models, IOrgDefaults orgDefaults, IMessageBus bus, HttpRequest http)
     {
         request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
         var caller = http.Caller();
@@ -72,7 +72,8 @@ public static class CreateSessionEndpoint
             AgentId = agent?.Id,
             Title = request.Title,
             Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [],
-            ModelId = request.ModelId ?? agent?.DefaultModelId,
+            // The session's own, else its agent's, else its org's default model (else the server's, when a turn runs).
+            ModelId = request.ModelId ?? agent?.DefaultModelId ?? await orgDefaults.ModelAsync(org, http.HttpContext.RequestAborted),
             SystemPrompt = request.SystemPrompt ?? agent?.SystemPrompt,
             MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
             Capabilities = request.Capabilities?.Select(c => c!).DistinctBy(c => c.Ref).ToList() ?? [],

@@ -44,6 +44,42 @@ public sealed class TenancyTests(AppFixture app)
         options.FallbackPolicy!.Requirements.ShouldContain(r => r is Microsoft.AspNetCore.Authorization.Infrastructure.DenyAnonymousAuthorizationRequirement);
     }
 
+    [Fact]
+    public async Task an_org_admin_sets_the_orgs_name_and_defaults_and_each_is_checked()
+    {
+        var (orgId, _, admin) = await NewOrgAsync(Names.Unique("defaults"));
+        var created = (await admin.GetAsync($"/v1/orgs/{orgId}")).Object;
+        created["default_provider_per_service"]!.AsObject().Count.ShouldBe(0); // required, empty until set
+        var provider = (string)(await admin.PostAsync("/v1/providers", new { name = "main", provider_type = "openai" })).Object["id"]!;
+
+        var patched = await admin.PatchAsync($"/v1/orgs/{orgId}", new
+        {
+            default_model_id = "everruns-offline", default_harness_name = "generic",
+            default_provider_per_service = new Dictionary<string, string> { ["chat"] = provider },
+        });
+        patched.Status.ShouldBe(HttpStatusCode.OK, patched.Text);
+        var org = (await admin.GetAsync($"/v1/orgs/{orgId}")).Object;
+        ((string)org["name"]!).ShouldBe((string)created["name"]!); // not given: unchanged
+        ((string)org["default_provider_per_service"]!["chat"]!).ShouldBe(provider);
+        org["default_model_id"].ShouldNotBeNull();
+        ((string)org["default_harness_id"]!).ShouldBe("harness_00000000000000000000000000000001");
+
+        // A session that names no model, with no agent, runs on the org's default.
+        ((string)(await admin.CreateSessionAsync())["model_id"]!).ShouldBe((string)org["default_model_id"]!);
+
+        (await admin.PatchAsync($"/v1/orgs/{orgId}", new { name = "renamed" })).Object["default_provider_per_service"]!["chat"]!
+            .ToString().ShouldBe(provider); // a rename keeps the defaults
+        (await admin.PatchAsync($"/v1/orgs/{orgId}", new { default_provider_per_service = new Dictionary<string, string> { ["chat"] = "provider_" + new string('0', 32) } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "provider_not_found");
+        (await admin.PatchAsync($"/v1/orgs/{orgId}", new { default_provider_per_service = new Dictionary<string, string> { ["telepathy"] = provider } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_service_kind");
+        (await admin.PatchAsync($"/v1/orgs/{orgId}", new { default_model_id = "gpt-9" })).ShouldBeProblem(HttpStatusCode.NotFound, "model_not_found");
+        (await admin.PatchAsync($"/v1/orgs/{orgId}", new { default_harness_id = "harness_x", default_harness_name = "generic" }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "harness_id_and_name");
+        // Refused requests changed nothing.
+        ((string)(await admin.GetAsync($"/v1/orgs/{orgId}")).Object["default_provider_per_service"]!["chat"]!).ShouldBe(provider);
+    }
+
     /// <summary>A document type no module has: what the next capability would add.</summary>
     public sealed class ProbeNote
     {
