@@ -8,6 +8,7 @@ namespace Everruns.Modules.Events;
 /// <summary>
 /// Reads the event filters. <c>types</c>/<c>exclude</c> (repeated keys) take any type name: a type this server never
 /// writes (another build's, or a client's newer one such as <c>voice.input_transcript.delta</c>) simply matches nothing.
+/// <c>exec_id</c>, <c>trace_id</c> and <c>tags</c> (repeated, any-match) filter on the event's context likewise.
 /// </summary>
 public static class EventQuery
 {
@@ -23,9 +24,6 @@ public static class EventQuery
                 return (EventFilter.All, Problems.BadRequest("invalid_event_filter", $"{name} takes at most {MaxTypesPerParameter} values"));
         }
 
-        var unsupported = Unsupported.FirstOrDefault(p => request.Query.ContainsKey(p));
-        if (unsupported is not null)
-            return (EventFilter.All, Problems.BadRequest("unsupported_parameter", $"'{unsupported}' is not supported by this server"));
         var (fromTs, fromProblem) = Timestamp(request, "from_ts");
         if (fromProblem is not null) return (EventFilter.All, fromProblem);
         var (toTs, toProblem) = Timestamp(request, "to_ts");
@@ -37,11 +35,14 @@ public static class EventQuery
             ToTs = toTs,
             ToolName = NonEmpty(request, "tool_name"),
             Text = NonEmpty(request, "q"),
+            // Context fields this server's own events do not carry (yet): a filter on them selects only events that do.
+            ExecId = NonEmpty(request, "exec_id"),
+            TraceId = NonEmpty(request, "trace_id"),
+            Tags = request.Query["tags"].Where(t => !string.IsNullOrEmpty(t)).Select(t => t!).Distinct().ToList() is { Count: > 0 } tags
+                ? tags
+                : null,
         }, null);
     }
-
-    /// <summary>Event-list parameters of the public API this server does not implement: refused, never silently ignored.</summary>
-    private static readonly string[] Unsupported = ["around", "window", "exec_id", "trace_id", "tags"];
 
     private static string? NonEmpty(HttpRequest request, string key) =>
         request.Query[key].ToString() is { Length: > 0 } value ? value : null;

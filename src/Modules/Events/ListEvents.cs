@@ -38,6 +38,12 @@ public static class ListEventsEndpoint
         if (sinceProblem is not null) return Problems.Result(sinceProblem);
         if ((since ?? after) is not null && before is not null)
             return Problems.Result(Problems.BadRequest("invalid_cursor", "use either a forward cursor (since_id/after_sequence) or before_sequence"));
+        if (http.Query["around"].ToString() is { Length: > 0 } around)
+        {
+            if ((since ?? after ?? before) is not null)
+                return Problems.Result(Problems.BadRequest("invalid_cursor", "around cannot be combined with since_id, after_sequence or before_sequence"));
+            return await AroundAsync(id, around, http, reader, filter, ct);
+        }
 
         // Without limit or cursor the whole session is returned (up to MaxUnpaged events; has_more says when cut).
         var pageSize = limit ?? (since is null && after is null && before is null ? MaxUnpaged : MaxLimit);
@@ -56,10 +62,49 @@ public static class ListEventsEndpoint
             events = slice.Skip(hasMore ? 1 : 0).ToList();
         }
 
-        if (orderDesc == true) events = events.Reverse().ToList();
+        return await PageAsync(id, events, pageSize, hasMore, orderDesc == true, limit is not null, http, reader, filter, ct);
+    }
+
+    /// <summary>
+    /// <c>around</c>: the events on each side of an anchor event (up to <c>window</c>, default 50, at most 500), with the
+    /// anchor itself when the filter lets it through, oldest first.
+    /// </summary>
+    private static async Task<IResult> AroundAsync(string id, string around, HttpRequest http, SessionEventReader reader,
+        EventFilter filter, CancellationToken ct)
+    {
+        var (window, windowProblem) = Query.Int(http, "window");
+        if (windowProblem is not null) return Problems.Result(windowProblem);
+        if (window is < 1 or > MaxWindow)
+            return Problems.Result(Problems.BadRequest("invalid_window", $"window must be from 1 to {MaxWindow}"));
+        var (orderDesc, orderProblem) = Query.Bool(http, "order_desc");
+        if (orderProblem is not null) return Problems.Result(orderProblem);
+        if (!Ids.IsValid(around, Ids.Event))
+            return Problems.Result(Problems.BadRequest("invalid_around", $"'{around}' is not an event id (event_<32 hex>)"));
+        if (await reader.SequenceOfAsync(id, around, ct) is not { } anchor)
+            return Problems.Result(Problems.NotFound("event_not_found", $"event {around} is not an event of session {id}"));
+
+        var side = window ?? DefaultWindow;
+        var before = await reader.ReadBackwardAsync(id, anchor + 1, side + 2, filter, ct); // the anchor and `side` before it
+        var fromAnchor = before.Count > 0 && before[^1].Sequence == anchor ? 1 : 0;
+        var earlier = before.Take(before.Count - fromAnchor).ToList();
+        var cutBefore = earlier.Count > side;
+        var after = await reader.ReadForwardAsync(id, anchor, side + 1, filter, ct);
+        var cutAfter = after.Events.Count > side;
+        var events = earlier.Skip(cutBefore ? earlier.Count - side : 0).Concat(before.Skip(before.Count - fromAnchor))
+            .Concat(after.Events.Take(side)).ToList();
+        return await PageAsync(id, events, 2 * side + 1, cutBefore || cutAfter, orderDesc == true, false, http, reader, filter, ct);
+    }
+
+    public const int DefaultWindow = 50;
+    public const int MaxWindow = 500;
+
+    private static async Task<IResult> PageAsync(string id, IReadOnlyList<StoredEvent> events, int pageSize, bool hasMore, bool orderDesc,
+        bool countHeader, HttpRequest http, SessionEventReader reader, EventFilter filter, CancellationToken ct)
+    {
+        if (orderDesc) events = events.Reverse().ToList();
         var (total, withoutDeltas) = await reader.CountsAsync(id, filter, ct);
         // The SDK's contract: the header counts the (filtered) events without the streaming deltas.
-        if (limit is not null)
+        if (countHeader)
             http.HttpContext.Response.Headers["X-Total-Count"] = withoutDeltas.ToString(System.Globalization.CultureInfo.InvariantCulture);
         var data = new JsonArray(events.Select(e => (JsonNode)e.Envelope).ToArray());
         return Results.Ok(new JsonObject

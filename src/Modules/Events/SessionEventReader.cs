@@ -15,6 +15,11 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
     public DateTimeOffset? ToTs { get; init; }
     public string? ToolName { get; init; }
 
+    /// <summary>The event's context names this execution, trace, or one of these tags (events carry them in their context).</summary>
+    public string? ExecId { get; init; }
+    public string? TraceId { get; init; }
+    public IReadOnlyCollection<string>? Tags { get; init; }
+
     /// <summary>Case-insensitive substring of the event's data.</summary>
     public string? Text { get; init; }
 
@@ -39,7 +44,7 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
 
     /// <summary>Identifies the filter for sharing reads (equal filters, equal keys). Made once: every wake-up of a stream asks.</summary>
     public string Key => _key ??=
-        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}|{string.Join(",", (TurnTypes ?? []).Order())}|{TypesAfter}";
+        $"{string.Join(",", (Types ?? []).Order())}|{string.Join(',', Exclude.Order())}|{TurnId}|{FromTs:O}|{ToTs:O}|{ToolName}|{Text}|{string.Join(",", (TurnTypes ?? []).Order())}|{TypesAfter}|{ExecId}|{TraceId}|{string.Join(",", (Tags ?? []).Order())}";
 
     private string? _key;
 
@@ -53,6 +58,9 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
         ToTs = original.ToTs;
         ToolName = original.ToolName;
         Text = original.Text;
+        ExecId = original.ExecId;
+        TraceId = original.TraceId;
+        Tags = original.Tags;
         TurnTypes = original.TurnTypes;
         TypesAfter = original.TypesAfter;
     }
@@ -135,6 +143,9 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         if (filter.ToolName is not null)
             sql.Append(" and (data->>'tool_name' = @tool_name or data->'tool_call'->>'name' = @tool_name)");
         if (filter.Text is not null) sql.Append(" and strpos(lower(data::text), lower(@q)) > 0");
+        if (filter.ExecId is not null) sql.Append(" and headers->>'exec_id' = @exec_id");
+        if (filter.TraceId is not null) sql.Append(" and headers->>'trace_id' = @trace_id");
+        if (filter.Tags is not null) sql.Append(" and headers->'tags' ?| @tags");
         return sql.ToString();
     }
 
@@ -257,6 +268,10 @@ public sealed class SessionEventReader(NpgsqlDataSource dataSource)
         if (filter.ToTs is not null) cmd.Parameters.Add(new NpgsqlParameter("to_ts", NpgsqlDbType.TimestampTz) { Value = filter.ToTs.Value });
         if (filter.ToolName is not null) cmd.Parameters.Add(new NpgsqlParameter("tool_name", NpgsqlDbType.Text) { Value = filter.ToolName });
         if (filter.Text is not null) cmd.Parameters.Add(new NpgsqlParameter("q", NpgsqlDbType.Text) { Value = filter.Text });
+        if (filter.ExecId is not null) cmd.Parameters.Add(new NpgsqlParameter("exec_id", NpgsqlDbType.Text) { Value = filter.ExecId });
+        if (filter.TraceId is not null) cmd.Parameters.Add(new NpgsqlParameter("trace_id", NpgsqlDbType.Text) { Value = filter.TraceId });
+        if (filter.Tags is not null)
+            cmd.Parameters.Add(new NpgsqlParameter("tags", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = filter.Tags.ToArray() });
     }
 
     /// <summary>What <see cref="Read"/> reads of an event, in its order.</summary>

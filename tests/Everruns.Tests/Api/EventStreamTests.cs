@@ -170,6 +170,19 @@ public sealed class EventStreamTests(AppFixture app)
         var ofTurn = (await _api.EventsAsync(sessionId, $"?turn_id={turnId}&types=output.message.completed")).Single();
         ((string)ofTurn["data"]!["message"]!["content"]![0]!["text"]!).ShouldBe("Echo: first question");
         (await _api.EventsAsync(sessionId, "?q=SECOND&types=input.message")).Count.ShouldBe(1);
+
+        // around: up to `window` events on each side of an anchor, the anchor included, oldest first.
+        var anchor = ids[5];
+        var around = await _api.GetAsync($"{url}?around={anchor}&window=2");
+        around.Status.ShouldBe(HttpStatusCode.OK, around.Text);
+        around.Object["data"]!.AsArray().Select(e => (string)e!["id"]!).ShouldBe(ids.Skip(3).Take(5));
+        around.Object["has_more"]!.GetValue<bool>().ShouldBeTrue();
+        (await _api.GetAsync($"{url}?around={ids[0]}&window=1")).Object["data"]!.AsArray().Select(e => (string)e!["id"]!)
+            .ShouldBe(ids.Take(2));
+        // Context filters the SDK sends: this server's events carry no exec_id, trace_id or tags, so they select none.
+        (await _api.EventsAsync(sessionId, "?exec_id=exec_1")).ShouldBeEmpty();
+        (await _api.EventsAsync(sessionId, "?trace_id=t1")).ShouldBeEmpty();
+        (await _api.EventsAsync(sessionId, "?tags=a&tags=b")).ShouldBeEmpty();
     }
 
     [Fact]
@@ -181,7 +194,10 @@ public sealed class EventStreamTests(AppFixture app)
         (await _api.GetAsync($"{url}?limit=1001")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_limit");
         (await _api.GetAsync($"{url}?after_sequence=abc")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_after_sequence");
         (await _api.GetAsync($"{url}?after_sequence=1&before_sequence=5")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_cursor");
-        (await _api.GetAsync($"{url}?around=event_{Guid.NewGuid():N}")).ShouldBeProblem(HttpStatusCode.BadRequest, "unsupported_parameter");
+        (await _api.GetAsync($"{url}?around=event_{Guid.NewGuid():N}")).ShouldBeProblem(HttpStatusCode.NotFound, "event_not_found");
+        (await _api.GetAsync($"{url}?around=nope")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_around");
+        (await _api.GetAsync($"{url}?around=event_{Guid.NewGuid():N}&after_sequence=1")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_cursor");
+        (await _api.GetAsync($"{url}?around=event_{Guid.NewGuid():N}&window=501")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_window");
         (await _api.GetAsync($"{url}?from_ts=yesterday")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_from_ts");
         (await _api.GetAsync($"{url}?since_id=event_{Guid.NewGuid():N}")).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_since_id");
     }
