@@ -34,13 +34,16 @@ public sealed record InputMessageReceived(JsonObject Message) : ISessionEventDat
 [EventType(EventTypes.TurnStarted)]
 public sealed record TurnStarted(string TurnId, string InputMessageId, string? InputContent) : ISessionEventData;
 
-/// <summary>The model started answering for iteration <paramref name="Iteration"/> of the turn.</summary>
+/// <summary>
+/// The model started answering for iteration <paramref name="Iteration"/> of the turn; <paramref name="MessageId"/> is the id
+/// of the message its <c>output.message.completed</c> will carry.
+/// </summary>
 [EventType(EventTypes.OutputMessageStarted)]
-public sealed record OutputMessageStarted(string TurnId, int Iteration, string? Model) : ISessionEventData;
+public sealed record OutputMessageStarted(string TurnId, int Iteration, string? Model, string MessageId) : ISessionEventData;
 
 /// <summary>Streamed text of the answer: <paramref name="Delta"/> is new, <paramref name="Accumulated"/> all of it so far.</summary>
 [EventType(EventTypes.OutputMessageDelta)]
-public sealed record OutputMessageDelta(string TurnId, int Iteration, string Delta, string Accumulated) : ISessionEventData;
+public sealed record OutputMessageDelta(string TurnId, int Iteration, string Delta, string Accumulated, string MessageId) : ISessionEventData;
 
 /// <summary>The agent's message of one model call (text and tool-call parts), and what produced it.</summary>
 [EventType(EventTypes.OutputMessageCompleted)]

@@ -48,12 +48,14 @@ public static class FinishTurnStep
             content.Add(part);
         }
 
-        var messageId = Ids.New(Ids.Message);
+        var messageId = finished.MessageId ?? Ids.New(Ids.Message); // the id its output.message.started announced
         Turns.Append(documents, state, new OutputMessageCompleted(new JsonObject
         {
             ["id"] = messageId,
             ["role"] = "agent",
             ["content"] = content,
+            // Working commentary when tools follow, the turn's answer when none do.
+            ["phase"] = finished.ToolCalls.Count > 0 ? "commentary" : "final_answer",
             ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
         }, new OutputMetadata(finished.Model)));
 

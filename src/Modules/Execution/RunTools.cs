@@ -32,7 +32,7 @@ public static class RunToolsHandler
             {
                 try
                 {
-                    await progress.AppendAsync(documents.TenantId, run.SessionId, Turns.Context(turn), new ToolStarted(call.ToRef(), call.Name), ct);
+                    await progress.AppendAsync(documents.TenantId, run.SessionId, Turns.Context(turn), new ToolStarted(call.ToRef(), Tools.DisplayName(call.Name)), ct);
                 }
                 catch (TurnEndedException)
                 {

@@ -96,6 +96,7 @@ public static class RunTurnStepHandler
         private readonly StringBuilder _pending = new();
         private string? _replay; // text an earlier attempt of this step already streamed
         private OutputMessageStarted? _started; // while not written yet
+        private string _messageId = Ids.New(Ids.Message); // an earlier attempt's, when this one resumes it
         private int _sent;
 
         /// <summary>The step was no longer due when it ran (the turn ended or moved on): it did nothing.</summary>
@@ -129,7 +130,7 @@ public static class RunTurnStepHandler
 
             // The message starts (output.message.started) with its first streamed text, in one transaction with it, or
             // with the outcome when the whole answer came sooner than one delta batch.
-            _started = Resume(read) ? null : new OutputMessageStarted(step.TurnId, step.Iteration, model.ModelId);
+            _started = Resume(read) ? null : new OutputMessageStarted(step.TurnId, step.Iteration, model.ModelId, _messageId);
 
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
             using var subscription = signals.Subscribe(step.SessionId, EndsTurn);
@@ -157,7 +158,7 @@ public static class RunTurnStepHandler
                         JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
                     .ToList();
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
-                    response.Text, calls, null, null, unwritten);
+                    response.Text, calls, null, null, unwritten, _messageId);
             }
             catch (TurnEndedException)
             {
@@ -235,6 +236,7 @@ public static class RunTurnStepHandler
             var earlier = read.Where(e => TurnStepRead.StreamedTypes.Contains(e.Type) && e.Context.TurnId == step.TurnId).ToList();
             var started = earlier.LastOrDefault(e => e.Data is OutputMessageStarted s && s.Iteration == step.Iteration);
             if (started is null) return false;
+            _messageId = ((OutputMessageStarted)started.Data).MessageId;
             _replay = earlier.Where(e => e.Sequence > started.Sequence).Select(e => (e.Data as OutputMessageDelta)?.Accumulated)
                 .LastOrDefault(text => text is not null) ?? "";
             return true;
@@ -276,7 +278,7 @@ public static class RunTurnStepHandler
             }
 
             _sent = text.Length;
-            return new OutputMessageDelta(step.TurnId, step.Iteration, delta, text);
+            return new OutputMessageDelta(step.TurnId, step.Iteration, delta, text, _messageId);
         }
 
         private TurnStepFinished Failed(string? model, string error, string code) =>

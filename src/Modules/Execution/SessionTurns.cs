@@ -118,7 +118,7 @@ public sealed class StepHandover(SessionTurns state)
 /// </summary>
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
-    string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null);
+    string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null, string? MessageId = null);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 

@@ -22,6 +22,13 @@ public sealed class Tools
         };
     }
 
+    /// <summary>How a timeline shows a tool: its name in words (<c>current_time</c> is "Current time").</summary>
+    public static string DisplayName(string toolName)
+    {
+        var words = toolName.Replace('_', ' ').Replace('-', ' ').Trim();
+        return words.Length == 0 ? toolName : char.ToUpperInvariant(words[0]) + words[1..];
+    }
+
     public IReadOnlyList<AITool> For(IEnumerable<CapabilityRef> capabilities) =>
         capabilities.Select(c => _byCapability.GetValueOrDefault(c.Ref)).OfType<AITool>().ToList();
 

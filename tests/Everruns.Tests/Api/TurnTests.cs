@@ -92,6 +92,9 @@ public sealed class TurnTests(AppFixture app)
 
         var completed = frames.Single(f => f.Event == "output.message.completed").Json["data"]!["message"]!;
         ((string)completed["role"]!).ShouldBe("agent");
+        // The message's id is announced as it starts, and every delta names it.
+        foreach (var frame in frames.Where(f => f.Event is "output.message.started" or "output.message.delta"))
+            ((string)frame.Json["data"]!["message_id"]!).ShouldBe((string)completed["id"]!);
         ((string)completed["content"]![0]!["text"]!).ShouldBe("Echo: hello over there");
         var deltas = frames.Where(f => f.Event == "output.message.delta").Select(f => (string)f.Json["data"]!["delta"]!);
         string.Concat(deltas).ShouldBe("Echo: hello over there");
@@ -126,6 +129,7 @@ public sealed class TurnTests(AppFixture app)
 
         var started = events.Single(e => (string)e["type"]! == "tool.started")["data"]!;
         ((string)started["tool_call"]!["name"]!).ShouldBe("current_time");
+        ((string)started["display_name"]!).ShouldBe("Current time");
         var callId = (string)started["tool_call"]!["id"]!;
 
         var toolCompleted = events.Single(e => (string)e["type"]! == "tool.completed")["data"]!;
@@ -138,6 +142,8 @@ public sealed class TurnTests(AppFixture app)
 
         // Two model calls: the tool call, then the answer built from the tool's result.
         var answers = events.Where(e => (string)e["type"]! == "output.message.completed").ToList();
+        // The first is working commentary (tools follow), the last the turn's answer.
+        answers.Select(a => (string)a["data"]!["message"]!["phase"]!).ShouldBe(["commentary", "final_answer"]);
         answers.Count.ShouldBe(2);
         ((string)answers[0]["data"]!["message"]!["content"]![0]!["type"]!).ShouldBe("tool_call");
         ((string)answers[1]["data"]!["message"]!["content"]![0]!["text"]!).ShouldBe($"The current time is {(string)result["utc"]!} (UTC).");

@@ -15,8 +15,8 @@ public sealed class TurnStepTests
         {
             EventTypes.InputMessage => new InputMessageReceived(new JsonObject()),
             EventTypes.TurnStarted => new TurnStarted(turn, "message_1", null),
-            EventTypes.OutputMessageStarted => new OutputMessageStarted(turn, 1, null),
-            EventTypes.OutputMessageDelta => new OutputMessageDelta(turn, 1, "", ""),
+            EventTypes.OutputMessageStarted => new OutputMessageStarted(turn, 1, null, "message_1"),
+            EventTypes.OutputMessageDelta => new OutputMessageDelta(turn, 1, "", "", "message_1"),
             EventTypes.OutputMessageCompleted => new OutputMessageCompleted(new JsonObject(), new OutputMetadata(null)),
             EventTypes.TurnCompleted => new TurnCompleted(turn, 1, 1, "message_2", null, 0, null),
             EventTypes.TurnCancelled => new TurnCancelled(turn, null),
