@@ -1,9 +1,10 @@
 namespace Everruns.Host.Telemetry;
 
 /// <summary>
-/// Console logs: JSON lines by default (LOG_FORMAT=json; <c>simple</c> for people), at LOG_LEVEL (Information).
-/// ASP.NET Core's per-request lines are kept at Warning unless LOG_LEVEL asks for Debug or Trace. Nothing logs a
-/// connection string, token or key: the database is named by host and application name only.
+/// Console logs at LOG_LEVEL (Information): plain lines for a person at a terminal, JSON lines otherwise (a container, a
+/// file, a log shipper), unless LOG_FORMAT says <c>simple</c> or <c>json</c>. ASP.NET Core's per-request lines and
+/// Marten's schema SQL are kept at Warning unless LOG_LEVEL asks for Debug or Trace. Nothing logs a connection string,
+/// token or key: the database is named by host and application name only.
 /// </summary>
 public static class Logging
 {
@@ -14,7 +15,9 @@ public static class Logging
         if (!string.IsNullOrWhiteSpace(raw) && !Enum.TryParse(raw, ignoreCase: true, out level))
             throw new InvalidOperationException($"LOG_LEVEL must be Trace, Debug, Information, Warning, Error, Critical or None, got '{raw}'");
 
-        var format = builder.Configuration["LOG_FORMAT"] is { Length: > 0 } f ? f.ToLowerInvariant() : "json";
+        var format = builder.Configuration["LOG_FORMAT"] is { Length: > 0 } f
+            ? f.ToLowerInvariant()
+            : Console.IsOutputRedirected ? "json" : "simple";
         if (format is not ("json" or "simple"))
             throw new InvalidOperationException($"LOG_FORMAT must be json or simple, got '{format}'");
 
@@ -30,12 +33,17 @@ public static class Logging
                 };
             });
         else
-            builder.Logging.AddSimpleConsole(simple => simple.SingleLine = false);
+            builder.Logging.AddSimpleConsole(simple =>
+            {
+                simple.SingleLine = true;
+                simple.TimestampFormat = "HH:mm:ss ";
+            });
 
         builder.Logging.SetMinimumLevel(level);
         if (level >= LogLevel.Information)
         {
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+            builder.Logging.AddFilter("Marten.IDocumentStore", LogLevel.Warning); // the schema SQL each migration runs
             builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         }
     }
