@@ -1,5 +1,4 @@
 using Everruns.Contracts;
-using Npgsql;
 
 namespace Everruns.Host.Configuration;
 

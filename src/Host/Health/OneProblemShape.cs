@@ -1,6 +1,5 @@
 using System.Text.RegularExpressions;
 using Everruns.Infrastructure;
-using Microsoft.AspNetCore.Http;
 
 namespace Everruns.Host.Health;
 

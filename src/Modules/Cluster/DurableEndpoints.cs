@@ -1,5 +1,4 @@
 using Everruns.Contracts;
-using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
 using Npgsql;
 using Wolverine.Http;

@@ -1,4 +1,3 @@
-using System.Text.Json.Nodes;
 using Everruns.Tests.Infrastructure;
 
 namespace Everruns.Tests.Cluster;
