@@ -73,6 +73,8 @@ public static class EverrunsComposition
             json.SerializerOptions.DictionaryKeyPolicy = null;
             // Optional fields are absent rather than null (e.g. next_url on the last page).
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
+            // A request field this server does not implement is refused (400 unknown_field, naming it), never dropped.
+            json.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
         });
 
         foreach (var module in Modules.All)

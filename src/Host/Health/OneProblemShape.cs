@@ -17,8 +17,11 @@ public static partial class OneProblemShape
         if (problem.Extensions.ContainsKey("code")) return; // ours already
         var status = problem.Status ?? context.HttpContext.Response.StatusCode;
         var isJson = problem.Extensions.ContainsKey("lineNumber") || problem.Title == "Invalid JSON format";
+        var unknownField = isJson && UnknownFieldPattern().Match(problem.Detail ?? "") is { Success: true } field ? field.Groups[1].Value : null;
         var (code, detail) = status switch
         {
+            400 when unknownField is not null =>
+                ("unknown_field", $"'{unknownField}' is not a field this server accepts on {context.HttpContext.Request.Method} {context.HttpContext.Request.Path}"),
             400 when isJson => ("invalid_json", InvalidJson(problem.Detail)),
             400 => ("bad_request", "the request could not be read"),
             404 => ("route_not_found", $"no route {context.HttpContext.Request.Method} {context.HttpContext.Request.Path}"),
@@ -31,7 +34,15 @@ public static partial class OneProblemShape
         };
 
         foreach (var key in problem.Extensions.Keys.ToList()) problem.Extensions.Remove(key);
-        if (code == "invalid_json" && JsonPath(problem.Detail) is { } path) problem.Extensions["path"] = path;
+        var path = JsonPath(problem.Detail);
+        if (unknownField is not null)
+        {
+            // The reader names the object holding the field (or the field itself): the path names the field.
+            var holder = path is null or "$" ? "$" : path;
+            path = holder.EndsWith("." + unknownField, StringComparison.Ordinal) ? holder : $"{holder}.{unknownField}";
+        }
+
+        if (code is "invalid_json" or "unknown_field" && path is not null) problem.Extensions["path"] = path;
         var shaped = Problems.Create(status, code, detail);
         problem.Type = shaped.Type;
         problem.Title = shaped.Title;
@@ -51,4 +62,8 @@ public static partial class OneProblemShape
 
     [GeneratedRegex(@"Path: (\$[^ |]*)")]
     private static partial Regex PathPattern();
+
+    /// <summary>System.Text.Json's refusal of a member the request type does not have.</summary>
+    [GeneratedRegex(@"The JSON property '([^']*)' could not be mapped")]
+    private static partial Regex UnknownFieldPattern();
 }

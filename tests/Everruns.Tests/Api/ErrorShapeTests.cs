@@ -43,6 +43,23 @@ public sealed class ErrorShapeTests(AppFixture app)
         (await _api.EventsAsync(session)).ShouldBeEmpty();
     }
 
+    /// <summary>A field this server does not implement is refused by name, and nothing is written: never silently dropped.</summary>
+    [Fact]
+    public async Task a_field_this_server_does_not_implement_is_refused_by_name()
+    {
+        var agents = (await _api.GetAsync("/v1/agents?limit=100")).Object["total"]!.GetValue<int>();
+        var refused = await _api.PostAsync("/v1/agents", new { name = Names.Unique("tools"), system_prompt = "x", tools = new[] { new { name = "t" } } });
+        refused.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_field");
+        ((string)refused.Object["detail"]!).ShouldContain("'tools'");
+        ((string)refused.Object["path"]!).ShouldBe("$.tools");
+        ShouldNameNoType(refused);
+        (await _api.GetAsync("/v1/agents?limit=100")).Object["total"]!.GetValue<int>().ShouldBe(agents);
+
+        var session = await _api.PostAsync("/v1/sessions", new { title = "files", initial_files = new[] { new { path = "/a.txt", content = "a" } } });
+        session.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_field");
+        ((string)session.Object["detail"]!).ShouldContain("'initial_files'");
+    }
+
     [Fact]
     public async Task an_unknown_route_or_method_has_a_code_too()
     {
