@@ -23,9 +23,6 @@ public static class Ids
     public static string New(string prefix) =>
         $"{prefix}_{Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant()}";
 
-    /// <summary>Event ids are UUIDv7 (time-ordered) in the public prefix format.</summary>
-    public static string NewEventId() => $"{Event}_{Guid.CreateVersion7():N}";
-
     public static bool IsValid(string? id, string prefix)
     {
         if (id is null || id.Length != prefix.Length + 33 || !id.StartsWith(prefix, StringComparison.Ordinal) || id[prefix.Length] != '_')

@@ -42,7 +42,7 @@ public static class ListEventsEndpoint
         {
             if ((since ?? after ?? before) is not null)
                 return Problems.Result(Problems.BadRequest("invalid_cursor", "around cannot be combined with since_id, after_sequence or before_sequence"));
-            return await AroundAsync(id, around, http, reader, filter, ct);
+            return await AroundAsync(id, around, orderDesc == true, http, reader, filter, ct);
         }
 
         // Without limit or cursor the whole session is returned (up to MaxUnpaged events; has_more says when cut).
@@ -69,15 +69,13 @@ public static class ListEventsEndpoint
     /// <c>around</c>: the events on each side of an anchor event (up to <c>window</c>, default 50, at most 500), with the
     /// anchor itself when the filter lets it through, oldest first.
     /// </summary>
-    private static async Task<IResult> AroundAsync(string id, string around, HttpRequest http, SessionEventReader reader,
+    private static async Task<IResult> AroundAsync(string id, string around, bool orderDesc, HttpRequest http, SessionEventReader reader,
         EventFilter filter, CancellationToken ct)
     {
         var (window, windowProblem) = Query.Int(http, "window");
         if (windowProblem is not null) return Problems.Result(windowProblem);
         if (window is < 1 or > MaxWindow)
             return Problems.Result(Problems.BadRequest("invalid_window", $"window must be from 1 to {MaxWindow}"));
-        var (orderDesc, orderProblem) = Query.Bool(http, "order_desc");
-        if (orderProblem is not null) return Problems.Result(orderProblem);
         if (!Ids.IsValid(around, Ids.Event))
             return Problems.Result(Problems.BadRequest("invalid_around", $"'{around}' is not an event id (event_<32 hex>)"));
         if (await reader.SequenceOfAsync(id, around, ct) is not { } anchor)
@@ -92,7 +90,7 @@ public static class ListEventsEndpoint
         var cutAfter = after.Events.Count > side;
         var events = earlier.Skip(cutBefore ? earlier.Count - side : 0).Concat(before.Skip(before.Count - fromAnchor))
             .Concat(after.Events.Take(side)).ToList();
-        return await PageAsync(id, events, 2 * side + 1, cutBefore || cutAfter, orderDesc == true, false, http, reader, filter, ct);
+        return await PageAsync(id, events, 2 * side + 1, cutBefore || cutAfter, orderDesc, false, http, reader, filter, ct);
     }
 
     public const int DefaultWindow = 50;

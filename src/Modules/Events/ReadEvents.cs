@@ -42,8 +42,7 @@ public sealed class SessionEventLog(SessionEventReader reader) : ISessionEventLo
         {
             if (!EventTypes.Records.TryGetValue(e.Type, out var record)) continue;
             var context = e.Envelope["context"];
-            yield return new RecordedSessionEvent(e.Sequence, e.Id, DateTimeOffset.Parse((string)e.Envelope["ts"]!, System.Globalization.CultureInfo.InvariantCulture),
-                new EventContext((string?)context?["turn_id"], (string?)context?["input_message_id"]),
+            yield return new RecordedSessionEvent(e.Sequence, e.Id, e.Ts, new EventContext((string?)context?["turn_id"], (string?)context?["input_message_id"]),
                 (ISessionEventData)SessionEventReader.Take(e.Envelope, "data")!.Deserialize(record, Records)!);
         }
     }

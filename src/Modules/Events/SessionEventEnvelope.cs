@@ -31,7 +31,7 @@ public static class SessionEventEnvelope
             ["context"] = context ?? new JsonObject(),
             ["data"] = data,
         };
-        return new StoredEvent(sequence, publicId, type, envelope);
+        return new StoredEvent(sequence, publicId, type, ts, envelope);
     }
 
     /// <summary>An event this instance just committed, as a read of it would return it.</summary>

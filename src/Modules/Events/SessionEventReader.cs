@@ -66,8 +66,8 @@ public sealed record EventFilter(IReadOnlyCollection<string>? Types, IReadOnlyCo
     }
 }
 
-/// <summary>One event as the API shows it, with its per-session sequence.</summary>
-public sealed record StoredEvent(long Sequence, string Id, string Type, JsonObject Envelope)
+/// <summary>One event as the API shows it, with its per-session sequence and its timestamp (the envelope's <c>ts</c>, unrounded).</summary>
+public sealed record StoredEvent(long Sequence, string Id, string Type, DateTimeOffset Ts, JsonObject Envelope)
 {
     // Data lines carry plain JSON: no \u escapes for '+' in timestamps or for non-ASCII text.
     private static readonly System.Text.Json.JsonSerializerOptions Relaxed =
