@@ -14,7 +14,7 @@ public static class DurableEndpoints
 {
     /// <summary>
     /// A worker: an instance. Its <c>status</c> is <c>running</c> (heart-beating, taking steps) or <c>stopped</c> (stopped,
-    /// or silent past CLUSTER_STALE_SECS: <see cref="Stale"/>); it takes every kind of turn step, up to TURN_CONCURRENCY
+    /// or silent past NODE_STALE_SECS, or dropped by Wolverine: <see cref="Stale"/>); it takes every kind of turn step, up to TURN_CONCURRENCY
     /// model calls at once. Beside the API's fields: its Wolverine node, whether it leads or runs maintenance, whether it
     /// is the instance answering.
     /// </summary>

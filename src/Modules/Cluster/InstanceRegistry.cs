@@ -54,7 +54,7 @@ public sealed class InstanceRegistry(
         cmd.Parameters.AddWithValue("host", Environment.MachineName);
         cmd.Parameters.AddWithValue("load", (int)EverrunsMetrics.StepsRunning);
         cmd.Parameters.AddWithValue("completed", EverrunsMetrics.TaskCompleted.Total);
-        cmd.Parameters.AddWithValue("failed", EverrunsMetrics.DeadLetters.Total + EverrunsMetrics.TurnsFailed.Total);
+        cmd.Parameters.AddWithValue("failed", EverrunsMetrics.DeadLetters.Total); // a step fails by being dead-lettered, as in the time series
         await cmd.ExecuteNonQueryAsync(ct);
     }
 

@@ -46,10 +46,12 @@ public sealed class MetricsTimeline(ClusterOptions options, NpgsqlDataSource dat
     {
         try
         {
+            // Live instances as /v1/durable/workers counts them (running: not stopped, beating, and Wolverine's node alive).
             await using var cmd = dataSource.CreateCommand("""
                 select (select count(*) from wolverine.wolverine_incoming_envelopes where status = 'Incoming'),
                        (select count(*) from wolverine.wolverine_dead_letters),
-                       (select count(*) from everruns_ops.instances where stopped_at is null and heartbeat_at > now() - @stale)
+                       (select count(*) from everruns_ops.instances i join wolverine.wolverine_nodes n on n.id = i.node_id
+                        where i.stopped_at is null and i.heartbeat_at > now() - @stale)
                 """);
             cmd.Parameters.AddWithValue("stale", options.StaleAfter);
             await using var reader = await cmd.ExecuteReaderAsync(ct);
