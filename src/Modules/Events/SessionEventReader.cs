@@ -89,7 +89,7 @@ public sealed record EventSlice(IReadOnlyList<StoredEvent> Events, long Head)
     {
         var text = new System.Text.StringBuilder();
         foreach (var e in Events)
-            text.Append("event: ").Append(e.Type).Append("\nid: ").Append(e.Id).Append("\ndata: ").Append(e.Json).Append("\n\n");
+            text.Append("retry: ").Append(StreamEventsEndpoint.ActiveRetryMs).Append("\nevent: ").Append(e.Type).Append("\nid: ").Append(e.Id).Append("\ndata: ").Append(e.Json).Append("\n\n");
         return System.Text.Encoding.UTF8.GetBytes(text.ToString());
     });
 

@@ -15,9 +15,22 @@ namespace Everruns.Modules.Events;
 /// committed on any instance. <c>types</c>/<c>exclude</c> filter. A <c>: heartbeat</c> comment keeps idle
 /// streams alive; after the connection-cycle interval, or when the server shuts down, a <c>disconnecting</c>
 /// event tells the client to reconnect with the last event id it saw.
+/// <para>
+/// Retry hints (the SSE <c>retry:</c> field, how long a browser waits before reconnecting a dropped stream): 100 ms
+/// on <c>connected</c>, on every event and on <c>disconnecting</c>; while the stream is idle, each heartbeat doubles
+/// the hint up to <see cref="IdleRetryMaxMs"/>, and the next event brings it back to 100 ms. Each connection's cycle
+/// is drawn between 90% and 100% of <c>SSE_CONNECTION_CYCLE_SECS</c>, so that the streams a deploy or an outage
+/// opened together do not all reconnect in the same second afterwards.
+/// </para>
 /// </summary>
 public static class StreamEventsEndpoint
 {
+    /// <summary>The retry hint of an active stream, and after <c>connected</c>/<c>disconnecting</c>.</summary>
+    public const int ActiveRetryMs = 100;
+
+    /// <summary>The longest retry hint, reached after a few idle heartbeats.</summary>
+    public const int IdleRetryMaxMs = 500;
+
     public static void Map(IEndpointRouteBuilder endpoints) =>
         endpoints.MapGet("/v1/sessions/{id}/sse", Stream);
 
@@ -61,11 +74,12 @@ public static class StreamEventsEndpoint
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        await Write(response, "retry: 100\nevent: connected\ndata: " +
-                              JsonSerializer.Serialize(new { session_id = id }) + "\n\n", ct);
+        await Write(response, $"retry: {ActiveRetryMs}\nevent: connected\ndata: {{\"status\":\"connected\"}}\n\n", ct);
 
         using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, lifetime.ApplicationStopping);
-        var cycleAt = DateTime.UtcNow + options.ConnectionCycle;
+        var cycleAt = DateTime.UtcNow + options.ConnectionCycle * (0.9 + 0.1 * Random.Shared.NextDouble());
+        var idleRetry = ActiveRetryMs;
+        var seenAt = -1L;
         var live = new SessionFanOut.LiveStream(id, filter, response.BodyWriter);
         var after = since ?? 0;
         try
@@ -100,7 +114,11 @@ public static class StreamEventsEndpoint
                     if (await Task.WhenAny(letGo, Task.Delay(wait, stopping.Token)) != letGo)
                     {
                         stopping.Token.ThrowIfCancellationRequested();
-                        if (DateTime.UtcNow >= cycleAt || live.TryWrite(": heartbeat\n\n"u8)) continue;
+                        if (DateTime.UtcNow >= cycleAt) continue;
+                        // Idle since the last heartbeat: the hint backs off; events in between brought it back.
+                        idleRetry = live.After == seenAt ? Math.Min(idleRetry * 2, IdleRetryMaxMs) : 2 * ActiveRetryMs;
+                        seenAt = live.After;
+                        if (live.TryWrite(Heartbeat(idleRetry))) continue;
                     }
 
                     // Let go: finish the write in progress (or surface the failure), then catch up from where it stopped.
@@ -127,9 +145,11 @@ public static class StreamEventsEndpoint
             await Disconnecting(response, "server_maintenance", CancellationToken.None);
     }
 
+    private static byte[] Heartbeat(int retryMs) => System.Text.Encoding.UTF8.GetBytes($"retry: {retryMs}\n: heartbeat\n\n");
+
     private static Task Disconnecting(HttpResponse response, string reason, CancellationToken ct) =>
-        Write(response, "event: disconnecting\ndata: " +
-                        new JsonObject { ["reason"] = reason, ["retry_ms"] = 100 }.ToJsonString() + "\n\n", ct);
+        Write(response, $"retry: {ActiveRetryMs}\nevent: disconnecting\ndata: " +
+                        new JsonObject { ["reason"] = reason, ["retry_ms"] = ActiveRetryMs }.ToJsonString() + "\n\n", ct);
 
     private static async Task Write(HttpResponse response, string text, CancellationToken ct)
     {

@@ -207,6 +207,30 @@ public sealed class EventStreamTests(AppFixture app)
 public sealed class SseCycleTests
 {
     [Fact]
+    public async Task streams_opened_together_are_cycled_at_different_moments_within_the_configured_interval()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_cycle_jitter");
+        await using var host = await TestHost.StartAsync(database.Url, settings: new Dictionary<string, string>
+        {
+            ["SSE_CONNECTION_CYCLE_SECS"] = "2", ["SSE_HEARTBEAT_INTERVAL_SECS"] = "30",
+        });
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+
+        var opened = System.Diagnostics.Stopwatch.StartNew();
+        var cycled = await Task.WhenAll(Enumerable.Range(0, 8).Select(async _ =>
+        {
+            await using var sse = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse");
+            await sse.UntilAsync(f => f.Event == "disconnecting", TimeSpan.FromSeconds(10));
+            return opened.Elapsed.TotalSeconds;
+        }));
+
+        // Each within 90-100% of the interval (plus delivery), and not all at once: a deploy's reconnects spread out.
+        cycled.ShouldAllBe(s => s >= 1.78 && s < 3.5);
+        (cycled.Max() - cycled.Min()).ShouldBeGreaterThan(0.03);
+    }
+
+    [Fact]
     public async Task the_server_cycles_the_connection_with_a_disconnecting_event_and_the_client_resumes()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_cycle");
@@ -228,6 +252,17 @@ public sealed class SseCycleTests
         disconnecting["retry_ms"]!.GetValue<int>().ShouldBe(100);
         (await sse.EndsWithinAsync(TimeSpan.FromSeconds(5))).ShouldBeTrue();
         sse.Comments.ShouldBeGreaterThan(0); // heartbeats while idle
+
+        // The connected event's own shape; retry hints: 100 ms while events flow and around the connection's ends, an
+        // idle stream's heartbeats back off (200, 400, then 500 ms at most).
+        frames[0].Data.ShouldBe("""{"status":"connected"}""");
+        var hints = sse.RetryHints;
+        hints.Where(h => h.Carrier != ": comment").ShouldAllBe(h => h.RetryMs == 100);
+        hints.Select(h => h.Carrier).Where(c => c != ": comment")
+            .ShouldBe(frames.Select(f => f.Event)); // every frame carries one
+        var idle = hints.Where(h => h.Carrier == ": comment").Select(h => h.RetryMs).ToList();
+        idle.ShouldNotBeEmpty();
+        idle.ShouldBe(new[] { 200, 400, 500, 500, 500, 500 }.Take(idle.Count));
 
         await api.PostMessageAsync(sessionId, "after the cycle");
         await using var again = await SseClient.OpenAsync(api.Http, $"/v1/sessions/{sessionId}/sse?since_id={events.Last()["id"]}");

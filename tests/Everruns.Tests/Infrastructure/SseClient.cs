@@ -20,6 +20,9 @@ public sealed class SseClient : IAsyncDisposable
 
     public int Comments { get; private set; }
 
+    /// <summary>Every <c>retry:</c> hint in arrival order, with what carried it: an event's type, or <c>: comment</c>.</summary>
+    public List<(string Carrier, int RetryMs)> RetryHints { get; } = [];
+
     private SseClient(HttpResponseMessage response)
     {
         _response = response;
@@ -95,11 +98,15 @@ public sealed class SseClient : IAsyncDisposable
             using var reader = new StreamReader(body);
             string? type = null, id = null;
             int? retry = null;
+            var comment = false;
             var data = new List<string>();
             while (await reader.ReadLineAsync(_stop.Token) is { } line)
             {
                 if (line.Length == 0)
                 {
+                    if (retry is { } hint)
+                        lock (RetryHints) RetryHints.Add((data.Count > 0 || type is not null ? type ?? "message" : comment ? ": comment" : "", hint));
+                    comment = false;
                     if (data.Count > 0 || type is not null)
                         await _frames.Writer.WriteAsync(new SseEvent(type ?? "message", id, string.Join("\n", data), retry));
                     // Id is the frame's own id line (a browser would carry the last one forward).
@@ -112,6 +119,7 @@ public sealed class SseClient : IAsyncDisposable
 
                 if (line.StartsWith(':'))
                 {
+                    comment = true;
                     Comments++;
                     continue;
                 }
