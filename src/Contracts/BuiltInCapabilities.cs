@@ -4,11 +4,21 @@ namespace Everruns.Contracts;
 public static class BuiltInCapabilities
 {
     public const string CurrentTime = "current_time";
+    public const string WebFetch = "web_fetch";
+    public const string SessionStorage = "session_storage";
 
     public static IReadOnlyList<(string Id, string Name, string Description)> All { get; } =
     [
         (CurrentTime, "Current time", "Tells the agent the current date and time (UTC or a given IANA time zone)."),
+        (WebFetch, "Web fetch", "Fetches a web page or document over HTTP(S) and gives the agent its text (public addresses only, unless the operator allows more)."),
+        (SessionStorage, "Session storage", "A key-value store of the session's own that the agent reads and writes across its turns."),
     ];
 
     public static bool IsKnown(string id) => All.Any(c => c.Id == id);
+
+    /// <summary>The names of the tools the built-in capabilities give the model (which a client tool may not take).</summary>
+    public static IReadOnlyList<string> ToolNames { get; } =
+        [CurrentTime, WebFetch, "storage_set", "storage_get", "storage_list", "storage_delete"];
+
+    public static bool IsToolName(string name) => ToolNames.Contains(name);
 }

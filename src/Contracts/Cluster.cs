@@ -9,6 +9,9 @@ public sealed record InstanceIdentity(string InstanceId, int ExpectedInstances, 
 /// <summary>Fail turns that stopped making progress (no heartbeat for <paramref name="StaleAfter"/>), so their session moves on.</summary>
 public sealed record ReapStaleTurns(TimeSpan StaleAfter);
 
+/// <summary>Move on the turns that waited too long for their client's tool results (each with a timeout error result).</summary>
+public sealed record ExpireToolWaits;
+
 /// <summary>Purge sessions deleted more than <paramref name="Retention"/> ago: document, turn state, events.</summary>
 public sealed record PurgeDeletedSessions(TimeSpan Retention);
 

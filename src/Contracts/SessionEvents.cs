@@ -95,6 +95,7 @@ public static class EventTypes
     public const string TurnCancelled = "turn.cancelled";
     public const string ToolStarted = "tool.started";
     public const string ToolCompleted = "tool.completed";
+    public const string ToolCallRequested = "tool.call_requested";
 
     /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
     public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];
@@ -111,11 +112,15 @@ public static class EventTypes
     public static string Of(ISessionEventData data) => Names[data.GetType()];
 }
 
-/// <summary>Session statuses of the public API: started (no turn yet), active (a turn runs), idle (waiting for input).</summary>
+/// <summary>
+/// Session statuses of the public API: started (no turn yet), active (a turn runs), waiting_for_tool_results (its turn
+/// waits for the client's tool results), idle (waiting for input).
+/// </summary>
 public static class SessionStatuses
 {
     public const string Started = "started";
     public const string Active = "active";
+    public const string WaitingForToolResults = "waiting_for_tool_results";
     public const string Idle = "idle";
 }
 

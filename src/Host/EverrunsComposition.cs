@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
+using Everruns.Host.Api;
 using Everruns.Host.Configuration;
 using Everruns.Host.Health;
 using Everruns.Host.Operations;
@@ -75,6 +76,8 @@ public static class EverrunsComposition
             json.SerializerOptions.DefaultIgnoreCondition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingNull;
             // A request field this server does not implement is refused (400 unknown_field, naming it), never dropped.
             json.SerializerOptions.UnmappedMemberHandling = System.Text.Json.Serialization.JsonUnmappedMemberHandling.Disallow;
+            // A number is a JSON number ("5" is refused where an integer is expected), as the contract's types say.
+            json.SerializerOptions.NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.Strict;
         });
 
         foreach (var module in Modules.All)
@@ -143,6 +146,7 @@ public static class EverrunsComposition
             }
         });
         builder.Services.AddWolverineHttp();
+        builder.Services.AddApiReference();
         return builder;
     }
 
@@ -176,6 +180,7 @@ public static class EverrunsComposition
         app.MapWolverineEndpoints(http => http.TenantId.IsClaimTypeNamed(CallerExtensions.OrgClaim));
         foreach (var module in Modules.All)
             module.MapEndpoints(app);
+        app.MapApiReference();
         return app;
     }
 }

@@ -13,10 +13,65 @@ public static class InputRules
             if (capability is null || string.IsNullOrEmpty(capability.Ref))
                 return Problems.BadRequest("invalid_capability", "each capability needs a ref");
             if (!BuiltInCapabilities.IsKnown(capability.Ref))
-                return Problems.BadRequest("unknown_capability", $"unknown capability '{capability.Ref}'");
+                return Problems.BadRequest("capability_not_supported",
+                    $"capability '{capability.Ref}' is not supported by this server (GET /v1/capabilities lists those it has)");
         }
 
         return null;
+    }
+
+    /// <summary>
+    /// Client-side tool declarations (<c>tools</c>): at most 50, each <c>"type":"client_side"</c> with a name (letters,
+    /// digits, <c>_</c> and <c>-</c>, at most 64, not <c>mcp_...</c>, no built-in tool's, each once), a description (at most
+    /// 1 KB) and a JSON Schema object of parameters (at most 10 KB). <paramref name="alongside"/>: tools already declared
+    /// (a session's agent's), which a name may not repeat.
+    /// </summary>
+    public static ProblemDetails? ClientTools(IReadOnlyList<ClientToolDefinition?>? tools, IEnumerable<ClientToolDefinition>? alongside = null)
+    {
+        if (tools is null) return null;
+        var taken = (alongside ?? []).Select(t => t.Name!).ToHashSet(StringComparer.Ordinal);
+        if (tools.Count + taken.Count > ClientToolDefinition.MaxTools)
+            return Invalid($"at most {ClientToolDefinition.MaxTools} tools may be declared ({taken.Count} come from the agent)", "tools");
+        for (var i = 0; i < tools.Count; i++)
+        {
+            var at = $"tools[{i}]";
+            if (tools[i] is not { } tool) return Invalid($"{at} must be a tool definition object", at);
+            if (tool.Type != ClientToolDefinition.ClientSide)
+                return tool.Type is null
+                    ? Invalid($"{at}.type is required: \"client_side\"", $"{at}.type")
+                    : Problems.BadRequest("unsupported_tool_type",
+                        $"{at}.type '{tool.Type}' is not supported: declare tools the client runs as \"client_side\"; the server's own tools are enabled with capabilities");
+            if (string.IsNullOrEmpty(tool.Name) || tool.Name.Length > ClientToolDefinition.MaxNameLength || !tool.Name.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+                return Invalid($"{at}.name must be 1 to {ClientToolDefinition.MaxNameLength} letters, digits, '_' or '-'", $"{at}.name");
+            if (tool.Name.StartsWith("mcp_", StringComparison.Ordinal))
+                return Invalid($"{at}.name must not use the reserved mcp_ prefix", $"{at}.name");
+            if (BuiltInCapabilities.IsToolName(tool.Name))
+                return Invalid($"{at}.name '{tool.Name}' is the name of a built-in tool", $"{at}.name");
+            if (!taken.Add(tool.Name))
+                return Problems.BadRequest("duplicate_tool_name", $"{at}.name: a tool named '{tool.Name}' is already declared");
+            if (string.IsNullOrWhiteSpace(tool.Description) || System.Text.Encoding.UTF8.GetByteCount(tool.Description) > ClientToolDefinition.MaxDescriptionBytes)
+                return Invalid($"{at}.description is required, at most {ClientToolDefinition.MaxDescriptionBytes} bytes", $"{at}.description");
+            if (tool.Parameters is not System.Text.Json.Nodes.JsonObject parameters)
+                return Invalid($"{at}.parameters is required: a JSON Schema object such as {{\"type\":\"object\",\"properties\":{{...}}}}", $"{at}.parameters");
+            if (parameters["type"] is { } type && type.ToString() != "object")
+                return Invalid($"{at}.parameters must describe an object (\"type\":\"object\")", $"{at}.parameters.type");
+            if (System.Text.Encoding.UTF8.GetByteCount(parameters.ToJsonString()) > ClientToolDefinition.MaxParametersBytes)
+                return Invalid($"{at}.parameters is at most {ClientToolDefinition.MaxParametersBytes} bytes of JSON", $"{at}.parameters");
+            if (tool.DisplayName is { Length: > 128 })
+                return Invalid($"{at}.display_name is at most 128 characters", $"{at}.display_name");
+            if (tool.Deferrable is not (null or "never"))
+                return Problems.BadRequest("unsupported_field",
+                    $"{at}.deferrable '{tool.Deferrable}' is not supported: this server offers every tool to the model up front (only \"never\")");
+        }
+
+        return null;
+
+        static ProblemDetails Invalid(string detail, string path)
+        {
+            var problem = Problems.BadRequest("invalid_tools", detail);
+            problem.Extensions["path"] = "$." + path;
+            return problem;
+        }
     }
 
     public static ProblemDetails? Harness(string? harnessId, string? harnessName)

@@ -3,6 +3,9 @@ using Microsoft.AspNetCore.Http.Extensions;
 
 namespace Everruns.Infrastructure;
 
+/// <summary>A whole list, unpaged, as the API answers its small collections: <c>{"data":[...]}</c>.</summary>
+public sealed record DataList<T>(IReadOnlyList<T> Data);
+
 /// <summary>The SDK's list envelope: data, total, offset, limit, and next/prev page URLs when there are such pages.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Data, int Total, int Offset, int Limit, string? NextUrl, string? PrevUrl)
 {

@@ -1,3 +1,4 @@
+using Everruns.Infrastructure;
 using Npgsql;
 
 namespace Everruns.Host.Configuration;
@@ -8,7 +9,7 @@ public static class DatabaseUrl
     public static NpgsqlConnectionStringBuilder Parse(string value)
     {
         if (string.IsNullOrWhiteSpace(value))
-            throw new FormatException("DATABASE_URL is empty");
+            throw new SettingException("DATABASE_URL is empty");
 
         if (!value.StartsWith("postgres://", StringComparison.OrdinalIgnoreCase) &&
             !value.StartsWith("postgresql://", StringComparison.OrdinalIgnoreCase))
@@ -19,12 +20,12 @@ public static class DatabaseUrl
             }
             catch (ArgumentException e)
             {
-                throw new FormatException($"DATABASE_URL is neither a postgres:// URL nor a valid connection string: {e.Message}");
+                throw new SettingException($"DATABASE_URL is neither a postgres:// URL nor a valid connection string: {e.Message}");
             }
         }
 
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || string.IsNullOrEmpty(uri.Host))
-            throw new FormatException("DATABASE_URL is not a valid postgres:// URL");
+            throw new SettingException("DATABASE_URL is not a valid postgres:// URL");
 
         var builder = new NpgsqlConnectionStringBuilder
         {

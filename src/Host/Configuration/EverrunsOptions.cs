@@ -1,3 +1,4 @@
+using Everruns.Infrastructure;
 using Everruns.Contracts;
 
 namespace Everruns.Host.Configuration;
@@ -104,7 +105,7 @@ public sealed record EverrunsOptions
     {
         var databaseUrl = configuration["DATABASE_URL"];
         if (string.IsNullOrWhiteSpace(databaseUrl))
-            throw new InvalidOperationException(
+            throw new SettingException(
                 "DATABASE_URL is not set. Point it at PostgreSQL (postgres://user:pass@host:5432/db) " +
                 "or start the server with ops/run, which starts a local PostgreSQL for you.");
 
@@ -131,10 +132,10 @@ public sealed record EverrunsOptions
             DatabaseRetryBudget = TimeSpan.FromSeconds(PositiveInt(configuration, "DB_RETRY_BUDGET_SECS", 300, min: 10, max: 86400)),
         };
         if (options.Http2StreamWindowSize < 65_535 || options.Http2ConnectionWindowSize < options.Http2StreamWindowSize)
-            throw new InvalidOperationException(
+            throw new SettingException(
                 "HTTP2_STREAM_WINDOW_SIZE must be at least 65535 and HTTP2_CONNECTION_WINDOW_SIZE at least as large");
         if (options.NodeStaleAfter <= options.NodeHealthCheck)
-            throw new InvalidOperationException("NODE_STALE_SECS must be longer than NODE_HEALTH_CHECK_SECS");
+            throw new SettingException("NODE_STALE_SECS must be longer than NODE_HEALTH_CHECK_SECS");
 
         // Fail at start, not on first query, when the URL cannot be understood.
         Configuration.DatabaseUrl.Parse(databaseUrl);
@@ -144,7 +145,7 @@ public sealed record EverrunsOptions
     private static string ValidHost(string host) =>
         host is "0.0.0.0" or "*" or "::" or "localhost" || System.Net.IPAddress.TryParse(host, out _)
             ? host
-            : throw new InvalidOperationException($"HOST must be an IP address, 0.0.0.0 or localhost, got '{host}'");
+            : throw new SettingException($"HOST must be an IP address, 0.0.0.0 or localhost, got '{host}'");
 
     private static string NewInstanceId() =>
         $"{Environment.MachineName.ToLowerInvariant()}-{Convert.ToHexString(Guid.NewGuid().ToByteArray(), 0, 4).ToLowerInvariant()}";
@@ -154,7 +155,7 @@ public sealed record EverrunsOptions
         var raw = configuration[key];
         if (string.IsNullOrWhiteSpace(raw)) return fallback;
         if (!int.TryParse(raw, out var value) || value < min || value > max)
-            throw new InvalidOperationException($"{key} must be a whole number from {min} to {max}, got '{raw}'");
+            throw new SettingException($"{key} must be a whole number from {min} to {max}, got '{raw}'");
         return value;
     }
 }

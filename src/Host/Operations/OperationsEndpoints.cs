@@ -36,7 +36,9 @@ public static class OperationsEndpoints
 
         var admin = app.MapGroup("/v1/admin").RequireAuthorization(Policies.DeploymentAdmin);
 
-        admin.MapGet("/system-health", async (SystemProbe probe, CancellationToken ct) => Results.Json(await probe.HealthAsync(ct)));
+        admin.MapGet("/system-health", async (SystemProbe probe, CancellationToken ct) => Results.Json(await probe.HealthAsync(ct)))
+            .Produces<Dictionary<string, object>>()
+            .WithDescription("The deployment's health checks by name (database, schema, cluster...), each with its status and figures.");
 
         admin.MapGet("/support-bundle", async (SystemProbe probe, IConfiguration configuration, EverrunsOptions options, CancellationToken ct) =>
         {
@@ -59,6 +61,8 @@ public static class OperationsEndpoints
                 ["health"] = health,
                 ["database"] = database,
             });
-        });
+        })
+            .Produces<Dictionary<string, object>>()
+            .WithDescription("A support bundle: version, redacted configuration, health and database figures, to attach to a bug report.");
     }
 }

@@ -1,3 +1,4 @@
+using Everruns.Infrastructure;
 namespace Everruns.Host.Telemetry;
 
 /// <summary>
@@ -13,13 +14,13 @@ public static class Logging
         var raw = builder.Configuration["LOG_LEVEL"];
         var level = LogLevel.Information;
         if (!string.IsNullOrWhiteSpace(raw) && !Enum.TryParse(raw, ignoreCase: true, out level))
-            throw new InvalidOperationException($"LOG_LEVEL must be Trace, Debug, Information, Warning, Error, Critical or None, got '{raw}'");
+            throw new SettingException($"LOG_LEVEL must be Trace, Debug, Information, Warning, Error, Critical or None, got '{raw}'");
 
         var format = builder.Configuration["LOG_FORMAT"] is { Length: > 0 } f
             ? f.ToLowerInvariant()
             : Console.IsOutputRedirected ? "json" : "simple";
         if (format is not ("json" or "simple"))
-            throw new InvalidOperationException($"LOG_FORMAT must be json or simple, got '{format}'");
+            throw new SettingException($"LOG_FORMAT must be json or simple, got '{format}'");
 
         builder.Logging.ClearProviders();
         if (format == "json")
@@ -46,5 +47,9 @@ public static class Logging
             builder.Logging.AddFilter("Marten.IDocumentStore", LogLevel.Warning); // the schema SQL each migration runs
             builder.Logging.AddFilter("Microsoft.Hosting.Lifetime", LogLevel.Information);
         }
+
+        // "Hosting failed to start" repeats, with a stack trace, the exception Program.cs reports itself: as one line
+        // for a setting, in full (unhandled) for anything else.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
     }
 }

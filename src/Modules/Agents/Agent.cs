@@ -15,6 +15,9 @@ public sealed class Agent
     public string HarnessId { get; set; } = BuiltInHarness.Id;
     public int? MaxIterations { get; set; }
     public List<CapabilityRef> Capabilities { get; set; } = [];
+
+    /// <summary>Tools its sessions' clients run (<c>"type":"client_side"</c>).</summary>
+    public List<ClientToolDefinition> Tools { get; set; } = [];
     public List<string> Tags { get; set; } = [];
     public string Status { get; set; } = AgentStatus.Active;
     public long SessionCount { get; set; }

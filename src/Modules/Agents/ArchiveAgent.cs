@@ -2,6 +2,7 @@ using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine;
 using Wolverine.Http;
 
@@ -10,7 +11,7 @@ namespace Everruns.Modules.Agents;
 /// <summary>DELETE /v1/agents/{id} archives: the agent leaves listings, keeps its history, and 204 is returned.</summary>
 public static class ArchiveAgentEndpoint
 {
-    [WolverineDelete("/v1/agents/{id}")]
+    [WolverineDelete("/v1/agents/{id}"), ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Delete(string id, IDocumentSession session, IMessageBus bus, HttpContext http)
     {
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);

@@ -19,7 +19,8 @@ public sealed record CreateAgentRequest(
     int? MaxIterations,
     List<CapabilityRef?>? Capabilities,
     List<string?>? Tags,
-    string? Model = null);
+    string? Model = null,
+    List<ClientToolDefinition?>? Tools = null);
 
 /// <summary>
 /// POST /v1/agents creates an agent, or updates the one with the same id or name (upsert): 201 when
@@ -38,15 +39,16 @@ public static class CreateAgentEndpoint
                    InputRules.Harness(request.HarnessId, request.HarnessName),
                    InputRules.MaxIterations(request.MaxIterations),
                    InputRules.Capabilities(request.Capabilities),
+                   InputRules.ClientTools(request.Tools),
                    InputRules.Tags(request.Tags))
                ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/v1/agents"), Idempotent]
+    [WolverinePost("/v1/agents"), Idempotent, ProducesResponseType<AgentResponse>(StatusCodes.Status201Created), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
     public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IModelDirectory models, HttpRequest http) =>
         Upsert(request, request.Id, session, models, http);
 
-    [WolverinePut("/v1/agents/{id}")]
+    [WolverinePut("/v1/agents/{id}"), ProducesResponseType<AgentResponse>(StatusCodes.Status201Created), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
     public static Task<IResult> Put(string id, CreateAgentRequest request, IDocumentSession session, IModelDirectory models, HttpRequest http)
     {
         if (AgentRules.Id(id) is { } invalid) return Task.FromResult(Problems.Result(invalid));
@@ -80,6 +82,7 @@ public static class CreateAgentEndpoint
         agent.HarnessId = BuiltInHarness.Id;
         agent.MaxIterations = request.MaxIterations;
         agent.Capabilities = request.Capabilities?.Select(c => c!).ToList() ?? [];
+        agent.Tools = request.Tools?.Select(t => t!).ToList() ?? [];
         agent.Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [];
         // An upsert brings an archived agent back.
         agent.Status = AgentStatus.Active;

@@ -1,13 +1,14 @@
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Agents;
 
 public static class GetAgentEndpoint
 {
-    [WolverineGet("/v1/agents/{id}")]
+    [WolverineGet("/v1/agents/{id}"), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(string id, IQuerySession session, HttpRequest http)
     {
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);

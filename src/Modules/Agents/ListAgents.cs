@@ -2,6 +2,7 @@ using Everruns.Infrastructure;
 using Marten;
 using Marten.Linq;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Agents;
@@ -9,7 +10,7 @@ namespace Everruns.Modules.Agents;
 /// <summary>GET /v1/agents?search=&amp;include_archived=&amp;offset=&amp;limit= — newest first; the page is also under <c>agents</c>.</summary>
 public static class ListAgentsEndpoint
 {
-    [WolverineGet("/v1/agents")]
+    [WolverineGet("/v1/agents"), ProducesResponseType<Page<AgentResponse>>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(IQuerySession session, HttpRequest http)
     {
         var (paging, pagingProblem) = Query.Paging(http);

@@ -19,7 +19,8 @@ public sealed record UpdateAgentRequest(
     int? MaxIterations,
     List<CapabilityRef?>? Capabilities,
     List<string?>? Tags,
-    string? Status);
+    string? Status,
+    List<ClientToolDefinition?>? Tools = null);
 
 public static class UpdateAgentEndpoint
 {
@@ -32,6 +33,7 @@ public static class UpdateAgentEndpoint
                    InputRules.Harness(request.HarnessId, request.HarnessName),
                    InputRules.MaxIterations(request.MaxIterations),
                    InputRules.Capabilities(request.Capabilities),
+                   InputRules.ClientTools(request.Tools),
                    InputRules.Tags(request.Tags),
                    request.Status is null or AgentStatus.Active or AgentStatus.Archived
                        ? null
@@ -39,7 +41,7 @@ public static class UpdateAgentEndpoint
                ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePatch("/v1/agents/{id}")]
+    [WolverinePatch("/v1/agents/{id}"), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Patch(string id, UpdateAgentRequest request, IDocumentSession session, IModelDirectory models,
         HttpRequest http)
     {
@@ -64,6 +66,7 @@ public static class UpdateAgentEndpoint
         agent.DefaultModelId = request.DefaultModelId ?? agent.DefaultModelId;
         agent.MaxIterations = request.MaxIterations ?? agent.MaxIterations;
         if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => c!).ToList();
+        if (request.Tools is not null) agent.Tools = request.Tools.Select(t => t!).ToList(); // replaces them all
         if (request.Tags is not null) agent.Tags = request.Tags.Select(t => t!).Distinct().ToList();
         if (request.Status is not null && request.Status != agent.Status)
         {

@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 using Wolverine.Persistence.Durability;
 using Wolverine.Persistence.Durability.DeadLetterManagement;
@@ -25,8 +26,11 @@ public static class DeadLetterEndpoints
         Guid Id, Guid OriginalTaskId, string ActivityId, string ActivityType, JsonNode Input, int Attempts, string LastError,
         IReadOnlyList<string> ErrorHistory, DateTimeOffset DeadAt, Guid? WorkflowId);
 
+    /// <summary>The queue's entries, oldest first.</summary>
+    public sealed record DlqPage(IReadOnlyList<DlqEntryResponse> Data, int Total);
+
     [Authorize(Policy = Policies.DeploymentAdmin)]
-    [WolverineGet("/v1/durable/dlq")]
+    [WolverineGet("/v1/durable/dlq"), ProducesResponseType<DlqPage>(StatusCodes.Status200OK)]
     public static async Task<IResult> List(IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
         var (paging, problem) = Query.Paging(http.Request, defaultLimit: 100, maxLimit: 1000);
@@ -45,16 +49,12 @@ public static class DeadLetterEndpoints
             .Where(e => workflow is null || e.WorkflowId == workflow)
             .Where(e => activityType is null || e.ActivityType == activityType)
             .OrderBy(e => e.DeadAt).ToList();
-        return Results.Ok(new
-        {
-            data = entries.Skip(paging.Offset).Take(paging.Limit),
-            total = entries.Count,
-        });
+        return Results.Ok(new DlqPage(entries.Skip(paging.Offset).Take(paging.Limit).ToList(), entries.Count));
     }
 
     /// <summary>Answers the entry's task id (the message keeps its id when replayed) as plain text, as the API does.</summary>
     [Authorize(Policy = Policies.DeploymentAdmin)]
-    [WolverinePost("/v1/durable/dlq/{dlq_id}/retry")]
+    [WolverinePost("/v1/durable/dlq/{dlq_id}/retry"), ProducesResponseType<string>(StatusCodes.Status200OK, "text/plain")]
     public static async Task<IResult> Retry(string dlq_id, IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
         if (await FindAsync(runtime, dlq_id) is not { } id) return NotFound(dlq_id);
@@ -63,7 +63,7 @@ public static class DeadLetterEndpoints
     }
 
     [Authorize(Policy = Policies.DeploymentAdmin)]
-    [WolverineDelete("/v1/durable/dlq/{dlq_id}")]
+    [WolverineDelete("/v1/durable/dlq/{dlq_id}"), ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Discard(string dlq_id, IWolverineRuntime runtime, HttpContext http, CancellationToken ct)
     {
         if (await FindAsync(runtime, dlq_id) is not { } id) return NotFound(dlq_id);

@@ -1,5 +1,6 @@
 using Everruns.Contracts;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Wolverine.Http;
 
@@ -26,7 +27,29 @@ public static class DurableEndpoints
 
     public static readonly IReadOnlyList<string> ActivityTypes = ["run_turn_step", "run_tools"];
 
-    [WolverineGet("/v1/durable/workers")]
+    /// <summary>The instances, and what they add up to.</summary>
+    public sealed record WorkersResponse(IReadOnlyList<WorkerResponse> Data, int Total, WorkersSummary Summary, string InstanceId);
+
+    /// <summary>Draining is always 0: an instance stopping hands its steps back at once (see docs/cluster.md).</summary>
+    public sealed record WorkersSummary(int Active, int Draining, int Stopped, int TotalCapacity, int TotalLoad);
+
+    /// <summary>
+    /// One sample of the time series. Turns are the workflows, their steps the tasks. Gauges of this instance: its steps
+    /// running (one per turn at a time); of the cluster: steps queued in the inbox, dead letters, live instances.
+    /// <c>pending_workflows</c> is always 0: a message queued behind a running turn waits in its session, not in a queue.
+    /// Beyond the API's fields: what this instance did in the interval (<c>events_written</c>), cancelled turns, and its
+    /// open SSE streams.
+    /// </summary>
+    public sealed record TimeseriesPoint(
+        DateTimeOffset Timestamp, long RunningWorkflows, long PendingWorkflows, long PendingTasks, long ClaimedTasks,
+        long ActiveWorkers, double LoadPercentage, long DlqSize, long TasksCompletedTotal, long TasksFailedTotal,
+        long TasksStartedTotal, long WorkflowsCompletedTotal, long WorkflowsFailedTotal, long WorkflowsStartedTotal,
+        long EventsWritten, long TurnsCancelledTotal, long SseConnections);
+
+    /// <summary>The samples, their interval, and how many instances there are (the figures are this instance's).</summary>
+    public sealed record TimeseriesResponse(IReadOnlyList<TimeseriesPoint> Points, long ResolutionSeconds, long InstanceCount);
+
+    [WolverineGet("/v1/durable/workers"), ProducesResponseType<WorkersResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Workers(NpgsqlDataSource dataSource, ClusterOptions options, InstanceIdentity self,
         HttpContext http, CancellationToken ct)
     {
@@ -36,61 +59,29 @@ public static class DurableEndpoints
         var listed = workers.Where(w => status.Length == 0 || w.Status == status)
             .Where(w => group.Length == 0 || w.WorkerGroup == group).ToList();
         var running = workers.Where(w => w.Status == "running").ToList();
-        return Results.Ok(new
-        {
-            data = listed,
-            total = listed.Count,
-            summary = new
-            {
-                active = running.Count,
-                draining = 0, // an instance stopping hands its steps back at once (see docs/cluster.md): none drains
-                stopped = workers.Count - running.Count,
-                total_capacity = running.Sum(w => w.MaxConcurrency),
-                total_load = running.Sum(w => w.CurrentLoad),
-            },
-            instance_id = self.InstanceId,
-        });
+        return Results.Ok(new WorkersResponse(listed, listed.Count,
+            new WorkersSummary(running.Count, 0, workers.Count - running.Count, running.Sum(w => w.MaxConcurrency), running.Sum(w => w.CurrentLoad)),
+            self.InstanceId));
     }
 
-    [WolverineGet("/v1/durable/metrics/timeseries")]
+    [WolverineGet("/v1/durable/metrics/timeseries"), ProducesResponseType<TimeseriesResponse>(StatusCodes.Status200OK)]
     public static IResult Timeseries(MetricsTimeline timeline, ClusterOptions options)
     {
         var points = timeline.Samples.Select(s =>
         {
             var running = s.Gauges.GetValueOrDefault("steps_running");
             var workers = Math.Max(1, s.Gauges.GetValueOrDefault("active_workers"));
-            return new
-            {
-                timestamp = s.Ts,
-                // Turns are the workflows, their steps the tasks. Gauges of this instance: its steps running (one per turn
-                // at a time); of the cluster: steps queued in the inbox, dead letters, live instances.
-                running_workflows = running,
-                pending_workflows = 0L, // a message queued behind a running turn waits in its session, not in a queue
-                pending_tasks = s.Gauges.GetValueOrDefault("pending_tasks"),
-                claimed_tasks = running,
-                active_workers = workers,
-                load_percentage = Math.Round(100.0 * running / options.TurnConcurrency, 2),
-                dlq_size = s.Gauges.GetValueOrDefault("dlq_size"),
-                tasks_completed_total = s.Totals.GetValueOrDefault("task_completed"),
-                tasks_failed_total = s.Totals.GetValueOrDefault("dead_letters"),
-                tasks_started_total = s.Totals.GetValueOrDefault("task_claimed"),
-                workflows_completed_total = s.Totals.GetValueOrDefault("turns_completed"),
-                workflows_failed_total = s.Totals.GetValueOrDefault("turns_failed"),
-                workflows_started_total = s.Totals.GetValueOrDefault("turns_started"),
-                // Beyond the API's fields: what this instance did in the interval, and its open SSE streams.
-                events_written = s.Deltas.GetValueOrDefault("events_written"),
-                turns_cancelled_total = s.Totals.GetValueOrDefault("turns_cancelled"),
-                sse_connections = s.Gauges.GetValueOrDefault("sse_connections"),
-            };
+            return new TimeseriesPoint(s.Ts, running, 0, s.Gauges.GetValueOrDefault("pending_tasks"), running, workers,
+                Math.Round(100.0 * running / options.TurnConcurrency, 2), s.Gauges.GetValueOrDefault("dlq_size"),
+                s.Totals.GetValueOrDefault("task_completed"), s.Totals.GetValueOrDefault("dead_letters"),
+                s.Totals.GetValueOrDefault("task_claimed"), s.Totals.GetValueOrDefault("turns_completed"),
+                s.Totals.GetValueOrDefault("turns_failed"), s.Totals.GetValueOrDefault("turns_started"),
+                s.Deltas.GetValueOrDefault("events_written"), s.Totals.GetValueOrDefault("turns_cancelled"),
+                s.Gauges.GetValueOrDefault("sse_connections"));
         }).ToList();
         // Per the Everruns API: figures are this instance's; with several, say how many there are.
         var instances = timeline.Samples.LastOrDefault()?.Gauges.GetValueOrDefault("active_workers") ?? 1;
-        return Results.Ok(new
-        {
-            points,
-            resolution_seconds = (long)timeline.Interval.TotalSeconds,
-            instance_count = Math.Max(1, instances),
-        });
+        return Results.Ok(new TimeseriesResponse(points, (long)timeline.Interval.TotalSeconds, Math.Max(1, instances)));
     }
 
     public static async Task<List<WorkerResponse>> ReadWorkersAsync(NpgsqlDataSource dataSource, ClusterOptions options,

@@ -25,6 +25,7 @@ public sealed class MaintenanceAgent(
     public IReadOnlyList<(string Name, Func<object> Message)> Jobs =>
     [
         ("reap_stale_turns", () => new ReapStaleTurns(options.TurnStaleAfter)),
+        ("expire_tool_waits", () => new ExpireToolWaits()),
         ("purge_deleted_sessions", () => new PurgeDeletedSessions(options.SessionRetention)),
         ("roll_up_metrics", () => new RollUpMetrics(options.MetricsRetention)),
         ("reap_stale_instances", () => new ReapStaleInstances(options.StaleAfter)),

@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Events;
@@ -14,10 +15,13 @@ namespace Everruns.Modules.Events;
 /// </summary>
 public static class ListEventsEndpoint
 {
+    /// <summary>A page of events (the document's schema of what <see cref="Page"/> writes).</summary>
+    public sealed record EventPage(IReadOnlyList<EventResponse> Data, long Total, int Offset, int Limit, bool HasMore);
+
     public const int MaxLimit = 1000;
     public const int MaxUnpaged = 10_000;
 
-    [WolverineGet("/v1/sessions/{id}/events")]
+    [WolverineGet("/v1/sessions/{id}/events"), ProducesResponseType<EventPage>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(string id, HttpRequest http, ISessionDirectory sessions, SessionEventReader reader, CancellationToken ct)
     {
         if (await InputRules.ExistingSession(sessions, http.Caller().Org, id) is { } missing) return Problems.Result(missing);

@@ -7,6 +7,13 @@ using Marten;
 namespace Everruns.Modules.Events;
 
 /// <summary>
+/// An event as the API shows it (the schema of the envelope <see cref="SessionEventEnvelope"/> writes): its id
+/// (<c>event_</c> + 32 hex), protocol type, timestamp (ms, Z), session, sequence in the session, context and payload.
+/// </summary>
+public sealed record EventResponse(string Id, string Type, string Ts, string SessionId, long Sequence,
+    System.Text.Json.Nodes.JsonObject Context, System.Text.Json.Nodes.JsonObject Data);
+
+/// <summary>
 /// The one place an event gets its public shape: <c>{id, type, ts, session_id, sequence, context, data}</c>, from the
 /// Marten event's metadata (id, type name, timestamp, stream, version, headers) and its data. Whether read from the
 /// store or offered from memory after this instance's commit, an event comes out byte for byte the same: members in

@@ -32,7 +32,11 @@ public static class StreamEventsEndpoint
     public const int IdleRetryMaxMs = 500;
 
     public static void Map(IEndpointRouteBuilder endpoints) =>
-        endpoints.MapGet("/v1/sessions/{id}/sse", Stream);
+        endpoints.MapGet("/v1/sessions/{id}/sse", Stream)
+            .Produces<EventResponse>(StatusCodes.Status200OK, "text/event-stream")
+            .WithDescription("Server-Sent Events: `connected`, the history after `since_id` (or `Last-Event-ID`), then live events; " +
+                             "each frame is `retry:`/`event: <type>`/`id: <event id>`/`data: <Event JSON>`. `types`/`exclude` filter; " +
+                             "`: heartbeat` comments keep an idle stream open; `disconnecting` precedes a planned close.");
 
     public static async Task Stream(string id, HttpContext http, ISessionDirectory sessions, SessionEventReader reader,
         SharedEventReads shared, SessionFanOut fanOut, SseOptions options, SseLimits limits, IHostApplicationLifetime lifetime)
@@ -102,19 +106,20 @@ public static class StreamEventsEndpoint
                 while (true)
                 {
                     var remaining = cycleAt - DateTime.UtcNow;
-                    if (remaining <= TimeSpan.Zero)
+                    if (remaining < TimeSpan.FromMilliseconds(1)) // (a shorter delay would not wait at all)
                     {
                         live.Detach();
                         await Disconnecting(response, "connection_cycle", ct);
                         return;
                     }
 
-                    var wait = remaining < options.Heartbeat ? remaining : options.Heartbeat;
+                    // A heartbeat after a whole interval of it; the rest of the cycle, when shorter, ends it without one.
+                    var beat = remaining >= options.Heartbeat;
                     var letGo = live.LetGo;
-                    if (await Task.WhenAny(letGo, Task.Delay(wait, stopping.Token)) != letGo)
+                    if (await Task.WhenAny(letGo, Task.Delay(beat ? options.Heartbeat : remaining, stopping.Token)) != letGo)
                     {
                         stopping.Token.ThrowIfCancellationRequested();
-                        if (DateTime.UtcNow >= cycleAt) continue;
+                        if (!beat) continue;
                         // Idle since the last heartbeat: the hint backs off; events in between brought it back.
                         idleRetry = live.After == seenAt ? Math.Min(idleRetry * 2, IdleRetryMaxMs) : 2 * ActiveRetryMs;
                         seenAt = live.After;

@@ -1,6 +1,7 @@
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Microsoft.AspNetCore.Http.Extensions;
 using Wolverine.Http;
 
@@ -21,9 +22,12 @@ public static class DiscoveryEndpoints
 
     public sealed record CapabilityResponse(
         string Id, string Name, string Description, string Status, string Category, string RiskLevel,
-        string SelfUrl, string ViewUrl, string UiLink);
+        IReadOnlyList<ToolInfo> ToolDefinitions, string SelfUrl, string ViewUrl, string UiLink);
 
-    [WolverineGet("/v1/models")]
+    /// <summary>A tool a capability gives the model: its name, what it does, the JSON Schema of its arguments.</summary>
+    public sealed record ToolInfo(string Type, string Name, string Description, System.Text.Json.JsonElement Parameters);
+
+    [WolverineGet("/v1/models"), ProducesResponseType<Page<ModelResponse>>(StatusCodes.Status200OK)]
     public static IResult ListModels(ModelCatalog catalog, HttpRequest http)
     {
         var (paging, problem) = Query.Paging(http);
@@ -32,14 +36,14 @@ public static class DiscoveryEndpoints
         return Results.Ok(Page<ModelResponse>.Of(all.Skip(paging.Offset).Take(paging.Limit).ToList(), all.Count, paging, http));
     }
 
-    [WolverineGet("/v1/models/{id}")]
+    [WolverineGet("/v1/models/{id}"), ProducesResponseType<ModelResponse>(StatusCodes.Status200OK)]
     public static IResult GetModel(string id, ModelCatalog catalog, HttpRequest http) =>
         catalog.Find(id) is { } model
             ? Results.Ok(Describe(model, catalog, http))
             : Problems.Result(Problems.NotFound("model_not_found", $"model {id} not found"));
 
-    [WolverineGet("/v1/capabilities")]
-    public static IResult ListCapabilities(HttpRequest http)
+    [WolverineGet("/v1/capabilities"), ProducesResponseType<Page<CapabilityResponse>>(StatusCodes.Status200OK)]
+    public static IResult ListCapabilities(Tools tools, HttpRequest http)
     {
         var (paging, problem) = Query.Paging(http);
         if (problem is not null) return Problems.Result(problem);
@@ -48,14 +52,14 @@ public static class DiscoveryEndpoints
             .Where(c => search.Length == 0 || c.Id.Contains(search, StringComparison.OrdinalIgnoreCase)
                                            || c.Name.Contains(search, StringComparison.OrdinalIgnoreCase)
                                            || c.Description.Contains(search, StringComparison.OrdinalIgnoreCase))
-            .Select(c => Describe(c, http)).ToList();
+            .Select(c => Describe(c, tools, http)).ToList();
         return Results.Ok(Page<CapabilityResponse>.Of(all.Skip(paging.Offset).Take(paging.Limit).ToList(), all.Count, paging, http));
     }
 
-    [WolverineGet("/v1/capabilities/{id}")]
-    public static IResult GetCapability(string id, HttpRequest http) =>
+    [WolverineGet("/v1/capabilities/{id}"), ProducesResponseType<CapabilityResponse>(StatusCodes.Status200OK)]
+    public static IResult GetCapability(string id, Tools tools, HttpRequest http) =>
         BuiltInCapabilities.All.FirstOrDefault(c => c.Id == id) is { Id: not null } capability
-            ? Results.Ok(Describe(capability, http))
+            ? Results.Ok(Describe(capability, tools, http))
             : Problems.Result(Problems.NotFound("capability_not_found", $"capability {id} not found"));
 
     private static ModelResponse Describe(Model model, ModelCatalog catalog, HttpRequest http)
@@ -68,11 +72,12 @@ public static class DiscoveryEndpoints
             Epoch, Epoch, self, view, view);
     }
 
-    private static CapabilityResponse Describe((string Id, string Name, string Description) capability, HttpRequest http)
+    private static CapabilityResponse Describe((string Id, string Name, string Description) capability, Tools tools, HttpRequest http)
     {
         var (self, view) = Urls(http, "capabilities", capability.Id);
-        return new CapabilityResponse(capability.Id, capability.Name, capability.Description, "active", "utilities", "low",
-            self, view, view);
+        return new CapabilityResponse(capability.Id, capability.Name, capability.Description, "active", "utilities",
+            capability.Id == BuiltInCapabilities.WebFetch ? "medium" : "low",
+            tools.Of(capability.Id).Select(t => new ToolInfo("builtin", t.Name, t.Description, t.Parameters)).ToList(), self, view, view);
     }
 
     private static (string Self, string View) Urls(HttpRequest http, string collection, string id) =>

@@ -23,9 +23,13 @@ public sealed class ExecutionModule : IEverrunsModule
             heartbeats.AddColumn("instance_id", "text").NotNull();
             heartbeats.AddColumn("beat_at", "timestamptz").NotNull();
             marten.Storage.ExtendedSchemaObjects.Add(heartbeats);
+            marten.Schema.For<StoredValue>().Index(v => v.SessionId);
         });
         services.AddSingleton(ModelOptions.From(configuration));
+        services.AddSingleton(WebFetchOptions.From(configuration));
+        services.AddSingleton<WebFetch>();
         services.AddSingleton<Tools>();
+        services.AddSingleton(new ClientToolOptions(Settings.Seconds(configuration, "CLIENT_TOOL_TIMEOUT_SECS", 300)));
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ConversationCache>();
         services.ConfigureMarten((sp, marten) => marten.Listeners.Add(new KeepCommittedConversation(sp.GetRequiredService<ConversationCache>())));

@@ -1,3 +1,4 @@
+using Everruns.Infrastructure;
 using System.ClientModel;
 using System.Security.Cryptography;
 using System.Text;
@@ -45,7 +46,7 @@ public sealed class ModelCatalog
 
         Default = options.DefaultModel is null
             ? models[0]
-            : Find(options.DefaultModel) ?? throw new InvalidOperationException(
+            : Find(options.DefaultModel) ?? throw new SettingException(
                 $"DEFAULT_MODEL '{options.DefaultModel}' is not one of the configured models ({string.Join(", ", models.Select(m => m.ModelId))})");
     }
 

@@ -9,7 +9,10 @@ namespace Everruns.Modules.Execution;
 /// <summary>
 /// The built-in model: needs no network and answers deterministically. It echoes the user's message; when
 /// asked for the time and the <c>current_time</c> tool is offered, it calls the tool and then reports its
-/// result. The answer streams word by word (with <c>OFFLINE_MODEL_CHUNK_DELAY_MS</c> between words).
+/// result. A message saying <c>call &lt;tool&gt;</c>, optionally followed by the JSON object of its arguments
+/// (<c>call get_weather {"city":"Paris"}</c>), calls that tool when it is offered (a client's tool too), several such in one
+/// message call them all in one answer. The answer streams word by word (with <c>OFFLINE_MODEL_CHUNK_DELAY_MS</c>
+/// between words).
 /// </summary>
 public sealed partial class OfflineChatClient(TimeSpan chunkDelay) : IChatClient
 {
@@ -34,6 +37,16 @@ public sealed partial class OfflineChatClient(TimeSpan chunkDelay) : IChatClient
         var last = history.LastOrDefault(m => m.Role != ChatRole.System);
         var modelId = options?.ModelId ?? ModelCatalog.OfflineModelName;
 
+        if (last?.Role == ChatRole.User && RequestedCalls(last.Text, options) is { Count: > 0 } calls)
+        {
+            yield return new ChatResponseUpdate(ChatRole.Assistant, [.. calls])
+            {
+                ModelId = modelId,
+                FinishReason = ChatFinishReason.ToolCalls,
+            };
+            yield break;
+        }
+
         if (last?.Role == ChatRole.User && AsksForTime().IsMatch(last.Text) &&
             options?.Tools?.Any(t => t.Name == BuiltInCapabilities.CurrentTime) == true)
         {
@@ -56,6 +69,60 @@ public sealed partial class OfflineChatClient(TimeSpan chunkDelay) : IChatClient
         }
 
         yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = modelId, FinishReason = ChatFinishReason.Stop };
+    }
+
+    [GeneratedRegex(@"\bcall\s+([A-Za-z0-9_-]+)", RegexOptions.IgnoreCase)]
+    private static partial Regex CallPattern();
+
+    /// <summary>The calls a message asks for: <c>call &lt;offered tool&gt; [{json arguments}]</c>, each in order.</summary>
+    private static List<AIContent> RequestedCalls(string text, ChatOptions? options)
+    {
+        var offered = options?.Tools?.Select(t => t.Name).ToHashSet(StringComparer.Ordinal) ?? [];
+        var calls = new List<AIContent>();
+        foreach (Match match in CallPattern().Matches(text))
+        {
+            var name = match.Groups[1].Value;
+            if (!offered.Contains(name)) continue;
+            var arguments = new Dictionary<string, object?>();
+            var rest = text.AsSpan(match.Index + match.Length).TrimStart();
+            if (rest.Length > 0 && rest[0] == '{' && JsonObjectLength(rest) is { } length)
+            {
+                try
+                {
+                    using var json = JsonDocument.Parse(rest[..length].ToString());
+                    foreach (var property in json.RootElement.EnumerateObject()) arguments[property.Name] = property.Value.Clone();
+                }
+                catch (JsonException)
+                {
+                    // not JSON after all: the call goes without arguments
+                }
+            }
+
+            calls.Add(new FunctionCallContent(Ids.New("call"), name, arguments));
+        }
+
+        return calls;
+    }
+
+    /// <summary>How long the JSON object at the start of <paramref name="text"/> is (braces balanced outside strings).</summary>
+    private static int? JsonObjectLength(ReadOnlySpan<char> text)
+    {
+        var depth = 0;
+        var inString = false;
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (inString)
+            {
+                if (c == '\\') i++;
+                else if (c == '"') inString = false;
+            }
+            else if (c == '"') inString = true;
+            else if (c == '{') depth++;
+            else if (c == '}' && --depth == 0) return i + 1;
+        }
+
+        return null;
     }
 
     /// <summary>Says what the tools answered: the time for current_time, the raw result otherwise.</summary>

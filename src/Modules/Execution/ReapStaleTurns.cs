@@ -28,6 +28,7 @@ public static class ReapStaleTurnsHandler
             from everruns.mt_doc_sessionturns d
             left join everruns.turn_heartbeats h on h.session_id = d.id and h.turn_id = d.data->'active'->>'turn_id'
             where jsonb_typeof(d.data->'active') = 'object'
+              and d.data->'active'->>'phase' is distinct from 'WaitingForToolResults' -- a client's wait: expire_tool_waits
               and greatest(h.beat_at, coalesce((d.data->'active'->>'stepped_at')::timestamptz,
                                                 (d.data->'active'->>'started_at')::timestamptz)) < now() - @stale
             limit 500
@@ -61,6 +62,7 @@ public static class PurgeTurnStateHandler
     {
         conversations.Remove(purged.SessionId); // here; other instances drop it when their cache is full
         documents.Delete<SessionTurns>(purged.SessionId);
+        documents.DeleteWhere<StoredValue>(v => v.SessionId == purged.SessionId);
         await using var cmd = dataSource.CreateCommand("delete from everruns.turn_heartbeats where session_id = @s");
         cmd.Parameters.AddWithValue("s", purged.SessionId);
         await cmd.ExecuteNonQueryAsync(ct);

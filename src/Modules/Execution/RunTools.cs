@@ -6,7 +6,10 @@ using Wolverine;
 
 namespace Everruns.Modules.Execution;
 
-/// <summary>Acting: runs the tool calls of a model answer (<c>tool.started</c> as each begins) and hands the results on.</summary>
+/// <summary>
+/// Acting: runs the server's tool calls of a model answer (<c>tool.started</c> as each begins) and hands the results on;
+/// calls of tools the client runs (<see cref="ClientToolDefinition"/>) are left to it: the turn then waits for their results.
+/// </summary>
 public static class RunToolsHandler
 {
     public static async Task<OutgoingMessages> Handle(RunTools run, IDocumentSession documents, ISessionDirectory sessions,
@@ -26,7 +29,10 @@ public static class RunToolsHandler
         var announced = (await events.ReadAsync(new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct))
             .Select(e => (e.Data as ToolStarted)?.ToolCall.Id).ToHashSet();
         var outcomes = new List<ToolOutcome>();
-        foreach (var call in run.ToolCalls)
+        var context = new ToolContext(run.SessionId, documents); // the tools' writes commit with their tool.completed
+        var clientTools = (runtime?.Tools ?? []).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var forClient = run.ToolCalls.Where(c => clientTools.Contains(c.Name)).ToList();
+        foreach (var call in run.ToolCalls.Where(c => !clientTools.Contains(c.Name)))
         {
             if (!announced.Contains(call.Id))
             {
@@ -40,11 +46,12 @@ public static class RunToolsHandler
                 }
             }
 
-            outcomes.Add(await tools.RunAsync(call, enabled, ct));
+            outcomes.Add(await tools.RunAsync(call, enabled, context, ct));
         }
 
         EverrunsMetrics.TaskCompleted.Add();
-        await FinishTools.CommitAsync(new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes), runtime, documents, next, ct);
+        await FinishTools.CommitAsync(new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes), runtime, documents, next, ct,
+            forClient);
         return next;
     }
 }
@@ -56,19 +63,61 @@ public static class RunToolsHandler
 public static class FinishTools
 {
     public static async Task CommitAsync(ToolsFinished finished, SessionRuntime? runtime, IDocumentSession documents,
-        OutgoingMessages next, CancellationToken ct)
+        OutgoingMessages next, CancellationToken ct, IReadOnlyList<ToolCallRequest>? forClient = null)
     {
-        var maxIterations = runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations;
         var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
-        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting)) return;
-        var turn = state!.Active!;
+        if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting))
+        {
+            documents.EjectAllPendingChanges(); // the turn moved on (cancelled): its tools' writes go too
+            return;
+        }
 
         JasperFx.Events.IEvent? written = null;
-        foreach (var outcome in finished.Outcomes)
-            written = Turns.Append(documents, state, new ToolCompleted(outcome.ToolCallId, outcome.ToolName, outcome.Success,
-                outcome.Status, outcome.Result is null ? null : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = outcome.Result }),
-                outcome.Error, outcome.DurationMs));
+        foreach (var outcome in finished.Outcomes) written = Complete(documents, state!, outcome);
 
+        if (forClient is { Count: > 0 })
+        {
+            WaitForClient(state!, forClient, runtime, documents);
+            return;
+        }
+
+        Continue(state!, runtime, written, documents, next);
+    }
+
+    /// <summary>Appends a call's <c>tool.completed</c> (its result as a text part, or its error).</summary>
+    public static JasperFx.Events.IEvent Complete(IDocumentSession documents, SessionTurns state, ToolOutcome outcome) =>
+        Turns.Append(documents, state, new ToolCompleted(outcome.ToolCallId, outcome.ToolName, outcome.Success,
+            outcome.Status, outcome.Result is null ? null : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = outcome.Result }),
+            outcome.Error, outcome.DurationMs));
+
+    /// <summary>
+    /// The client is to run these calls: <c>tool.call_requested</c>, and the turn waits (the session shows
+    /// <c>waiting_for_tool_results</c>). Nothing is scheduled: the client's results, a new message, a cancel or the
+    /// timeout job move the turn on, from any instance.
+    /// </summary>
+    private static void WaitForClient(SessionTurns state, IReadOnlyList<ToolCallRequest> calls, SessionRuntime? runtime, IDocumentSession documents)
+    {
+        var declared = (runtime?.Tools ?? []).ToDictionary(t => t.Name!, StringComparer.Ordinal);
+        var refs = calls.Select(c => c.ToRef()).ToList();
+        var summaries = calls.Select(c => new ToolCallSummary(c.Id, c.Name,
+            declared.GetValueOrDefault(c.Name)?.DisplayName ?? Tools.DisplayName(c.Name))).ToList();
+        var headline = summaries.Count == 1
+            ? $"Waiting for {summaries[0].DisplayName}"
+            : $"Waiting for {summaries.Count} tool calls: {string.Join(", ", summaries.Select(s => s.DisplayName))}";
+        Turns.Append(documents, state, new ToolCallRequested(refs, summaries, headline));
+        state.Active = state.Active! with { Phase = TurnPhase.WaitingForToolResults, SteppedAt = DateTimeOffset.UtcNow, Waiting = refs };
+        documents.Store(state);
+    }
+
+    /// <summary>
+    /// The turn's tool results are all in: the model is asked again (the next iteration), unless the turn has used its
+    /// iterations: then it fails with a message saying so.
+    /// </summary>
+    public static void Continue(SessionTurns state, SessionRuntime? runtime, JasperFx.Events.IEvent? written, IDocumentSession documents,
+        OutgoingMessages next)
+    {
+        var maxIterations = runtime?.MaxIterations ?? SessionRuntime.DefaultMaxIterations;
+        var turn = state.Active!;
         if (turn.Iteration >= maxIterations)
         {
             Turns.Fail(state, $"The agent used all {maxIterations} iterations of this turn without a final answer.",
@@ -76,8 +125,8 @@ public static class FinishTools
             return;
         }
 
-        state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning, SteppedAt = DateTimeOffset.UtcNow };
+        state.Active = turn with { Iteration = turn.Iteration + 1, Phase = TurnPhase.Reasoning, SteppedAt = DateTimeOffset.UtcNow, Waiting = null };
         documents.Store(state);
-        next.Add(new RunTurnStep(finished.SessionId, turn.TurnId, turn.Iteration + 1, turn.InputMessageId).Carrying(runtime, written, state));
+        next.Add(new RunTurnStep(state.Id, turn.TurnId, turn.Iteration + 1, turn.InputMessageId).Carrying(runtime, written, state));
     }
 }

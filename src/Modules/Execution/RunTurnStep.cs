@@ -119,7 +119,7 @@ public static class RunTurnStepHandler
             var model = models.Resolve(runtime.ModelId);
             if (model is null)
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
-            var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities)] };
+            var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities, runtime.Tools)] };
             var client = model.Client;
             if (model.Provider == ModelCatalog.OpenAiProvider)
             {

@@ -14,7 +14,13 @@ public sealed class SessionActivities(IDocumentStore store) : ISessionActivities
         return states.Where(s => s.Activity is not null).ToDictionary(s => s.Id, s =>
         {
             var a = s.Activity!;
-            return new SessionActivity(s.Active is null ? SessionStatuses.Idle : SessionStatuses.Active, a.At, a.StartedAt,
+            var status = s.Active switch
+            {
+                null => SessionStatuses.Idle,
+                { Phase: TurnPhase.WaitingForToolResults } => SessionStatuses.WaitingForToolResults,
+                _ => SessionStatuses.Active,
+            };
+            return new SessionActivity(status, a.At, a.StartedAt,
                 a.FinishedAt, a.Preview, a.OutputPreview);
         });
     }

@@ -28,17 +28,22 @@ public sealed class SessionTurns
     public Guid Version { get; set; }
 }
 
-/// <summary>Reasoning: the model is being called for <see cref="Iteration"/>. Acting: its tool calls run.</summary>
+/// <summary>
+/// Reasoning: the model is being called for <see cref="ActiveTurn.Iteration"/>. Acting: its tool calls run.
+/// WaitingForToolResults: the client runs the calls of <see cref="ActiveTurn.Waiting"/>; nothing runs, nothing is held.
+/// </summary>
 public enum TurnPhase
 {
     Reasoning,
     Acting,
+    WaitingForToolResults,
 }
 
 /// <summary>
 /// The turn running in a session. <see cref="SteppedAt"/>: when it last moved to its next step (a model call's answer
 /// committed, or its tools'), which the reaper takes as progress with the heartbeats; null until its first step moved on
-/// (the reaper then goes by <see cref="StartedAt"/>).
+/// (the reaper then goes by <see cref="StartedAt"/>). While it waits for the client's tool results, <see cref="Waiting"/>
+/// holds the calls (and <see cref="SteppedAt"/> when the wait began).
 /// </summary>
 public sealed record ActiveTurn(
     string TurnId,
@@ -47,7 +52,8 @@ public sealed record ActiveTurn(
     int Iteration,
     TurnPhase Phase,
     DateTimeOffset StartedAt,
-    DateTimeOffset? SteppedAt = null);
+    DateTimeOffset? SteppedAt = null,
+    IReadOnlyList<ToolCallRef>? Waiting = null);
 
 public sealed record QueuedInput(string MessageId, string Text);
 
@@ -186,10 +192,25 @@ public static class Turns
         string? deadLetterId = null) =>
         End(state, new TurnFailed(state.Active!.TurnId, error, errorCode, deadLetterId), null, documents, next);
 
-    /// <summary>Ends the active turn with its final event, then starts the next queued message or goes idle.</summary>
+    /// <summary>
+    /// Ends the active turn with its final event, then starts the next queued message or goes idle. Calls the client was
+    /// to run get an error result first (the reason the turn ended), so that the conversation has an answer to each.
+    /// </summary>
     public static void End(SessionTurns state, ISessionEventData final, string? outputPreview, IDocumentSession documents,
         OutgoingMessages next)
     {
+        if (state.Active!.Waiting is { } waiting)
+        {
+            var reason = final switch
+            {
+                TurnCancelled cancelled => $"Cancelled: {cancelled.Reason ?? "the turn was cancelled"}",
+                TurnFailed failed => $"The turn failed: {failed.Error}",
+                _ => "The turn ended",
+            };
+            foreach (var call in waiting)
+                Append(documents, state, new ToolCompleted(call.Id, call.Name, false, "cancelled", null, reason, 0));
+        }
+
         Append(documents, state, final);
         switch (final)
         {

@@ -9,7 +9,7 @@ namespace Everruns.Modules.Execution;
 /// A user's message (<see cref="AcceptMessage"/>, asked by Messages while the POST waits): under the session's write lock
 /// it is appended as <c>input.message</c> and starts a turn, or waits in the session's queue behind the running one,
 /// in one transaction. The lock orders concurrent posts to a session (from any instance): the sequence of their
-/// inputs is the order of their turns.
+/// inputs is the order of their turns. A turn waiting for its client's tool results is cancelled by a new message.
 /// </summary>
 public static class AcceptMessageHandler
 {
@@ -23,6 +23,12 @@ public static class AcceptMessageHandler
 
         var input = new QueuedInput(accept.MessageId, accept.Text);
         if (state.Active is null) Turns.StartIdle(state, input, documents, next, accept.Runtime);
+        else if (state.Active.Phase == TurnPhase.WaitingForToolResults)
+        {
+            // The user moved on: the wait ends (each call gets an error result), and the next message's turn starts.
+            state.Queue.Add(input);
+            Turns.End(state, new TurnCancelled(state.Active.TurnId, "user sent a new message"), null, documents, next);
+        }
         else state.Queue.Add(input);
 
         documents.Store(state);

@@ -2,25 +2,61 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
+using Marten;
 using Microsoft.Extensions.AI;
 
 namespace Everruns.Modules.Execution;
 
+/// <summary>
+/// What a built-in tool runs with: its session, and the tools step's own document session, in whose transaction (the
+/// one that commits the calls' <c>tool.completed</c>) a tool's writes commit. <see cref="Storage"/>: the session
+/// storage as the calls of this step left it, so that a later call of the same answer reads an earlier one's write.
+/// </summary>
+public sealed class ToolContext(string sessionId, IDocumentSession documents)
+{
+    public string SessionId { get; } = sessionId;
+    public IDocumentSession Documents { get; } = documents;
+    public Dictionary<string, StoredValue?> Storage { get; } = new(StringComparer.Ordinal);
+}
+
+/// <summary>A built-in tool: the capability that enables it, how the model sees it, and what runs it.</summary>
+public sealed record BuiltInTool(string Name, string Capability, AIFunctionDeclaration Declaration,
+    Func<JsonObject, ToolContext, CancellationToken, Task<string>> Run)
+{
+    public string Description => Declaration.Description;
+    public JsonElement Parameters => Declaration.JsonSchema;
+}
+
 /// <summary>The tools behind the built-in capabilities, offered to the model and run by the Acting step.</summary>
 public sealed class Tools
 {
-    private readonly Dictionary<string, AIFunction> _byCapability;
+    private readonly Dictionary<string, BuiltInTool> _byName;
 
-    public Tools(TimeProvider clock)
+    public Tools(TimeProvider clock, WebFetch web)
     {
-        _byCapability = new()
-        {
-            [BuiltInCapabilities.CurrentTime] = AIFunctionFactory.Create(
-                (string? timezone = null) => CurrentTime(clock, timezone),
-                BuiltInCapabilities.CurrentTime,
-                "Returns the current date and time: UTC, and local time in the given IANA time zone (e.g. Europe/Kyiv) when one is given."),
-        };
+        var currentTime = AIFunctionFactory.Create(
+            (string? timezone = null) => CurrentTime(clock, timezone),
+            BuiltInCapabilities.CurrentTime,
+            "Returns the current date and time: UTC, and local time in the given IANA time zone (e.g. Europe/Kyiv) when one is given.");
+        BuiltInTool[] all =
+        [
+            new(BuiltInCapabilities.CurrentTime, BuiltInCapabilities.CurrentTime, currentTime, async (arguments, _, ct) =>
+                Text(await currentTime.InvokeAsync(new AIFunctionArguments(arguments.ToDictionary(
+                    p => p.Key, p => (object?)(p.Value is null ? null : JsonSerializer.Deserialize<JsonElement>(p.Value.ToJsonString())))), ct))),
+            new(BuiltInCapabilities.WebFetch, BuiltInCapabilities.WebFetch, Declare(BuiltInCapabilities.WebFetch,
+                    "Fetches a web page or document over HTTP(S) GET and returns its text (HTML as readable text, JSON as is), at most 1 MiB.",
+                    """{"type":"object","properties":{"url":{"type":"string","description":"The http(s) URL to fetch"}},"required":["url"]}"""),
+                (arguments, _, ct) => web.FetchAsync(Required(arguments, "url"), ct)),
+            .. SessionStorage.Tools(),
+        ];
+        _byName = all.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
+
+    /// <summary>The built-in tools, by capability (what <c>GET /v1/capabilities</c> lists).</summary>
+    public IEnumerable<BuiltInTool> Of(string capability) => _byName.Values.Where(t => t.Capability == capability);
+
+    public static AIFunctionDeclaration Declare(string name, string description, string schema) =>
+        AIFunctionFactory.CreateDeclaration(name, description, JsonDocument.Parse(schema).RootElement.Clone());
 
     /// <summary>How a timeline shows a tool: its name in words (<c>current_time</c> is "Current time").</summary>
     public static string DisplayName(string toolName)
@@ -29,34 +65,58 @@ public sealed class Tools
         return words.Length == 0 ? toolName : char.ToUpperInvariant(words[0]) + words[1..];
     }
 
-    public IReadOnlyList<AITool> For(IEnumerable<CapabilityRef> capabilities) =>
-        capabilities.Select(c => _byCapability.GetValueOrDefault(c.Ref)).OfType<AITool>().ToList();
+    /// <summary>
+    /// What the model is offered: the tools of the enabled capabilities, and the client's tools, declared by their JSON
+    /// Schema (the model calls them alike; the Acting step tells them apart).
+    /// </summary>
+    public IReadOnlyList<AITool> For(IEnumerable<CapabilityRef> capabilities, IEnumerable<ClientToolDefinition>? clientTools = null)
+    {
+        var enabled = capabilities.Select(c => c.Ref).ToHashSet(StringComparer.Ordinal);
+        return
+        [
+            .. _byName.Values.Where(t => enabled.Contains(t.Capability)).Select(t => t.Declaration),
+            .. (clientTools ?? []).Select(t => AIFunctionFactory.CreateDeclaration(t.Name!, t.Description,
+                JsonSerializer.SerializeToElement(t.Parameters))),
+        ];
+    }
 
-    public async Task<ToolOutcome> RunAsync(ToolCallRequest call, IEnumerable<CapabilityRef> enabled, CancellationToken ct)
+    /// <summary>
+    /// Runs a call of a built-in tool whose capability is enabled. A failure (bad arguments, a refused URL, an unknown
+    /// tool) is the call's error, which the model sees; it never fails the turn.
+    /// </summary>
+    public async Task<ToolOutcome> RunAsync(ToolCallRequest call, IEnumerable<CapabilityRef> enabled, ToolContext context, CancellationToken ct)
     {
         var watch = Stopwatch.StartNew();
-        var function = enabled.Any(c => c.Ref == call.Name) ? _byCapability.GetValueOrDefault(call.Name) : null;
-        if (function is null)
+        var tool = _byName.GetValueOrDefault(call.Name);
+        if (tool is null || enabled.All(c => c.Ref != tool.Capability))
             return new ToolOutcome(call.Id, call.Name, false, "error", null, $"unknown tool '{call.Name}'", watch.ElapsedMilliseconds);
         try
         {
-            var arguments = new AIFunctionArguments(call.Arguments.ToDictionary(
-                p => p.Key, p => (object?)(p.Value is null ? null : JsonSerializer.Deserialize<JsonElement>(p.Value.ToJsonString()))));
-            var result = await function.InvokeAsync(arguments, ct);
-            var text = result switch
-            {
-                null => "",
-                string s => s,
-                JsonElement element when element.ValueKind == JsonValueKind.String => element.GetString()!,
-                _ => JsonSerializer.Serialize(result),
-            };
+            var text = await tool.Run(call.Arguments, context, ct);
             return new ToolOutcome(call.Id, call.Name, true, "success", text, null, watch.ElapsedMilliseconds);
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
+            if (TransientDatabaseError(e)) throw; // the step is retried, not the tool's failure
             return new ToolOutcome(call.Id, call.Name, false, "error", null, e.Message, watch.ElapsedMilliseconds);
         }
     }
+
+    private static bool TransientDatabaseError(Exception e) => Everruns.Infrastructure.TransientDatabaseErrors.IsTransient(e);
+
+    /// <summary>A required string argument, or an error the model reads.</summary>
+    public static string Required(JsonObject arguments, string name) =>
+        arguments[name] is JsonValue value && value.TryGetValue<string>(out var text) && text.Length > 0
+            ? text
+            : throw new ArgumentException($"the argument '{name}' (a string) is required");
+
+    private static string Text(object? result) => result switch
+    {
+        null => "",
+        string s => s,
+        JsonElement element when element.ValueKind == JsonValueKind.String => element.GetString()!,
+        _ => JsonSerializer.Serialize(result),
+    };
 
     private static string CurrentTime(TimeProvider clock, string? timezone)
     {

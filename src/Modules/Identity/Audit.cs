@@ -5,6 +5,7 @@ using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Npgsql;
 using Wolverine.Http;
 
@@ -29,7 +30,7 @@ public static class AuditEndpoints
 {
     /// <summary>The caller's org's log, newest first (org admins).</summary>
     [Authorize(Policy = Policies.OrgAdmin)]
-    [WolverineGet("/v1/audit-log")]
+    [WolverineGet("/v1/audit-log"), ProducesResponseType<Page<AuditEntry>>(StatusCodes.Status200OK)]
     public static async Task<IResult> OrgLog(HttpContext http, NpgsqlDataSource dataSource)
     {
         var caller = http.Caller();
@@ -38,7 +39,7 @@ public static class AuditEndpoints
 
     /// <summary>The whole deployment's log, including deployment-wide actions such as secret rotations (deployment admins).</summary>
     [Authorize(Policy = Policies.DeploymentAdmin)]
-    [WolverineGet("/v1/admin/audit-log")]
+    [WolverineGet("/v1/admin/audit-log"), ProducesResponseType<Page<AuditEntry>>(StatusCodes.Status200OK)]
     public static async Task<IResult> AdminLog(HttpContext http, NpgsqlDataSource dataSource)
     {
         return await PageAsync(http, dataSource, null);

@@ -20,24 +20,24 @@ public sealed record IdentityOptions(
     {
         var secret = configuration["API_KEY_SECRET"];
         if (string.IsNullOrEmpty(secret))
-            throw new InvalidOperationException(
+            throw new SettingException(
                 "API_KEY_SECRET is not set. Access tokens are stored as HMAC-SHA256 hashes under it: set it to a random string " +
                 $"of at least {MinSecretLength} characters (openssl rand -hex 32). ops/run generates one for local use.");
         if (secret.Length < MinSecretLength)
-            throw new InvalidOperationException($"API_KEY_SECRET must be at least {MinSecretLength} characters");
+            throw new SettingException($"API_KEY_SECRET must be at least {MinSecretLength} characters");
         var previous = configuration["API_KEY_SECRET_PREVIOUS"] is { Length: > 0 } p ? p : null;
         if (previous is { Length: < MinSecretLength })
-            throw new InvalidOperationException($"API_KEY_SECRET_PREVIOUS must be at least {MinSecretLength} characters");
+            throw new SettingException($"API_KEY_SECRET_PREVIOUS must be at least {MinSecretLength} characters");
 
         var bootstrap = configuration["BOOTSTRAP_ADMIN_TOKEN"] is { Length: > 0 } b ? b : null;
         if (bootstrap is not null && !AccessTokens.IsWellFormed(bootstrap))
-            throw new InvalidOperationException("BOOTSTRAP_ADMIN_TOKEN must be a personal access token: evr_pat_ followed by 64 hex digits");
+            throw new SettingException("BOOTSTRAP_ADMIN_TOKEN must be a personal access token: evr_pat_ followed by 64 hex digits");
 
         var store = (configuration["RATE_LIMIT_STORE"] ?? "postgres").Trim().ToLowerInvariant() switch
         {
             "" or "postgres" => RateLimitStore.Postgres,
             "memory" => RateLimitStore.Memory,
-            var other => throw new InvalidOperationException($"RATE_LIMIT_STORE must be 'postgres' or 'memory', got '{other}'"),
+            var other => throw new SettingException($"RATE_LIMIT_STORE must be 'postgres' or 'memory', got '{other}'"),
         };
 
         return new IdentityOptions(
@@ -57,7 +57,7 @@ public sealed record IdentityOptions(
         if (string.IsNullOrWhiteSpace(raw)) return fallback;
         return int.TryParse(raw, out var value) && value >= 0
             ? value
-            : throw new InvalidOperationException($"{key} must be a whole number, 0 or more (0 turns it off), got '{raw}'");
+            : throw new SettingException($"{key} must be a whole number, 0 or more (0 turns it off), got '{raw}'");
     }
 }
 

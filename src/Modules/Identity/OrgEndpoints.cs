@@ -33,16 +33,16 @@ public sealed record MemberResponse(string UserId, string Name, string Role, Dat
 public static class OrgEndpoints
 {
     [Authorize(Policy = Policies.User)]
-    [WolverineGet("/v1/orgs")]
+    [WolverineGet("/v1/orgs"), ProducesResponseType<DataList<OrgResponse>>(StatusCodes.Status200OK)]
     public static async Task<IResult> List(HttpContext http, IdentityStore store)
     {
         var caller = http.Caller();
         var orgs = await store.OrgsOfAsync(caller.UserId, http.RequestAborted);
-        return Results.Ok(new { data = orgs.Select(o => OrgResponse.From(o.Org, o.Role)).ToList() });
+        return Results.Ok(new DataList<OrgResponse>(orgs.Select(o => OrgResponse.From(o.Org, o.Role)).ToList()));
     }
 
     [Authorize(Policy = Policies.DeploymentAdmin)]
-    [WolverinePost("/v1/orgs")]
+    [WolverinePost("/v1/orgs"), ProducesResponseType<OrgResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Create(OrgRequest? request, HttpContext http, IdentityStore store)
     {
         var caller = http.Caller();
@@ -53,7 +53,7 @@ public static class OrgEndpoints
     }
 
     [Authorize(Policy = Policies.User)]
-    [WolverineGet("/v1/orgs/{org}")]
+    [WolverineGet("/v1/orgs/{org}"), ProducesResponseType<OrgResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(string org, HttpContext http, IdentityStore store)
     {
         var (role, problem) = await MembershipAsync(store, http, org, adminOnly: false);
@@ -63,7 +63,7 @@ public static class OrgEndpoints
     }
 
     [Authorize(Policy = Policies.User)]
-    [WolverinePatch("/v1/orgs/{org}")]
+    [WolverinePatch("/v1/orgs/{org}"), ProducesResponseType<OrgResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Patch(string org, UpdateOrgRequest? request, HttpContext http, IdentityStore store,
         IModelDirectory models, IProviderCredentials providers)
     {
@@ -95,13 +95,13 @@ public static class OrgEndpoints
     }
 
     [Authorize(Policy = Policies.User)]
-    [WolverineGet("/v1/orgs/{org}/members")]
+    [WolverineGet("/v1/orgs/{org}/members"), ProducesResponseType<DataList<MemberResponse>>(StatusCodes.Status200OK)]
     public static async Task<IResult> Members(string org, HttpContext http, IdentityStore store)
     {
         var (_, problem) = await MembershipAsync(store, http, org, adminOnly: false);
         if (problem is not null) return Problems.Result(problem);
         var members = await store.MembersAsync(org, http.RequestAborted);
-        return Results.Ok(new { data = members.Select(m => new MemberResponse(m.UserId, m.Name, m.Role, m.CreatedAt)).ToList() });
+        return Results.Ok(new DataList<MemberResponse>(members.Select(m => new MemberResponse(m.UserId, m.Name, m.Role, m.CreatedAt)).ToList()));
     }
 
     public sealed record AddMemberRequest(string? Name, string? UserId, string? Role);
@@ -111,7 +111,7 @@ public static class OrgEndpoints
     /// With <c>user_id</c>: an existing user joins the org (or changes role); their tokens then reach it with X-Org-Id.
     /// </summary>
     [Authorize(Policy = Policies.User)]
-    [WolverinePost("/v1/orgs/{org}/members")]
+    [WolverinePost("/v1/orgs/{org}/members"), ProducesResponseType<MemberResponse>(StatusCodes.Status201Created), ProducesResponseType<MemberResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> AddMember(string org, AddMemberRequest? request, HttpContext http, IdentityStore store)
     {
         var (_, problem) = await MembershipAsync(store, http, org, adminOnly: true);
@@ -136,7 +136,7 @@ public static class OrgEndpoints
     }
 
     [Authorize(Policy = Policies.User)]
-    [WolverineDelete("/v1/orgs/{org}/members/{userId}")]
+    [WolverineDelete("/v1/orgs/{org}/members/{userId}"), ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> RemoveMember(string org, string userId, HttpContext http, IdentityStore store)
     {
         var (_, problem) = await MembershipAsync(store, http, org, adminOnly: true);

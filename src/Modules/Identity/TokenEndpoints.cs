@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Authorization;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Identity;
@@ -25,12 +26,12 @@ public sealed record CreateTokenRequest(string? Name, string[]? Scopes, int? Exp
 public static class TokenEndpoints
 {
     [Authorize(Policy = Policies.User)]
-    [WolverineGet("/v1/auth/personal-access-tokens")]
+    [WolverineGet("/v1/auth/personal-access-tokens"), ProducesResponseType<DataList<TokenResponse>>(StatusCodes.Status200OK)]
     public static async Task<IResult> List(HttpContext http, IdentityStore store) =>
-        Results.Ok(new { data = (await store.TokensOfAsync(http.Caller().UserId, http.RequestAborted)).Select(TokenResponse.From).ToList() });
+        Results.Ok(new DataList<TokenResponse>((await store.TokensOfAsync(http.Caller().UserId, http.RequestAborted)).Select(TokenResponse.From).ToList()));
 
     [Authorize(Policy = Policies.User)]
-    [WolverinePost("/v1/auth/personal-access-tokens")]
+    [WolverinePost("/v1/auth/personal-access-tokens"), ProducesResponseType<TokenCreatedResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Create(CreateTokenRequest? request, HttpContext http, IdentityStore store, TimeProvider clock)
     {
         if (string.IsNullOrWhiteSpace(request?.Name) || request.Name.Length > 200)
@@ -51,7 +52,7 @@ public static class TokenEndpoints
 
     /// <summary>Revokes one of the caller's tokens (a deployment admin may revoke anyone's): refused on every instance within moments.</summary>
     [Authorize(Policy = Policies.User)]
-    [WolverineDelete("/v1/auth/personal-access-tokens/{tokenId}")]
+    [WolverineDelete("/v1/auth/personal-access-tokens/{tokenId}"), ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Revoke(string tokenId, HttpContext http, IdentityStore store)
     {
         var caller = http.Caller();

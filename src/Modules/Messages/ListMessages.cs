@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Messages;
@@ -14,9 +15,12 @@ namespace Everruns.Modules.Messages;
 /// </summary>
 public static class ListMessagesEndpoint
 {
+    /// <summary>A page of messages, under <c>data</c> and again under <c>messages</c>.</summary>
+    public sealed record MessagePage(IReadOnlyList<MessageResponse> Data, IReadOnlyList<MessageResponse> Messages, long Total, int Offset, int Limit);
+
     private static readonly string[] MessageTypes = [EventTypes.InputMessage, EventTypes.OutputMessageCompleted];
 
-    [WolverineGet("/v1/sessions/{id}/messages")]
+    [WolverineGet("/v1/sessions/{id}/messages"), ProducesResponseType<MessagePage>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(string id, HttpRequest http, ISessionDirectory sessions, ISessionEventLog events, CancellationToken ct)
     {
         if (await InputRules.ExistingSession(sessions, http.Caller().Org, id, ct) is { } missing) return Problems.Result(missing);

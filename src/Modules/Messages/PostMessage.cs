@@ -27,7 +27,7 @@ public static class PostMessageEndpoint
         return InputContent.Parse(request.Message).Problem ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/v1/sessions/{id}/messages"), Idempotent]
+    [WolverinePost("/v1/sessions/{id}/messages"), Idempotent, ProducesResponseType<MessageResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Post(string id, PostMessageRequest request, ISessionDirectory sessions, IMessageBus bus, HttpContext http)
     {
         var (missing, found) = await InputRules.LiveSession(sessions, http.Caller().Org, id);
@@ -91,6 +91,13 @@ public static class InputContent
 
     private static (JsonArray?, string?, ProblemDetails?) Fail(string code, string detail) => (null, null, Problems.BadRequest(code, detail));
 }
+
+/// <summary>
+/// The Message resource (the schema of what <see cref="MessageJson"/> writes, and of the messages events carry): its
+/// content parts (<c>text</c>, <c>image</c>, <c>tool_call</c>, <c>tool_result</c>...), and in a list the sequence of its event.
+/// </summary>
+public sealed record MessageResponse(string Id, string SessionId, string Role, JsonArray Content, DateTimeOffset CreatedAt,
+    long? Sequence, string? Phase, JsonObject? Controls, JsonObject? Metadata);
 
 /// <summary>The Message resource as JSON (snake_case, like every event payload).</summary>
 public static class MessageJson

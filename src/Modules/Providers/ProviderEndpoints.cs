@@ -23,15 +23,15 @@ public static partial class ProviderEndpoints
     [GeneratedRegex("^[a-z][a-z0-9_]{0,49}$")]
     private static partial Regex ProviderType();
 
-    [WolverineGet("/v1/providers")]
+    [WolverineGet("/v1/providers"), ProducesResponseType<DataList<ProviderResponse>>(StatusCodes.Status200OK)]
     public static async Task<IResult> List(IQuerySession documents, HttpRequest http)
     {
         var org = http.Caller().Org;
         var providers = await documents.Query<Provider>().OrderBy(p => p.CreatedAt).ToListAsync();
-        return Results.Ok(new { data = providers.Select(p => ProviderResponse.From(p, http)).ToList() });
+        return Results.Ok(new DataList<ProviderResponse>(providers.Select(p => ProviderResponse.From(p, http)).ToList()));
     }
 
-    [WolverineGet("/v1/providers/{id}")]
+    [WolverineGet("/v1/providers/{id}"), ProducesResponseType<ProviderResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(string id, IQuerySession documents, HttpRequest http)
     {
         var provider = await FindAsync(documents, id);
@@ -39,12 +39,12 @@ public static partial class ProviderEndpoints
     }
 
     [Authorize(Policy = Policies.OrgAdmin)]
-    [WolverinePost("/v1/providers")]
+    [WolverinePost("/v1/providers"), ProducesResponseType<ProviderResponse>(StatusCodes.Status201Created)]
     public static Task<IResult> Post(ProviderRequest? request, IDocumentSession documents, SecretBox box, IMessageBus bus, HttpRequest http) =>
         Upsert(null, request, documents, box, bus, http, replace: false);
 
     [Authorize(Policy = Policies.OrgAdmin)]
-    [WolverinePut("/v1/providers/{id}")]
+    [WolverinePut("/v1/providers/{id}"), ProducesResponseType<ProviderResponse>(StatusCodes.Status201Created), ProducesResponseType<ProviderResponse>(StatusCodes.Status200OK)]
     public static Task<IResult> Put(string id, ProviderRequest? request, IDocumentSession documents, SecretBox box, IMessageBus bus,
         HttpRequest http) =>
         Ids.IsValid(id, Ids.Provider)
@@ -52,7 +52,7 @@ public static partial class ProviderEndpoints
             : Task.FromResult(Problems.Result(Problems.BadRequest("invalid_provider_id", $"'{id}' is not a provider id (provider_<32 hex>)")));
 
     [Authorize(Policy = Policies.OrgAdmin)]
-    [WolverinePatch("/v1/providers/{id}")]
+    [WolverinePatch("/v1/providers/{id}"), ProducesResponseType<ProviderResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Patch(string id, ProviderRequest? request, IDocumentSession documents, SecretBox box, IMessageBus bus,
         HttpRequest http)
     {
@@ -80,7 +80,7 @@ public static partial class ProviderEndpoints
     }
 
     [Authorize(Policy = Policies.OrgAdmin)]
-    [WolverineDelete("/v1/providers/{id}")]
+    [WolverineDelete("/v1/providers/{id}"), ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, HttpRequest http)
     {
         var caller = http.Caller();

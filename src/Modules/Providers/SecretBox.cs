@@ -1,3 +1,4 @@
+using Everruns.Infrastructure;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Configuration;
@@ -20,7 +21,7 @@ public sealed class SecretBox
         _current = Parse(configuration, "SECRETS_ENCRYPTION_KEY");
         _previous = Parse(configuration, "SECRETS_ENCRYPTION_KEY_PREVIOUS");
         if (_current is null && _previous is not null)
-            throw new InvalidOperationException("SECRETS_ENCRYPTION_KEY_PREVIOUS is set without SECRETS_ENCRYPTION_KEY");
+            throw new SettingException("SECRETS_ENCRYPTION_KEY_PREVIOUS is set without SECRETS_ENCRYPTION_KEY");
     }
 
     public bool Enabled => _current is not null;
@@ -70,7 +71,7 @@ public sealed class SecretBox
         if (key is null)
         {
             if (raw.Length < 32)
-                throw new InvalidOperationException($"{name} must be 64 hex digits, base64 of 32 bytes, or a passphrase of 32+ characters");
+                throw new SettingException($"{name} must be 64 hex digits, base64 of 32 bytes, or a passphrase of 32+ characters");
             key = SHA256.HashData(Encoding.UTF8.GetBytes(raw));
         }
 

@@ -2,6 +2,7 @@ using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine;
 using Wolverine.Http;
 
@@ -13,7 +14,10 @@ namespace Everruns.Modules.Sessions;
 /// </summary>
 public static class CancelSessionTurnEndpoint
 {
-    [WolverinePost("/v1/sessions/{id}/cancel")]
+    /// <summary>What a cancel did: <c>cancelled</c> a running turn, or <c>no_op</c> when none ran.</summary>
+    public sealed record CancelResponse(string Status, string Message);
+
+    [WolverinePost("/v1/sessions/{id}/cancel"), ProducesResponseType<CancelResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Post(string id, IQuerySession documents, IMessageBus bus, HttpContext http, CancellationToken ct)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);
@@ -21,6 +25,6 @@ public static class CancelSessionTurnEndpoint
             return Problems.Result(SessionLookup.NotFound(id));
 
         var outcome = await bus.InvokeAsync<CancelTurnOutcome>(new CancelTurn(id, "cancelled by user"), ct);
-        return Results.Ok(new { status = outcome.Status, message = outcome.Message });
+        return Results.Ok(new CancelResponse(outcome.Status, outcome.Message));
     }
 }

@@ -19,7 +19,8 @@ public sealed record CreateSessionRequest(
     string? SystemPrompt,
     int? MaxIterations,
     List<CapabilityRef?>? Capabilities,
-    string? Locale);
+    string? Locale,
+    List<ClientToolDefinition?>? Tools = null);
 
 /// <summary>
 /// POST /v1/sessions opens a session, optionally with an agent (by agent_id or agent_name, not both). The
@@ -39,12 +40,13 @@ public static class CreateSessionEndpoint
                    InputRules.Harness(request.HarnessId, request.HarnessName),
                    InputRules.MaxIterations(request.MaxIterations),
                    InputRules.Capabilities(request.Capabilities),
+                   InputRules.ClientTools(request.Tools),
                    InputRules.Tags(request.Tags),
                    request.Title is { Length: > 500 } ? Problems.BadRequest("invalid_title", "title is at most 500 characters") : null)
                ?? WolverineContinue.NoProblems;
     }
 
-    [WolverinePost("/v1/sessions"), Idempotent]
+    [WolverinePost("/v1/sessions"), Idempotent, ProducesResponseType<SessionResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IAgentDirectory agents,
         IModelDirectory models, IOrgDefaults orgDefaults, IMessageBus bus, HttpRequest http)
     {
@@ -62,6 +64,9 @@ public static class CreateSessionEndpoint
         }
 
         if (InputRules.Model(models, request.ModelId) is { } unknownModel) return Problems.Result(unknownModel);
+        // Added to the agent's: a name the agent's tools use is refused.
+        if (agent?.Tools is { Count: > 0 } agentTools && InputRules.ClientTools(request.Tools, agentTools) is { } clash)
+            return Problems.Result(clash);
 
         var now = DateTimeOffset.UtcNow;
         var session = new Session
@@ -78,6 +83,8 @@ public static class CreateSessionEndpoint
             MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
             Capabilities = request.Capabilities?.Select(c => c!).DistinctBy(c => c.Ref).ToList() ?? [],
             AgentCapabilities = agent?.Capabilities.ToList() ?? [],
+            Tools = request.Tools?.Select(t => t!).ToList() ?? [],
+            AgentTools = agent?.Tools?.ToList() ?? [],
             Locale = request.Locale,
             CreatedAt = now,
             UpdatedAt = now,

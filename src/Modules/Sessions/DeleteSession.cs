@@ -2,6 +2,7 @@ using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine;
 using Wolverine.Http;
 
@@ -14,7 +15,7 @@ namespace Everruns.Modules.Sessions;
 /// </summary>
 public static class DeleteSessionEndpoint
 {
-    [WolverineDelete("/v1/sessions/{id}")]
+    [WolverineDelete("/v1/sessions/{id}"), ProducesResponseType(StatusCodes.Status204NoContent)]
     public static async Task<IResult> Delete(string id, IDocumentSession documents, IMessageBus bus, SessionCache cache,
         HttpContext http)
     {

@@ -2,13 +2,14 @@ using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Sessions;
 
 public static class GetSessionEndpoint
 {
-    [WolverineGet("/v1/sessions/{id}")]
+    [WolverineGet("/v1/sessions/{id}"), ProducesResponseType<SessionResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(string id, IQuerySession documents, ISessionActivities activities, HttpRequest http)
     {
         if (SessionLookup.Id(id) is { } invalid) return Problems.Result(invalid);

@@ -1,6 +1,7 @@
 using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Sessions;
@@ -17,7 +18,7 @@ public static class HarnessesEndpoint
     private static readonly HarnessResponse Generic = new(BuiltInHarness.Id, BuiltInHarness.Name, "Generic",
         "The built-in harness: the agent's system prompt, model and capabilities, nothing more.", "active", true, [], Epoch, Epoch);
 
-    [WolverineGet("/v1/harnesses")]
+    [WolverineGet("/v1/harnesses"), ProducesResponseType<Page<HarnessResponse>>(StatusCodes.Status200OK)]
     public static IResult List(HttpRequest http)
     {
         var (paging, problem) = Query.Paging(http);
@@ -26,7 +27,7 @@ public static class HarnessesEndpoint
         return Results.Ok(Page<HarnessResponse>.Of(all.Skip(paging.Offset).Take(paging.Limit).ToList(), all.Length, paging, http));
     }
 
-    [WolverineGet("/v1/harnesses/{id}")]
+    [WolverineGet("/v1/harnesses/{id}"), ProducesResponseType<HarnessResponse>(StatusCodes.Status200OK)]
     public static IResult Get(string id) =>
         id == BuiltInHarness.Id || id == BuiltInHarness.Name
             ? Results.Ok(Generic)

@@ -3,6 +3,7 @@ using Everruns.Infrastructure;
 using Marten;
 using Marten.Linq;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
 using Wolverine.Http;
 
 namespace Everruns.Modules.Sessions;
@@ -13,7 +14,7 @@ namespace Everruns.Modules.Sessions;
 /// </summary>
 public static class ListSessionsEndpoint
 {
-    [WolverineGet("/v1/sessions")]
+    [WolverineGet("/v1/sessions"), ProducesResponseType<Page<SessionResponse>>(StatusCodes.Status200OK)]
     public static async Task<IResult> Get(IQuerySession documents, ISessionActivities activities, HttpRequest http)
     {
         var (paging, pagingProblem) = Query.Paging(http);

@@ -26,6 +26,11 @@ public sealed class Session
 
     /// <summary>The agent's capabilities as the session was opened (the session keeps them when the agent changes).</summary>
     public List<CapabilityRef> AgentCapabilities { get; set; } = [];
+
+    /// <summary>The session's own client tools, added to its agent's (<see cref="AgentTools"/>, as the session was opened).</summary>
+    public List<ClientToolDefinition> Tools { get; set; } = [];
+
+    public List<ClientToolDefinition> AgentTools { get; set; } = [];
     public string? Locale { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

@@ -18,6 +18,7 @@ public sealed record SessionResponse(
     string? SystemPrompt,
     int? MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities,
+    IReadOnlyList<ClientToolDefinition> Tools,
     string? Locale,
     string Status,
     string? Preview,
@@ -37,7 +38,7 @@ public sealed record SessionResponse(
         return new(
             session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
-            session.Capabilities, session.Locale,
+            session.Capabilities, session.Tools, session.Locale,
             activity?.Status ?? SessionStatuses.Started,
             activity?.Preview,
             activity?.OutputPreview,

@@ -20,7 +20,7 @@ public static class UpdateSessionEndpoint
                   request.Title is { Length: > 500 } ? Problems.BadRequest("invalid_title", "title is at most 500 characters") : null)
               ?? WolverineContinue.NoProblems;
 
-    [WolverinePatch("/v1/sessions/{id}")]
+    [WolverinePatch("/v1/sessions/{id}"), ProducesResponseType<SessionResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Patch(string id, UpdateSessionRequest request, IDocumentSession documents,
         ISessionActivities activities, HttpRequest http)
     {

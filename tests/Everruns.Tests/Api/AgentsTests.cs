@@ -98,7 +98,7 @@ public sealed class AgentsTests(AppFixture app)
         (await _api.PostAsync("/v1/agents", "[1,2]")).Status.ShouldBe(HttpStatusCode.BadRequest);
         (await _api.PostAsync("/v1/agents", new { name = "ok-name" })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_system_prompt");
         (await _api.PostAsync("/v1/agents", new { name = Names.Unique("c"), system_prompt = "x", capabilities = new[] { new { @ref = "teleport" } } }))
-            .ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_capability");
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "capability_not_supported");
         (await _api.PostAsync("/v1/agents", new { id = "agent_123", name = Names.Unique("c"), system_prompt = "x" }))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_agent_id");
         (await _api.PostAsync("/v1/agents", new { name = Names.Unique("c"), system_prompt = "x", default_model_id = "gpt-9" }))

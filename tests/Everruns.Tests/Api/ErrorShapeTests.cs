@@ -48,10 +48,10 @@ public sealed class ErrorShapeTests(AppFixture app)
     public async Task a_field_this_server_does_not_implement_is_refused_by_name()
     {
         var agents = (await _api.GetAsync("/v1/agents?limit=100")).Object["total"]!.GetValue<int>();
-        var refused = await _api.PostAsync("/v1/agents", new { name = Names.Unique("tools"), system_prompt = "x", tools = new[] { new { name = "t" } } });
+        var refused = await _api.PostAsync("/v1/agents", new { name = Names.Unique("files"), system_prompt = "x", initial_files = new[] { new { path = "/a.txt" } } });
         refused.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_field");
-        ((string)refused.Object["detail"]!).ShouldContain("'tools'");
-        ((string)refused.Object["path"]!).ShouldBe("$.tools");
+        ((string)refused.Object["detail"]!).ShouldContain("'initial_files'");
+        ((string)refused.Object["path"]!).ShouldBe("$.initial_files");
         ShouldNameNoType(refused);
         (await _api.GetAsync("/v1/agents?limit=100")).Object["total"]!.GetValue<int>().ShouldBe(agents);
 

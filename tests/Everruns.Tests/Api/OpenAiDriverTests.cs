@@ -78,6 +78,19 @@ public sealed class OpenAiDriverTests
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("llm_error");
         ((string)failed["data"]!["error"]!).ShouldContain("the fake refuses to answer");
+
+        // A client's tool goes to the provider as a function, with its declared schema, beside the server's.
+        var withClientTool = (string)(await api.CreateSessionAsync(new
+        {
+            agent_id = (string)agent["id"]!, model_id = "fake-large", tools = new[] { ClientToolsTests.Weather() },
+        }))["id"]!;
+        await api.PostMessageAsync(withClientTool, "hello with tools");
+        ((string)(await api.WaitForTurnsAsync(withClientTool)).Last()["type"]!).ShouldBe("turn.completed");
+        var offered = fake.Requests.Last().Body["tools"]!.AsArray();
+        offered.Select(t => (string)t!["function"]!["name"]!).ShouldBe(["current_time", "get_weather"]);
+        var weather = offered[1]!["function"]!;
+        ((string)weather["description"]!).ShouldBe("The weather in a city, from the user's own weather station.");
+        ((string)weather["parameters"]!["properties"]!["city"]!["type"]!).ShouldBe("string");
     }
 
     [Fact]

@@ -195,17 +195,39 @@ public sealed class PoolWarningTests
     }
 }
 
-public sealed class ModuleSettingsTests
+/// <summary>What a person running the server reads: a bad setting in one line, a good start without framework noise.</summary>
+public sealed class StartupConsoleTests
 {
     [Theory]
-    [InlineData("SSE_MAX_CONNECTIONS", "many")]
-    [InlineData("TURN_HEARTBEAT_SECS", "-1")]
-    [InlineData("MAINTENANCE_INTERVAL_SECS", "soon")]
-    [InlineData("OFFLINE_MODEL_CHUNK_DELAY_MS", "x")]
-    public async Task a_malformed_module_setting_stops_the_host_with_its_name(string key, string value)
+    [InlineData("API_KEY_SECRET", "", "API_KEY_SECRET is not set")]
+    [InlineData("PORT", "abc", "PORT must be a whole number")]
+    [InlineData("SSE_HEARTBEAT_INTERVAL_SECS", "soon", "SSE_HEARTBEAT_INTERVAL_SECS must be a positive number")]
+    [InlineData("DATABASE_URL", "mysql://nowhere", "DATABASE_URL")]
+    // The modules' own settings, read as their services are added.
+    [InlineData("SSE_MAX_CONNECTIONS", "many", "SSE_MAX_CONNECTIONS")]
+    [InlineData("TURN_HEARTBEAT_SECS", "-1", "TURN_HEARTBEAT_SECS")]
+    [InlineData("MAINTENANCE_INTERVAL_SECS", "soon", "MAINTENANCE_INTERVAL_SECS")]
+    [InlineData("OFFLINE_MODEL_CHUNK_DELAY_MS", "x", "OFFLINE_MODEL_CHUNK_DELAY_MS")]
+    [InlineData("CLIENT_TOOL_TIMEOUT_SECS", "0", "CLIENT_TOOL_TIMEOUT_SECS")]
+    public async Task a_missing_or_malformed_setting_stops_the_server_with_one_line_and_exit_code_1(string key, string value, string says)
     {
-        var error = await Should.ThrowAsync<Exception>(() => TestHost.StartAsync("postgres://u@127.0.0.1:1/none",
-            settings: new Dictionary<string, string> { [key] = value }));
-        error.GetBaseException().Message.ShouldContain(key);
+        var (exitCode, output) = await HostProcess.RunVerbAsync("postgres://u@127.0.0.1:1/none", new Dictionary<string, string> { [key] = value });
+        exitCode.ShouldBe(1, output);
+        var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(l => !l.Contains(" info: ", StringComparison.Ordinal)).ToList(); // the log lines of the start before it
+        lines.ShouldHaveSingleItem(output);
+        lines[0].ShouldStartWith("everruns: ");
+        lines[0].ShouldContain(says);
+        output.ShouldNotContain("   at ");
+    }
+
+    [Fact]
+    public async Task a_server_starting_in_a_terminal_prints_no_framework_command_discovery()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_console");
+        await using var host = HostProcess.Start(database.Url);
+        await host.WaitUntilReadyAsync();
+        host.Output.ShouldNotContain("for commands");
+        host.Output.ShouldContain("Everruns ");
     }
 }

@@ -12,7 +12,10 @@ namespace Everruns.Tests.Identity;
 public sealed class TenancyTests(AppFixture app)
 {
     /// <summary>A new org (created by the deployment admin) with an admin user; a client acting as that user.</summary>
-    private async Task<(string OrgId, string UserId, ApiClient Client)> NewOrgAsync(string name)
+    private Task<(string OrgId, string UserId, ApiClient Client)> NewOrgAsync(string name) => NewOrgAsync(app, name);
+
+    /// <summary>A new org with an admin user on the shared host, and a client acting as that user.</summary>
+    internal static async Task<(string OrgId, string UserId, ApiClient Client)> NewOrgAsync(AppFixture app, string name)
     {
         var org = await app.Api.PostAsync("/v1/orgs", new { name });
         org.Status.ShouldBe(HttpStatusCode.Created, org.Text);
@@ -37,7 +40,8 @@ public sealed class TenancyTests(AppFixture app)
         endpoints.Count.ShouldBeGreaterThan(30);
         endpoints.Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null)
             .Select(e => e.RoutePattern.RawText).Distinct().Order()
-            .ShouldBe(["/conformance", "/health", "/health/ready", "/metrics", "/status"]);
+            .ShouldBe(["/conformance", "/docs/favicon.svg", "/docs/scalar.aspnetcore.js", "/docs/scalar.js", "/docs/{documentName?}",
+                "/health", "/health/ready", "/metrics", "/status", "/v1/openapi.json"]);
 
         var options = app.Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Authorization.AuthorizationOptions>>().Value;
         options.FallbackPolicy.ShouldBeSameAs(options.GetPolicy(Everruns.Infrastructure.Policies.Member));
