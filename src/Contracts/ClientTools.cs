@@ -20,8 +20,12 @@ public sealed record ClientToolDefinition(
     public const int MaxDescriptionBytes = 1024;
     public const int MaxParametersBytes = 10 * 1024;
 
-    /// <summary>How a timeline shows the tool.</summary>
-    public string Shown => DisplayName ?? Name ?? "";
+    /// <summary>
+    /// Declarations under the field's earlier name (<c>client_tools</c>), whose entries said <c>"type":"client"</c> or
+    /// nothing: the same tools, as <c>client_side</c>.
+    /// </summary>
+    public static List<ClientToolDefinition?>? FromLegacy(List<ClientToolDefinition?>? legacy) =>
+        legacy?.Select(t => t is { Type: null or "client" } ? t with { Type = ClientSide } : t).ToList();
 }
 
 /// <summary>One item of <c>tool.call_requested</c>'s <c>tool_summaries</c>: a call as a person reads it.</summary>

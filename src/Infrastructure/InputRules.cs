@@ -74,6 +74,26 @@ public static class InputRules
         }
     }
 
+    /// <summary>
+    /// Fields of the public API this server does not implement (yet): absent, null or empty (<c>[]</c>, <c>{}</c>,
+    /// <c>false</c>), as the SDKs send them by default, they are accepted; set to anything else, refused with 400
+    /// <c>unsupported_field</c> naming the first, never dropped.
+    /// </summary>
+    public static ProblemDetails? Unsupported(params (string Field, System.Text.Json.Nodes.JsonNode? Value)[] fields)
+    {
+        foreach (var (field, value) in fields)
+        {
+            if (value is null or System.Text.Json.Nodes.JsonArray { Count: 0 } or System.Text.Json.Nodes.JsonObject { Count: 0 }) continue;
+            if (value is System.Text.Json.Nodes.JsonValue v && v.GetValueKind() is System.Text.Json.JsonValueKind.False or System.Text.Json.JsonValueKind.Null) continue;
+            var problem = Problems.BadRequest("unsupported_field",
+                $"'{field}' is not supported by this server: leave it out, or empty (the README lists the fields it honours)");
+            problem.Extensions["path"] = "$." + field;
+            return problem;
+        }
+
+        return null;
+    }
+
     public static ProblemDetails? Harness(string? harnessId, string? harnessName)
     {
         if (harnessId is not null && harnessId != BuiltInHarness.Id)

@@ -18,6 +18,9 @@ public sealed class Agent
 
     /// <summary>Tools its sessions' clients run (<c>"type":"client_side"</c>).</summary>
     public List<ClientToolDefinition> Tools { get; set; } = [];
+
+    /// <summary>Whether the model may call several tools in one answer (null: the provider's default).</summary>
+    public bool? ParallelToolCalls { get; set; }
     public List<string> Tags { get; set; } = [];
     public string Status { get; set; } = AgentStatus.Active;
     public long SessionCount { get; set; }

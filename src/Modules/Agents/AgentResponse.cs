@@ -16,6 +16,7 @@ public sealed record AgentResponse(
     int? MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities,
     IReadOnlyList<ClientToolDefinition> Tools,
+    bool? ParallelToolCalls,
     IReadOnlyList<string> Tags,
     string Status,
     DateTimeOffset CreatedAt,
@@ -32,7 +33,7 @@ public sealed record AgentResponse(
         var self = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/agents/{agent.Id}");
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/agents/{agent.Id}");
         return new AgentResponse(agent.Id, agent.Name, agent.DisplayName, agent.Description, agent.SystemPrompt,
-            agent.DefaultModelId, agent.HarnessId, agent.MaxIterations, agent.Capabilities, agent.Tools, agent.Tags, agent.Status,
+            agent.DefaultModelId, agent.HarnessId, agent.MaxIterations, agent.Capabilities, agent.Tools, agent.ParallelToolCalls, agent.Tags, agent.Status,
             agent.CreatedAt, agent.UpdatedAt, agent.ArchivedAt, agent.SessionCount, 0, self, view, view);
     }
 }

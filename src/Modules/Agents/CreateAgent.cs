@@ -20,7 +20,23 @@ public sealed record CreateAgentRequest(
     List<CapabilityRef?>? Capabilities,
     List<string?>? Tags,
     string? Model = null,
-    List<ClientToolDefinition?>? Tools = null);
+    List<ClientToolDefinition?>? Tools = null,
+    bool? ParallelToolCalls = null,
+    System.Text.Json.Nodes.JsonNode? InitialFiles = null,
+    [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] System.Text.Json.Nodes.JsonNode? McpServers = null,
+    System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
+    List<ClientToolDefinition?>? ClientTools = null)
+{
+    /// <summary>
+    /// The client's tools, from <c>tools</c> or from <c>client_tools</c> (the earlier name of the field, whose entries said
+    /// <c>"type":"client"</c>), not both.
+    /// </summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public List<ClientToolDefinition?>? DeclaredTools => Tools ?? ClientToolDefinition.FromLegacy(ClientTools);
+
+    public ProblemDetails? NotSupported() =>
+        InputRules.Unsupported(("initial_files", InitialFiles), ("mcpServers", McpServers), ("network_access", NetworkAccess));
+}
 
 /// <summary>
 /// POST /v1/agents creates an agent, or updates the one with the same id or name (upsert): 201 when
@@ -39,8 +55,12 @@ public static class CreateAgentEndpoint
                    InputRules.Harness(request.HarnessId, request.HarnessName),
                    InputRules.MaxIterations(request.MaxIterations),
                    InputRules.Capabilities(request.Capabilities),
-                   InputRules.ClientTools(request.Tools),
-                   InputRules.Tags(request.Tags))
+                   request.Tools is not null && request.ClientTools is not null
+                       ? Problems.BadRequest("invalid_tools", "give tools or client_tools (its earlier name), not both")
+                       : null,
+                   InputRules.ClientTools(request.DeclaredTools),
+                   InputRules.Tags(request.Tags),
+                   request.NotSupported())
                ?? WolverineContinue.NoProblems;
     }
 
@@ -82,7 +102,8 @@ public static class CreateAgentEndpoint
         agent.HarnessId = BuiltInHarness.Id;
         agent.MaxIterations = request.MaxIterations;
         agent.Capabilities = request.Capabilities?.Select(c => c!).ToList() ?? [];
-        agent.Tools = request.Tools?.Select(t => t!).ToList() ?? [];
+        agent.Tools = request.DeclaredTools?.Select(t => t!).ToList() ?? [];
+        agent.ParallelToolCalls = request.ParallelToolCalls;
         agent.Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [];
         // An upsert brings an archived agent back.
         agent.Status = AgentStatus.Active;

@@ -20,7 +20,16 @@ public sealed record UpdateAgentRequest(
     List<CapabilityRef?>? Capabilities,
     List<string?>? Tags,
     string? Status,
-    List<ClientToolDefinition?>? Tools = null);
+    List<ClientToolDefinition?>? Tools = null,
+    bool? ParallelToolCalls = null,
+    System.Text.Json.Nodes.JsonNode? InitialFiles = null,
+    [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] System.Text.Json.Nodes.JsonNode? McpServers = null,
+    System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
+    List<ClientToolDefinition?>? ClientTools = null)
+{
+    [System.Text.Json.Serialization.JsonIgnore]
+    public List<ClientToolDefinition?>? DeclaredTools => Tools ?? ClientToolDefinition.FromLegacy(ClientTools);
+}
 
 public static class UpdateAgentEndpoint
 {
@@ -33,8 +42,13 @@ public static class UpdateAgentEndpoint
                    InputRules.Harness(request.HarnessId, request.HarnessName),
                    InputRules.MaxIterations(request.MaxIterations),
                    InputRules.Capabilities(request.Capabilities),
-                   InputRules.ClientTools(request.Tools),
+                   request.Tools is not null && request.ClientTools is not null
+                       ? Problems.BadRequest("invalid_tools", "give tools or client_tools (its earlier name), not both")
+                       : null,
+                   InputRules.ClientTools(request.DeclaredTools),
                    InputRules.Tags(request.Tags),
+                   InputRules.Unsupported(("initial_files", request.InitialFiles), ("mcpServers", request.McpServers),
+                       ("network_access", request.NetworkAccess)),
                    request.Status is null or AgentStatus.Active or AgentStatus.Archived
                        ? null
                        : Problems.BadRequest("invalid_status", "status must be 'active' or 'archived'"))
@@ -66,7 +80,8 @@ public static class UpdateAgentEndpoint
         agent.DefaultModelId = request.DefaultModelId ?? agent.DefaultModelId;
         agent.MaxIterations = request.MaxIterations ?? agent.MaxIterations;
         if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => c!).ToList();
-        if (request.Tools is not null) agent.Tools = request.Tools.Select(t => t!).ToList(); // replaces them all
+        if (request.DeclaredTools is { } tools) agent.Tools = tools.Select(t => t!).ToList(); // replaces them all
+        agent.ParallelToolCalls = request.ParallelToolCalls ?? agent.ParallelToolCalls;
         if (request.Tags is not null) agent.Tags = request.Tags.Select(t => t!).Distinct().ToList();
         if (request.Status is not null && request.Status != agent.Status)
         {

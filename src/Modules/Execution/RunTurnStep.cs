@@ -119,7 +119,8 @@ public static class RunTurnStepHandler
             var model = models.Resolve(runtime.ModelId);
             if (model is null)
                 return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
-            var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities, runtime.Tools)] };
+            var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities, runtime.Tools)],
+                AllowMultipleToolCalls = runtime.ParallelToolCalls };
             var client = model.Client;
             if (model.Provider == ModelCatalog.OpenAiProvider)
             {

@@ -18,13 +18,28 @@ public static class PostMessageEndpoint
 {
     public const int MaxTextLength = 100_000;
 
-    public sealed record PostMessageRequest(JsonObject? Message);
+    /// <summary>
+    /// The body: the message, and its <paramref name="Tags"/> and <paramref name="Metadata"/> (kept with it, shown on the
+    /// message). The public API's turn routing fields are not supported: set, they are refused.
+    /// </summary>
+    public sealed record PostMessageRequest(JsonObject? Message, List<string?>? Tags = null, JsonObject? Metadata = null,
+        JsonNode? Controls = null, JsonNode? ExternalActor = null, JsonNode? AddressedParticipantId = null);
+
+    public const int MaxMetadataBytes = 16 * 1024;
 
     public static ProblemDetails Validate(PostMessageRequest? request)
     {
         if (request?.Message is null)
             return Problems.BadRequest("invalid_message", "message is required: {\"message\":{\"role\":\"user\",\"content\":[{\"type\":\"text\",\"text\":\"...\"}]}}");
-        return InputContent.Parse(request.Message).Problem ?? WolverineContinue.NoProblems;
+        return InputRules.First(
+                   InputContent.Parse(request.Message).Problem,
+                   InputRules.Tags(request.Tags),
+                   request.Metadata is { } metadata && System.Text.Encoding.UTF8.GetByteCount(metadata.ToJsonString()) > MaxMetadataBytes
+                       ? Problems.BadRequest("invalid_metadata", $"metadata is at most {MaxMetadataBytes} bytes of JSON")
+                       : null,
+                   InputRules.Unsupported(("controls", request.Controls), ("external_actor", request.ExternalActor),
+                       ("addressed_participant_id", request.AddressedParticipantId)))
+               ?? WolverineContinue.NoProblems;
     }
 
     [WolverinePost("/v1/sessions/{id}/messages"), Idempotent, ProducesResponseType<MessageResponse>(StatusCodes.Status201Created)]
@@ -36,6 +51,8 @@ public static class PostMessageEndpoint
         var (content, text, _) = InputContent.Parse(request.Message!);
         var message = new ConversationMessage(Ids.New(Ids.Message), "user", content!, DateTimeOffset.UtcNow);
         var json = MessageJson.From(message, id);
+        if (request.Tags is { Count: > 0 } tags) json["tags"] = new JsonArray(tags.Distinct().Select(t => (JsonNode)t!).ToArray());
+        if (request.Metadata is { Count: > 0 } metadata) json["metadata"] = metadata.DeepClone();
         var location = $"/v1/sessions/{id}/messages/{message.Id}";
         await bus.InvokeAsync(new AcceptMessage(id, message.Id, json.DeepClone().AsObject(), text!, found!.Runtime,
             IdempotencyKeys.ResponseFor(http, StatusCodes.Status201Created, location, json)), http.RequestAborted);
@@ -51,6 +68,13 @@ public static class InputContent
     /// <summary>The content parts, their text joined for the model and previews, or the problem with the input.</summary>
     public static (JsonArray? Content, string? Text, ProblemDetails? Problem) Parse(JsonObject message)
     {
+        if (message.Select(p => p.Key).FirstOrDefault(k => k is not ("role" or "content")) is { } extra)
+        {
+            var unknown = Problems.BadRequest("unknown_field", $"'{extra}' is not a field this server accepts in a message (role, content)");
+            unknown.Extensions["path"] = "$.message." + extra;
+            return (null, null, unknown);
+        }
+
         if (message["role"] is { } role && (role.GetValueKind() != JsonValueKind.String || (string)role! != "user"))
             return Fail("invalid_role", "only user messages can be posted (role must be \"user\")");
 
@@ -97,7 +121,7 @@ public static class InputContent
 /// content parts (<c>text</c>, <c>image</c>, <c>tool_call</c>, <c>tool_result</c>...), and in a list the sequence of its event.
 /// </summary>
 public sealed record MessageResponse(string Id, string SessionId, string Role, JsonArray Content, DateTimeOffset CreatedAt,
-    long? Sequence, string? Phase, JsonObject? Controls, JsonObject? Metadata);
+    long? Sequence, string? Phase, JsonObject? Controls, JsonObject? Metadata, IReadOnlyList<string>? Tags);
 
 /// <summary>The Message resource as JSON (snake_case, like every event payload).</summary>
 public static class MessageJson

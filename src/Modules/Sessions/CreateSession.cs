@@ -20,7 +20,14 @@ public sealed record CreateSessionRequest(
     int? MaxIterations,
     List<CapabilityRef?>? Capabilities,
     string? Locale,
-    List<ClientToolDefinition?>? Tools = null);
+    List<ClientToolDefinition?>? Tools = null,
+    bool? ParallelToolCalls = null,
+    System.Text.Json.Nodes.JsonNode? InitialFiles = null,
+    [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] System.Text.Json.Nodes.JsonNode? McpServers = null,
+    System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
+    System.Text.Json.Nodes.JsonNode? WorkspaceId = null,
+    System.Text.Json.Nodes.JsonNode? AgentIdentityId = null,
+    System.Text.Json.Nodes.JsonNode? Hints = null);
 
 /// <summary>
 /// POST /v1/sessions opens a session, optionally with an agent (by agent_id or agent_name, not both). The
@@ -42,6 +49,9 @@ public static class CreateSessionEndpoint
                    InputRules.Capabilities(request.Capabilities),
                    InputRules.ClientTools(request.Tools),
                    InputRules.Tags(request.Tags),
+                   InputRules.Unsupported(("initial_files", request.InitialFiles), ("mcpServers", request.McpServers),
+                       ("network_access", request.NetworkAccess), ("workspace_id", request.WorkspaceId),
+                       ("agent_identity_id", request.AgentIdentityId), ("hints", request.Hints)),
                    request.Title is { Length: > 500 } ? Problems.BadRequest("invalid_title", "title is at most 500 characters") : null)
                ?? WolverineContinue.NoProblems;
     }
@@ -85,6 +95,7 @@ public static class CreateSessionEndpoint
             AgentCapabilities = agent?.Capabilities.ToList() ?? [],
             Tools = request.Tools?.Select(t => t!).ToList() ?? [],
             AgentTools = agent?.Tools?.ToList() ?? [],
+            ParallelToolCalls = request.ParallelToolCalls ?? agent?.ParallelToolCalls,
             Locale = request.Locale,
             CreatedAt = now,
             UpdatedAt = now,

@@ -31,6 +31,9 @@ public sealed class Session
     public List<ClientToolDefinition> Tools { get; set; } = [];
 
     public List<ClientToolDefinition> AgentTools { get; set; } = [];
+
+    /// <summary>The session's own, else its agent's (as it opened): whether the model may call several tools at once.</summary>
+    public bool? ParallelToolCalls { get; set; }
     public string? Locale { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

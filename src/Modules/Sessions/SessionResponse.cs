@@ -19,6 +19,7 @@ public sealed record SessionResponse(
     int? MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities,
     IReadOnlyList<ClientToolDefinition> Tools,
+    bool? ParallelToolCalls,
     string? Locale,
     string Status,
     string? Preview,
@@ -38,7 +39,7 @@ public sealed record SessionResponse(
         return new(
             session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
-            session.Capabilities, session.Tools, session.Locale,
+            session.Capabilities, session.Tools, session.ParallelToolCalls, session.Locale,
             activity?.Status ?? SessionStatuses.Started,
             activity?.Preview,
             activity?.OutputPreview,

@@ -8,7 +8,8 @@ using Wolverine.Http;
 namespace Everruns.Modules.Sessions;
 
 /// <summary>PATCH body: only the given fields change.</summary>
-public sealed record UpdateSessionRequest(string? Title, List<string?>? Tags, string? Locale);
+public sealed record UpdateSessionRequest(string? Title, List<string?>? Tags, string? Locale,
+    System.Text.Json.Nodes.JsonNode? AgentIdentityId = null);
 
 public static class UpdateSessionEndpoint
 {
@@ -17,6 +18,7 @@ public static class UpdateSessionEndpoint
             ? Problems.BadRequest("invalid_body", "the request body must be a JSON object")
             : InputRules.First(
                   InputRules.Tags(request.Tags),
+                  InputRules.Unsupported(("agent_identity_id", request.AgentIdentityId)),
                   request.Title is { Length: > 500 } ? Problems.BadRequest("invalid_title", "title is at most 500 characters") : null)
               ?? WolverineContinue.NoProblems;
 

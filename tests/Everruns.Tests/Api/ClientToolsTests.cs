@@ -230,6 +230,18 @@ public sealed class ClientToolsTests(AppFixture app)
         session.Status.ShouldBe(HttpStatusCode.Created, session.Text);
         session.Object["tools"]!.AsArray().Select(t => (string)t!["name"]!).ShouldBe(["open_url"]);
 
+        // The field's earlier name, client_tools ("type":"client"), declares the same tools; not both at once.
+        var legacy = await _api.PostAsync("/v1/agents", new
+        {
+            name = Names.Unique("legacy"), system_prompt = "x",
+            client_tools = new[] { new { type = "client", name = "open_url", description = "Opens a URL", parameters = new { type = "object" } } },
+        });
+        legacy.Status.ShouldBe(HttpStatusCode.Created, legacy.Text);
+        ((string)legacy.Object["tools"]![0]!["type"]!).ShouldBe("client_side");
+        legacy.Object.ContainsKey("shown").ShouldBeFalse();
+        (await _api.PostAsync("/v1/agents", new { name = Names.Unique("both"), system_prompt = "x", tools = new[] { Weather() }, client_tools = new[] { Weather("b") } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_tools");
+
         // PATCH replaces the agent's tools.
         var patched = await _api.PatchAsync($"/v1/agents/{agent.Object["id"]}", new { tools = Array.Empty<object>() });
         patched.Object["tools"]!.AsArray().Count.ShouldBe(0);
@@ -240,16 +252,19 @@ public sealed class ClientToolsTests(AppFixture app)
 public sealed class ClientToolsClusterTests
 {
     [Fact]
-    public async Task results_posted_on_another_instance_after_the_requesting_one_was_killed_complete_the_turn()
+    public async Task results_posted_on_a_new_instance_after_every_instance_was_killed_complete_the_turn()
     {
         await using var cluster = await Infrastructure.Cluster.StartAsync(2, prefix: "everruns_client_tools");
         var first = cluster.Api(0);
         var sessionId = await ClientToolsTests.SessionWithWeatherToolAsync(first);
         await first.PostMessageAsync(sessionId, """call get_weather {"city":"Tokyo"}""");
         await ClientToolsTests.WaitForStatusAsync(first, sessionId, "waiting_for_tool_results");
-        cluster.Nodes[0].Kill(); // kill -9 of the instance that ran the turn
+        // kill -9 of every instance, the one that ran the turn first: the wait is a row, and a new instance takes it on.
+        cluster.Nodes[0].Kill();
+        cluster.Nodes[1].Kill();
+        await cluster.AddNodeAsync();
 
-        var second = cluster.Api(1);
+        var second = cluster.Api(2);
         var callId = (string)(await second.EventsAsync(sessionId)).Single(e => (string)e["type"]! == "tool.call_requested")["data"]!["tool_calls"]![0]!["id"]!;
         (await second.PostAsync($"/v1/sessions/{sessionId}/tool-results",
             new { tool_results = new[] { new { tool_call_id = callId, result = (object)new { temp_c = 9 } } } })).Status.ShouldBe(HttpStatusCode.OK);

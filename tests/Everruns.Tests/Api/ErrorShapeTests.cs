@@ -48,16 +48,16 @@ public sealed class ErrorShapeTests(AppFixture app)
     public async Task a_field_this_server_does_not_implement_is_refused_by_name()
     {
         var agents = (await _api.GetAsync("/v1/agents?limit=100")).Object["total"]!.GetValue<int>();
-        var refused = await _api.PostAsync("/v1/agents", new { name = Names.Unique("files"), system_prompt = "x", initial_files = new[] { new { path = "/a.txt" } } });
+        var refused = await _api.PostAsync("/v1/agents", new { name = Names.Unique("persona"), system_prompt = "x", persona = new[] { new { mood = "calm" } } });
         refused.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_field");
-        ((string)refused.Object["detail"]!).ShouldContain("'initial_files'");
-        ((string)refused.Object["path"]!).ShouldBe("$.initial_files");
+        ((string)refused.Object["detail"]!).ShouldContain("'persona'");
+        ((string)refused.Object["path"]!).ShouldBe("$.persona");
         ShouldNameNoType(refused);
         (await _api.GetAsync("/v1/agents?limit=100")).Object["total"]!.GetValue<int>().ShouldBe(agents);
 
-        var session = await _api.PostAsync("/v1/sessions", new { title = "files", initial_files = new[] { new { path = "/a.txt", content = "a" } } });
+        var session = await _api.PostAsync("/v1/sessions", new { title = "mood", persona = "calm" });
         session.ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_field");
-        ((string)session.Object["detail"]!).ShouldContain("'initial_files'");
+        ((string)session.Object["detail"]!).ShouldContain("'persona'");
     }
 
     [Fact]

@@ -82,7 +82,7 @@ public sealed class OpenAiDriverTests
         // A client's tool goes to the provider as a function, with its declared schema, beside the server's.
         var withClientTool = (string)(await api.CreateSessionAsync(new
         {
-            agent_id = (string)agent["id"]!, model_id = "fake-large", tools = new[] { ClientToolsTests.Weather() },
+            agent_id = (string)agent["id"]!, model_id = "fake-large", tools = new[] { ClientToolsTests.Weather() }, parallel_tool_calls = false,
         }))["id"]!;
         await api.PostMessageAsync(withClientTool, "hello with tools");
         ((string)(await api.WaitForTurnsAsync(withClientTool)).Last()["type"]!).ShouldBe("turn.completed");
@@ -91,6 +91,7 @@ public sealed class OpenAiDriverTests
         var weather = offered[1]!["function"]!;
         ((string)weather["description"]!).ShouldBe("The weather in a city, from the user's own weather station.");
         ((string)weather["parameters"]!["properties"]!["city"]!["type"]!).ShouldBe("string");
+        fake.Requests.Last().Body["parallel_tool_calls"]!.GetValue<bool>().ShouldBeFalse(); // the session's choice, honoured
     }
 
     [Fact]
