@@ -6,19 +6,22 @@ public static class BuiltInCapabilities
     public const string CurrentTime = "current_time";
     public const string WebFetch = "web_fetch";
     public const string SessionStorage = "session_storage";
+    public const string SessionFileSystem = "session_file_system";
 
     public static IReadOnlyList<(string Id, string Name, string Description)> All { get; } =
     [
         (CurrentTime, "Current time", "Tells the agent the current date and time (UTC or a given IANA time zone)."),
         (WebFetch, "Web fetch", "Fetches a web page or document over HTTP(S) and gives the agent its text (public addresses only, unless the operator allows more)."),
         (SessionStorage, "Session storage", "A key-value store of the session's own that the agent reads and writes across its turns."),
+        (SessionFileSystem, "File system", "Lets the agent read, write, edit, list, search, move and delete the files of its session's workspace (/workspace)."),
     ];
 
     public static bool IsKnown(string id) => All.Any(c => c.Id == id);
 
     /// <summary>The names of the tools the built-in capabilities give the model (which a client tool may not take).</summary>
     public static IReadOnlyList<string> ToolNames { get; } =
-        [CurrentTime, WebFetch, "storage_set", "storage_get", "storage_list", "storage_delete"];
+        [CurrentTime, WebFetch, "storage_set", "storage_get", "storage_list", "storage_delete",
+         "read_file", "write_file", "edit_file", "list_directory", "grep_files", "delete_file", "move_file", "stat_file"];
 
     public static bool IsToolName(string name) => ToolNames.Contains(name);
 }

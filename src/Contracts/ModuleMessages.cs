@@ -8,7 +8,7 @@ namespace Everruns.Contracts;
 public sealed record AgentSnapshot(
     string Id, string Name, string SystemPrompt, string? DefaultModelId, int? MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities, string Status, IReadOnlyList<ClientToolDefinition>? Tools = null,
-    bool? ParallelToolCalls = null);
+    bool? ParallelToolCalls = null, IReadOnlyList<InitialFile>? InitialFiles = null);
 
 /// <summary>Published by Sessions when a session is opened with an agent (Agents keeps session_count).</summary>
 public sealed record SessionOpened(string SessionId, string OrgId, string? AgentId);
@@ -21,7 +21,8 @@ public sealed record SessionRef(string Id, string OrgId);
 /// <summary>What a turn runs with: the session's settings merged over its agent's (its client tools: the agent's and its own).</summary>
 public sealed record SessionRuntime(
     string SessionId, string OrgId, string? AgentId, string SystemPrompt, string? ModelId, int MaxIterations,
-    IReadOnlyList<CapabilityRef> Capabilities, IReadOnlyList<ClientToolDefinition>? ClientTools = null, bool? ParallelToolCalls = null)
+    IReadOnlyList<CapabilityRef> Capabilities, IReadOnlyList<ClientToolDefinition>? ClientTools = null, bool? ParallelToolCalls = null,
+    string? WorkspaceId = null)
 {
     public const int DefaultMaxIterations = 10;
 

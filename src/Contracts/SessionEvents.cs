@@ -96,6 +96,7 @@ public static class EventTypes
     public const string ToolStarted = "tool.started";
     public const string ToolCompleted = "tool.completed";
     public const string ToolCallRequested = "tool.call_requested";
+    public const string FileWritten = "file.written";
 
     /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
     public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];

@@ -15,5 +15,6 @@ public static class Modules
         new Everruns.Modules.Execution.ExecutionModule(),
         new Everruns.Modules.Cluster.ClusterModule(),
         new Everruns.Modules.Providers.ProvidersModule(),
+        new Everruns.Modules.Workspaces.WorkspacesModule(),
     ];
 }

@@ -94,6 +94,20 @@ public static class InputRules
         return null;
     }
 
+    /// <summary>The shape of <c>initial_files</c>: each with a path and content (text, or base64 with its encoding).</summary>
+    public static ProblemDetails? InitialFiles(IReadOnlyList<InitialFile?>? files)
+    {
+        for (var i = 0; i < (files?.Count ?? 0); i++)
+        {
+            if (files![i] is not { Path: { Length: > 0 }, Content: not null } file)
+                return Problems.BadRequest("invalid_initial_files", $"initial_files[{i}] needs a path and content");
+            if (file.Encoding is not (null or "text" or "base64"))
+                return Problems.BadRequest("invalid_initial_files", $"initial_files[{i}].encoding must be \"text\" or \"base64\"");
+        }
+
+        return files is { Count: > 1000 } ? Problems.BadRequest("invalid_initial_files", "at most 1000 initial files") : null;
+    }
+
     public static ProblemDetails? Harness(string? harnessId, string? harnessName)
     {
         if (harnessId is not null && harnessId != BuiltInHarness.Id)

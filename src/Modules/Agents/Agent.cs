@@ -21,6 +21,9 @@ public sealed class Agent
 
     /// <summary>Whether the model may call several tools in one answer (null: the provider's default).</summary>
     public bool? ParallelToolCalls { get; set; }
+
+    /// <summary>Files copied into each new session's workspace.</summary>
+    public List<InitialFile> InitialFiles { get; set; } = [];
     public List<string> Tags { get; set; } = [];
     public string Status { get; set; } = AgentStatus.Active;
     public long SessionCount { get; set; }

@@ -15,7 +15,7 @@ public sealed class AgentDirectory(IDocumentStore store) : IAgentDirectory
             : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.Name == agentName, ct);
         if (agent is null) return null;
         return new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId, agent.MaxIterations, agent.Capabilities,
-            agent.Status, agent.Tools, agent.ParallelToolCalls);
+            agent.Status, agent.Tools, agent.ParallelToolCalls, agent.InitialFiles);
     }
 }
 

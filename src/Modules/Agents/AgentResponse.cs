@@ -17,6 +17,7 @@ public sealed record AgentResponse(
     IReadOnlyList<CapabilityRef> Capabilities,
     IReadOnlyList<ClientToolDefinition> Tools,
     bool? ParallelToolCalls,
+    IReadOnlyList<InitialFile> InitialFiles,
     IReadOnlyList<string> Tags,
     string Status,
     DateTimeOffset CreatedAt,
@@ -33,7 +34,7 @@ public sealed record AgentResponse(
         var self = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/agents/{agent.Id}");
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/agents/{agent.Id}");
         return new AgentResponse(agent.Id, agent.Name, agent.DisplayName, agent.Description, agent.SystemPrompt,
-            agent.DefaultModelId, agent.HarnessId, agent.MaxIterations, agent.Capabilities, agent.Tools, agent.ParallelToolCalls, agent.Tags, agent.Status,
+            agent.DefaultModelId, agent.HarnessId, agent.MaxIterations, agent.Capabilities, agent.Tools, agent.ParallelToolCalls, agent.InitialFiles, agent.Tags, agent.Status,
             agent.CreatedAt, agent.UpdatedAt, agent.ArchivedAt, agent.SessionCount, 0, self, view, view);
     }
 }

@@ -22,7 +22,7 @@ public sealed record CreateAgentRequest(
     string? Model = null,
     List<ClientToolDefinition?>? Tools = null,
     bool? ParallelToolCalls = null,
-    System.Text.Json.Nodes.JsonNode? InitialFiles = null,
+    List<InitialFile?>? InitialFiles = null,
     [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] System.Text.Json.Nodes.JsonNode? McpServers = null,
     System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
     List<ClientToolDefinition?>? ClientTools = null)
@@ -35,7 +35,7 @@ public sealed record CreateAgentRequest(
     public List<ClientToolDefinition?>? DeclaredTools => Tools ?? ClientToolDefinition.FromLegacy(ClientTools);
 
     public ProblemDetails? NotSupported() =>
-        InputRules.Unsupported(("initial_files", InitialFiles), ("mcpServers", McpServers), ("network_access", NetworkAccess));
+        InputRules.First(InputRules.InitialFiles(InitialFiles), InputRules.Unsupported(("mcpServers", McpServers), ("network_access", NetworkAccess)));
 }
 
 /// <summary>
@@ -104,6 +104,7 @@ public static class CreateAgentEndpoint
         agent.Capabilities = request.Capabilities?.Select(c => c!).ToList() ?? [];
         agent.Tools = request.DeclaredTools?.Select(t => t!).ToList() ?? [];
         agent.ParallelToolCalls = request.ParallelToolCalls;
+        agent.InitialFiles = request.InitialFiles?.Select(f => f!).ToList() ?? [];
         agent.Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [];
         // An upsert brings an archived agent back.
         agent.Status = AgentStatus.Active;

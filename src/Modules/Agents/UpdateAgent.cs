@@ -22,7 +22,7 @@ public sealed record UpdateAgentRequest(
     string? Status,
     List<ClientToolDefinition?>? Tools = null,
     bool? ParallelToolCalls = null,
-    System.Text.Json.Nodes.JsonNode? InitialFiles = null,
+    List<InitialFile?>? InitialFiles = null,
     [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] System.Text.Json.Nodes.JsonNode? McpServers = null,
     System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
     List<ClientToolDefinition?>? ClientTools = null)
@@ -47,8 +47,8 @@ public static class UpdateAgentEndpoint
                        : null,
                    InputRules.ClientTools(request.DeclaredTools),
                    InputRules.Tags(request.Tags),
-                   InputRules.Unsupported(("initial_files", request.InitialFiles), ("mcpServers", request.McpServers),
-                       ("network_access", request.NetworkAccess)),
+                   InputRules.InitialFiles(request.InitialFiles),
+                   InputRules.Unsupported(("mcpServers", request.McpServers), ("network_access", request.NetworkAccess)),
                    request.Status is null or AgentStatus.Active or AgentStatus.Archived
                        ? null
                        : Problems.BadRequest("invalid_status", "status must be 'active' or 'archived'"))
@@ -82,6 +82,7 @@ public static class UpdateAgentEndpoint
         if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => c!).ToList();
         if (request.DeclaredTools is { } tools) agent.Tools = tools.Select(t => t!).ToList(); // replaces them all
         agent.ParallelToolCalls = request.ParallelToolCalls ?? agent.ParallelToolCalls;
+        if (request.InitialFiles is not null) agent.InitialFiles = request.InitialFiles.Select(f => f!).ToList();
         if (request.Tags is not null) agent.Tags = request.Tags.Select(t => t!).Distinct().ToList();
         if (request.Status is not null && request.Status != agent.Status)
         {

@@ -29,7 +29,8 @@ public static class RunToolsHandler
         var announced = (await events.ReadAsync(new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct))
             .Select(e => (e.Data as ToolStarted)?.ToolCall.Id).ToHashSet();
         var outcomes = new List<ToolOutcome>();
-        var context = new ToolContext(run.SessionId, documents); // the tools' writes commit with their tool.completed
+        var context = new ToolContext(run.SessionId, documents, runtime?.WorkspaceId); // the tools' writes commit with their tool.completed
+        var atCommit = new List<(int Index, ToolCallRequest Call)>();
         var clientTools = (runtime?.Tools ?? []).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var forClient = run.ToolCalls.Where(c => clientTools.Contains(c.Name)).ToList();
         foreach (var call in run.ToolCalls.Where(c => !clientTools.Contains(c.Name)))
@@ -46,12 +47,25 @@ public static class RunToolsHandler
                 }
             }
 
+            if (tools.RunsAtCommit(call.Name) && enabled.Any(c => c.Ref == BuiltInCapabilities.SessionFileSystem))
+            {
+                atCommit.Add((outcomes.Count, call));
+                outcomes.Add(null!); // run at the commit, in order with the others
+                continue;
+            }
+
             outcomes.Add(await tools.RunAsync(call, enabled, context, ct));
         }
 
         EverrunsMetrics.TaskCompleted.Add();
         await FinishTools.CommitAsync(new ToolsFinished(run.SessionId, run.TurnId, run.Iteration, outcomes), runtime, documents, next, ct,
-            forClient);
+            forClient, atCommit.Count == 0 ? null : async () =>
+            {
+                // Under the session's lock, in the step's transaction: the calls' changes commit with their tool.completed.
+                context.Connection = documents.Connection;
+                foreach (var (index, call) in atCommit) outcomes[index] = await tools.RunAsync(call, enabled, context, ct);
+                foreach (var written in context.Writes) next.Add(written);
+            });
         return next;
     }
 }
@@ -63,7 +77,7 @@ public static class RunToolsHandler
 public static class FinishTools
 {
     public static async Task CommitAsync(ToolsFinished finished, SessionRuntime? runtime, IDocumentSession documents,
-        OutgoingMessages next, CancellationToken ct, IReadOnlyList<ToolCallRequest>? forClient = null)
+        OutgoingMessages next, CancellationToken ct, IReadOnlyList<ToolCallRequest>? forClient = null, Func<Task>? atCommit = null)
     {
         var state = await Turns.LoadLockedAsync(documents, finished.SessionId, ct);
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Acting))
@@ -72,6 +86,7 @@ public static class FinishTools
             return;
         }
 
+        if (atCommit is not null) await atCommit();
         JasperFx.Events.IEvent? written = null;
         foreach (var outcome in finished.Outcomes) written = Complete(documents, state!, outcome);
 

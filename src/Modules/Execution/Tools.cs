@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Everruns.Contracts;
+using Everruns.Infrastructure;
 using Marten;
 using Microsoft.Extensions.AI;
 
@@ -12,17 +13,33 @@ namespace Everruns.Modules.Execution;
 /// one that commits the calls' <c>tool.completed</c>) a tool's writes commit. <see cref="Storage"/>: the session
 /// storage as the calls of this step left it, so that a later call of the same answer reads an earlier one's write.
 /// </summary>
-public sealed class ToolContext(string sessionId, IDocumentSession documents)
+public sealed class ToolContext(string sessionId, IDocumentSession documents, string? workspaceId = null)
 {
     public string SessionId { get; } = sessionId;
+    public string OrgId => Documents.TenantId;
     public IDocumentSession Documents { get; } = documents;
     public Dictionary<string, StoredValue?> Storage { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>The session's workspace (the file tools'); null for a session opened before workspaces existed.</summary>
+    public string? WorkspaceId { get; } = workspaceId;
+
+    /// <summary>The tools step's connection, in its transaction under the session's lock: set when the file tools run.</summary>
+    public Npgsql.NpgsqlConnection? Connection { get; set; }
+
+    /// <summary>The files the calls changed: each sends <c>file.written</c> when the step commits.</summary>
+    public List<FileWritten> Writes { get; } = [];
+
+    public void Changed(FileOutcome outcome, string operation) =>
+        Writes.Add(new FileWritten(WorkspaceId!, outcome.Entry!.Path, operation, outcome.Entry.SizeBytes, outcome.Created));
 }
 
 /// <summary>A built-in tool: the capability that enables it, how the model sees it, and what runs it.</summary>
 public sealed record BuiltInTool(string Name, string Capability, AIFunctionDeclaration Declaration,
     Func<JsonObject, ToolContext, CancellationToken, Task<string>> Run)
 {
+    /// <summary>Runs when the tools step commits, in its transaction (the file tools): see <see cref="FinishTools"/>.</summary>
+    public bool Transactional { get; init; }
+
     public string Description => Declaration.Description;
     public JsonElement Parameters => Declaration.JsonSchema;
 }
@@ -32,7 +49,7 @@ public sealed class Tools
 {
     private readonly Dictionary<string, BuiltInTool> _byName;
 
-    public Tools(TimeProvider clock, WebFetch web)
+    public Tools(TimeProvider clock, WebFetch web, IWorkspaceFiles files)
     {
         var currentTime = AIFunctionFactory.Create(
             (string? timezone = null) => CurrentTime(clock, timezone),
@@ -48,9 +65,13 @@ public sealed class Tools
                     """{"type":"object","properties":{"url":{"type":"string","description":"The http(s) URL to fetch"}},"required":["url"]}"""),
                 (arguments, _, ct) => web.FetchAsync(Required(arguments, "url"), ct)),
             .. SessionStorage.Tools(),
+            .. FileTools.All(files),
         ];
         _byName = all.ToDictionary(t => t.Name, StringComparer.Ordinal);
     }
+
+    /// <summary>Whether a call's tool runs at the step's commit (<see cref="BuiltInTool.Transactional"/>).</summary>
+    public bool RunsAtCommit(string toolName) => _byName.GetValueOrDefault(toolName)?.Transactional == true;
 
     /// <summary>The built-in tools, by capability (what <c>GET /v1/capabilities</c> lists).</summary>
     public IEnumerable<BuiltInTool> Of(string capability) => _byName.Values.Where(t => t.Capability == capability);

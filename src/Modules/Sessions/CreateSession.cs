@@ -22,10 +22,10 @@ public sealed record CreateSessionRequest(
     string? Locale,
     List<ClientToolDefinition?>? Tools = null,
     bool? ParallelToolCalls = null,
-    System.Text.Json.Nodes.JsonNode? InitialFiles = null,
+    List<InitialFile?>? InitialFiles = null,
     [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] System.Text.Json.Nodes.JsonNode? McpServers = null,
     System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
-    System.Text.Json.Nodes.JsonNode? WorkspaceId = null,
+    string? WorkspaceId = null,
     System.Text.Json.Nodes.JsonNode? AgentIdentityId = null,
     System.Text.Json.Nodes.JsonNode? Hints = null);
 
@@ -49,8 +49,8 @@ public static class CreateSessionEndpoint
                    InputRules.Capabilities(request.Capabilities),
                    InputRules.ClientTools(request.Tools),
                    InputRules.Tags(request.Tags),
-                   InputRules.Unsupported(("initial_files", request.InitialFiles), ("mcpServers", request.McpServers),
-                       ("network_access", request.NetworkAccess), ("workspace_id", request.WorkspaceId),
+                   InputRules.InitialFiles(request.InitialFiles),
+                   InputRules.Unsupported(("mcpServers", request.McpServers), ("network_access", request.NetworkAccess),
                        ("agent_identity_id", request.AgentIdentityId), ("hints", request.Hints)),
                    request.Title is { Length: > 500 } ? Problems.BadRequest("invalid_title", "title is at most 500 characters") : null)
                ?? WolverineContinue.NoProblems;
@@ -58,7 +58,7 @@ public static class CreateSessionEndpoint
 
     [WolverinePost("/v1/sessions"), Idempotent, ProducesResponseType<SessionResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IAgentDirectory agents,
-        IModelDirectory models, IOrgDefaults orgDefaults, IMessageBus bus, HttpRequest http)
+        IModelDirectory models, IOrgDefaults orgDefaults, IWorkspaceDirectory workspaces, IMessageBus bus, HttpRequest http)
     {
         request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
         var caller = http.Caller();
@@ -100,6 +100,12 @@ public static class CreateSessionEndpoint
             CreatedAt = now,
             UpdatedAt = now,
         };
+        // Its workspace and initial files (the agent's, and its own over them by path), in this transaction.
+        var files = (agent?.InitialFiles ?? []).Concat(request.InitialFiles?.Select(f => f!) ?? [])
+            .GroupBy(f => f.Path).Select(g => g.Last()).ToList();
+        var (workspaceId, refused) = await workspaces.AttachAsync(documents, org, session.Id, request.WorkspaceId, files, http.HttpContext.RequestAborted);
+        if (refused is not null) return Problems.Result(Problems.Create(refused.Status, refused.Code!, refused.Message));
+        session.WorkspaceId = workspaceId;
         documents.Store(session);
         // Outboxed with the session: commits (or not) in the same transaction.
         await bus.PublishAsync(new SessionOpened(session.Id, org, session.AgentId));

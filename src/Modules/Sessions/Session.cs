@@ -34,6 +34,9 @@ public sealed class Session
 
     /// <summary>The session's own, else its agent's (as it opened): whether the model may call several tools at once.</summary>
     public bool? ParallelToolCalls { get; set; }
+
+    /// <summary>Its workspace (its own default one, or one it shares); null for a session opened before workspaces existed.</summary>
+    public string? WorkspaceId { get; set; }
     public string? Locale { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }

@@ -47,5 +47,5 @@ public sealed class SessionDirectory(IDocumentStore store, SessionCache cache) :
         new(session.Id, session.OrgId, session.AgentId, session.SystemPrompt ?? "", session.ModelId,
             session.MaxIterations ?? SessionRuntime.DefaultMaxIterations,
             session.AgentCapabilities.Concat(session.Capabilities).DistinctBy(c => c.Ref).ToList(),
-            [.. session.AgentTools, .. session.Tools], session.ParallelToolCalls);
+            [.. session.AgentTools, .. session.Tools], session.ParallelToolCalls, session.WorkspaceId);
 }

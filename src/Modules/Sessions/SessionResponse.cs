@@ -37,7 +37,7 @@ public sealed record SessionResponse(
     {
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/sessions/{session.Id}");
         return new(
-            session.Id, session.OrgId, Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId,
+            session.Id, session.OrgId, session.WorkspaceId ?? Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
             session.Capabilities, session.Tools, session.ParallelToolCalls, session.Locale,
             activity?.Status ?? SessionStatuses.Started,

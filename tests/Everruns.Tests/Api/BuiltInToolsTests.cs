@@ -22,15 +22,15 @@ public sealed class CapabilityCatalogTests(AppFixture app)
     public async Task the_catalog_lists_each_capability_with_its_tools_and_refuses_the_rest_by_name()
     {
         var listed = (await _api.GetAsync("/v1/capabilities")).Object["data"]!.AsArray();
-        listed.Select(c => (string)c!["id"]!).ShouldBe(["current_time", "web_fetch", "session_storage"]);
+        listed.Select(c => (string)c!["id"]!).ShouldBe(["current_time", "web_fetch", "session_storage", "session_file_system"]);
         listed.Single(c => (string)c!["id"]! == "session_storage")!["tool_definitions"]!.AsArray().Select(t => (string)t!["name"]!)
             .ShouldBe(["storage_set", "storage_get", "storage_list", "storage_delete"]);
         var fetch = listed.Single(c => (string)c!["id"]! == "web_fetch")!["tool_definitions"]![0]!;
         ((string)fetch["parameters"]!["required"]![0]!).ShouldBe("url");
 
-        var refused = await _api.PostAsync("/v1/sessions", new { capabilities = new[] { new { @ref = "session_file_system" } } });
+        var refused = await _api.PostAsync("/v1/sessions", new { capabilities = new[] { new { @ref = "stateless_todo_list" } } });
         refused.ShouldBeProblem(HttpStatusCode.BadRequest, "capability_not_supported");
-        ((string)refused.Object["detail"]!).ShouldContain("'session_file_system'");
+        ((string)refused.Object["detail"]!).ShouldContain("'stateless_todo_list'");
     }
 
     [Fact]

@@ -26,7 +26,6 @@ public sealed class RequestFieldsTests(AppFixture app)
         var name = Names.Unique("fields");
         var refusals = new (string Field, object Body)[]
         {
-            ("initial_files", new { name, system_prompt = "x", initial_files = new[] { new { path = "/a.txt", content = "a" } } }),
             ("mcpServers", new { name, system_prompt = "x", mcpServers = new { docs = new { url = "https://mcp.example" } } }),
             ("network_access", new { name, system_prompt = "x", network_access = new { allow = new[] { "example.com" } } }),
         };
@@ -52,10 +51,8 @@ public sealed class RequestFieldsTests(AppFixture app)
         var before = (await _api.GetAsync("/v1/sessions?limit=1")).Object["total"]!.GetValue<int>();
         var refusals = new (string Field, object Body)[]
         {
-            ("initial_files", new { initial_files = new[] { new { path = "/a.txt", content = "a" } } }),
             ("mcpServers", new { mcpServers = new { docs = new { url = "https://mcp.example" } } }),
             ("network_access", new { network_access = new { allow = new[] { "example.com" } } }),
-            ("workspace_id", new { workspace_id = $"wsp_{Guid.NewGuid():N}" }),
             ("agent_identity_id", new { agent_identity_id = "identity_1" }),
             ("hints", new { hints = new { renders_markdown = true } }),
         };
