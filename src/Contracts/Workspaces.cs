@@ -43,3 +43,27 @@ public sealed record FileWritten(string WorkspaceId, string Path, string Operati
 [EventType(EventTypes.FileWritten)]
 public sealed record FileWrittenData(string Path, string Operation, long SizeBytes, bool Created) : ISessionEventData;
 
+
+/// <summary>A memory mounted into a session's files at <paramref name="Path"/> (<c>/memory/notes</c>), read-only unless <paramref name="Writable"/>.</summary>
+public sealed record MemoryMount(string MemoryId, string Path, bool Writable);
+
+/// <summary>
+/// Whose files an operation sees: a workspace's, and the memories mounted into it for a session (a path under a mount is
+/// the memory's file). A workspace id alone converts to a scope without mounts.
+/// </summary>
+public sealed record FileScope(string WorkspaceId, IReadOnlyList<MemoryMount> Mounts)
+{
+    public static implicit operator FileScope(string workspaceId) => new(workspaceId, []);
+
+    /// <summary>The store (workspace or memory id) and path inside it of a normalized path, the mount it is under, if any.</summary>
+    public (string Store, string Path, MemoryMount? Mount) Resolve(string path)
+    {
+        foreach (var mount in Mounts)
+        {
+            if (path == mount.Path) return (mount.MemoryId, "/", mount);
+            if (path.StartsWith(mount.Path + "/", StringComparison.Ordinal)) return (mount.MemoryId, path[mount.Path.Length..], mount);
+        }
+
+        return (WorkspaceId, path, null);
+    }
+}

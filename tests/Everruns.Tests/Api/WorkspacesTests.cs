@@ -290,3 +290,55 @@ public sealed class WorkspaceClusterTests
         ((string)(await two.GetAsync($"/v1/sessions/{sessionId}/fs/report.md")).Object["content"]!).ShouldBe("# findings");
     }
 }
+
+/// <summary>The official TypeScript SDK's workspaces and initial-files examples, as the requests the SDK sends for them.</summary>
+[Collection(AppCollection.Name)]
+public sealed class SdkWorkspaceExampleTests(AppFixture app)
+{
+    private readonly ApiClient _api = app.Api;
+
+    [Fact]
+    public async Task the_workspaces_example_creates_writes_reads_lists_and_archives()
+    {
+        // client.workspaces.create({name, description})
+        var workspace = await _api.PostAsync("/v1/workspaces", new { name = Names.Unique("workspaces-example-ts"), description = "Shared files for the team" });
+        workspace.Status.ShouldBe(HttpStatusCode.Created, workspace.Text);
+        var id = (string)workspace.Object["id"]!;
+        // client.workspaceFiles.create(id, "/notes/welcome.md", content, {encoding: "text"}): the leading slash stripped
+        (await _api.PostAsync($"/v1/workspaces/{id}/fs/notes/welcome.md",
+            new { content = "# Welcome\n\nShared workspace files live here.\n", encoding = "text" })).Status.ShouldBe(HttpStatusCode.Created);
+        // client.workspaceFiles.read(id, "/notes/welcome.md")
+        var file = (await _api.GetAsync($"/v1/workspaces/{id}/fs/notes/welcome.md")).Object;
+        ((string)file["path"]!).ShouldBe("/notes/welcome.md");
+        ((string)file["content"]!).ShouldStartWith("# Welcome");
+        // client.workspaceFiles.list(id, {recursive: true})
+        var files = (await _api.GetAsync($"/v1/workspaces/{id}/fs?recursive=true")).Object["data"]!.AsArray();
+        files.Select(f => (string)f!["path"]!).ShouldBe(["/notes", "/notes/welcome.md"]);
+        // client.workspaces.delete(id)
+        (await _api.DeleteAsync($"/v1/workspaces/{id}")).Status.ShouldBe(HttpStatusCode.NoContent);
+    }
+
+    [Fact]
+    public async Task the_initial_files_example_opens_a_session_with_its_starter_files()
+    {
+        var agent = await _api.PostAsync("/v1/agents", new
+        {
+            name = Names.Unique("initial-files-example-ts"), system_prompt = "You are a helpful assistant. Read the starter files before answering.",
+        });
+        var session = await _api.PostAsync("/v1/sessions", new
+        {
+            agent_id = agent.Object["id"], title = "Session with starter files",
+            initial_files = new object[]
+            {
+                new { path = "/workspace/README.md", content = "# Demo Project\n\nThis workspace contains starter files.\n", encoding = "text", is_readonly = true },
+                new { path = "/workspace/src/app.py", content = "def greet(name: str) -> str:\n    return f\"hello, {name}\"\n", encoding = "text" },
+            },
+        });
+        session.Status.ShouldBe(HttpStatusCode.Created, session.Text);
+        var workspace = (string)session.Object["workspace_id"]!;
+        var readme = (await _api.GetAsync($"/v1/workspaces/{workspace}/fs/README.md")).Object;
+        ((bool)readme["is_readonly"]!).ShouldBeTrue();
+        ((string)(await _api.GetAsync($"/v1/workspaces/{workspace}/fs/src/app.py")).Object["content"]!).ShouldContain("def greet");
+        (await _api.PostMessageAsync((string)session.Object["id"]!, "Summarize the project and suggest one improvement to src/app.py."))["id"].ShouldNotBeNull();
+    }
+}
