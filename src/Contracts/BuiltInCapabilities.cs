@@ -7,6 +7,7 @@ public static class BuiltInCapabilities
     public const string WebFetch = "web_fetch";
     public const string SessionStorage = "session_storage";
     public const string SessionFileSystem = "session_file_system";
+    public const string Memory = "memory";
 
     public static IReadOnlyList<(string Id, string Name, string Description)> All { get; } =
     [
@@ -14,6 +15,7 @@ public static class BuiltInCapabilities
         (WebFetch, "Web fetch", "Fetches a web page or document over HTTP(S) and gives the agent its text (public addresses only, unless the operator allows more)."),
         (SessionStorage, "Session storage", "A key-value store of the session's own that the agent reads and writes across its turns."),
         (SessionFileSystem, "File system", "Lets the agent read, write, edit, list, search, move and delete the files of its session's workspace (/workspace)."),
+        (Memory, "Memory", "Mounts org memories into the session's files (config: mounts of a memory at a path, readonly or readwrite); the file tools and the session's /fs routes see them."),
     ];
 
     public static bool IsKnown(string id) => All.Any(c => c.Id == id);

@@ -15,6 +15,8 @@ public static class InputRules
             if (!BuiltInCapabilities.IsKnown(capability.Ref))
                 return Problems.BadRequest("capability_not_supported",
                     $"capability '{capability.Ref}' is not supported by this server (GET /v1/capabilities lists those it has)");
+            if (capability.Ref == MemoryMounts.Capability && MemoryMounts.Parse(capability.Config).Problem is { } mountProblem)
+                return Problems.BadRequest("invalid_capability_config", mountProblem);
         }
 
         return null;

@@ -151,8 +151,8 @@ public static class FileTools
     private static BuiltInTool Tool(string name, string description, string schema, Func<JsonObject, ToolContext, CancellationToken, Task<string>> run) =>
         new(name, BuiltInCapabilities.SessionFileSystem, Tools.Declare(name, description, schema), run) { Transactional = true };
 
-    private static string Workspace(ToolContext context) =>
-        context.WorkspaceId ?? throw new ArgumentException("this session has no workspace (it was opened before workspaces existed)");
+    private static FileScope Workspace(ToolContext context) =>
+        new(context.WorkspaceId ?? throw new ArgumentException("this session has no workspace (it was opened before workspaces existed)"), context.Mounts);
 
     private static FileOutcome Ok(FileOutcome outcome) => outcome.Ok ? outcome : throw new ArgumentException(outcome.Message);
 

@@ -29,7 +29,7 @@ public static class RunToolsHandler
         var announced = (await events.ReadAsync(new ReadSessionEvents(run.SessionId, [EventTypes.ToolStarted], TurnId: run.TurnId), ct))
             .Select(e => (e.Data as ToolStarted)?.ToolCall.Id).ToHashSet();
         var outcomes = new List<ToolOutcome>();
-        var context = new ToolContext(run.SessionId, documents, runtime?.WorkspaceId); // the tools' writes commit with their tool.completed
+        var context = new ToolContext(run.SessionId, documents, runtime?.WorkspaceId, MemoryMounts.From(enabled)); // the tools' writes commit with their tool.completed
         var atCommit = new List<(int Index, ToolCallRequest Call)>();
         var clientTools = (runtime?.Tools ?? []).Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
         var forClient = run.ToolCalls.Where(c => clientTools.Contains(c.Name)).ToList();

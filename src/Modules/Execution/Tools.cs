@@ -13,7 +13,7 @@ namespace Everruns.Modules.Execution;
 /// one that commits the calls' <c>tool.completed</c>) a tool's writes commit. <see cref="Storage"/>: the session
 /// storage as the calls of this step left it, so that a later call of the same answer reads an earlier one's write.
 /// </summary>
-public sealed class ToolContext(string sessionId, IDocumentSession documents, string? workspaceId = null)
+public sealed class ToolContext(string sessionId, IDocumentSession documents, string? workspaceId = null, IReadOnlyList<MemoryMount>? mounts = null)
 {
     public string SessionId { get; } = sessionId;
     public string OrgId => Documents.TenantId;
@@ -22,6 +22,9 @@ public sealed class ToolContext(string sessionId, IDocumentSession documents, st
 
     /// <summary>The session's workspace (the file tools'); null for a session opened before workspaces existed.</summary>
     public string? WorkspaceId { get; } = workspaceId;
+
+    /// <summary>The memories mounted into the session's files (the <c>memory</c> capability).</summary>
+    public IReadOnlyList<MemoryMount> Mounts { get; } = mounts ?? [];
 
     /// <summary>The tools step's connection, in its transaction under the session's lock: set when the file tools run.</summary>
     public Npgsql.NpgsqlConnection? Connection { get; set; }

@@ -103,7 +103,8 @@ public static class CreateSessionEndpoint
         // Its workspace and initial files (the agent's, and its own over them by path), in this transaction.
         var files = (agent?.InitialFiles ?? []).Concat(request.InitialFiles?.Select(f => f!) ?? [])
             .GroupBy(f => f.Path).Select(g => g.Last()).ToList();
-        var (workspaceId, refused) = await workspaces.AttachAsync(documents, org, session.Id, request.WorkspaceId, files, http.HttpContext.RequestAborted);
+        var mounts = MemoryMounts.From([.. session.AgentCapabilities, .. session.Capabilities]);
+        var (workspaceId, refused) = await workspaces.AttachAsync(documents, org, session.Id, request.WorkspaceId, files, http.HttpContext.RequestAborted, mounts);
         if (refused is not null) return Problems.Result(Problems.Create(refused.Status, refused.Code!, refused.Message));
         session.WorkspaceId = workspaceId;
         documents.Store(session);

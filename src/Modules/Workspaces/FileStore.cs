@@ -24,34 +24,37 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
 
     public static string Hash(byte[] content) => "sha256:" + Convert.ToHexStringLower(SHA256.HashData(content));
 
-    public async Task<FileOutcome> ReadAsync(NpgsqlConnection connection, string orgId, string workspaceId, string path, CancellationToken ct)
+    public async Task<FileOutcome> ReadAsync(NpgsqlConnection connection, string orgId, FileScope scope, string path, CancellationToken ct)
     {
         if (WorkspacePaths.Normalize(path) is not { } p) return InvalidPath(path);
-        if (p == "/") return FileOutcome.Refused(400, "is_a_directory", "/ is a directory: list it instead");
-        var entry = await FindAsync(connection, orgId, workspaceId, p, withContent: true, ct);
+        var (store, inner, mount) = scope.Resolve(p);
+        if (inner == "/") return FileOutcome.Refused(400, "is_a_directory", $"{p} is a directory: list it instead");
+        var entry = await FindAsync(connection, orgId, store, inner, withContent: true, ct);
         if (entry is null) return NotFound(p);
-        return entry.IsDirectory ? FileOutcome.Refused(400, "is_a_directory", $"{p} is a directory: list it instead") : FileOutcome.Done(entry);
+        return entry.IsDirectory ? FileOutcome.Refused(400, "is_a_directory", $"{p} is a directory: list it instead") : FileOutcome.Done(Outer(entry, mount));
     }
 
-    public async Task<FileOutcome> StatAsync(NpgsqlConnection connection, string orgId, string workspaceId, string path, CancellationToken ct)
+    public async Task<FileOutcome> StatAsync(NpgsqlConnection connection, string orgId, FileScope scope, string path, CancellationToken ct)
     {
         if (WorkspacePaths.Normalize(path) is not { } p) return InvalidPath(path);
-        if (p == "/") return FileOutcome.Done(Root(workspaceId));
-        return await FindAsync(connection, orgId, workspaceId, p, withContent: false, ct) is { } entry ? FileOutcome.Done(entry) : NotFound(p);
+        var (store, inner, mount) = scope.Resolve(p);
+        if (inner == "/") return FileOutcome.Done(Root(store, p, mount));
+        return await FindAsync(connection, orgId, store, inner, withContent: false, ct) is { } entry ? FileOutcome.Done(Outer(entry, mount)) : NotFound(p);
     }
 
-    public async Task<FileOutcome> ListAsync(NpgsqlConnection connection, string orgId, string workspaceId, string path, bool recursive,
+    public async Task<FileOutcome> ListAsync(NpgsqlConnection connection, string orgId, FileScope scope, string path, bool recursive,
         CancellationToken ct)
     {
         if (WorkspacePaths.Normalize(path) is not { } p) return InvalidPath(path);
-        if (p != "/")
+        var (store, inner, mount) = scope.Resolve(p);
+        if (inner != "/")
         {
-            var dir = await FindAsync(connection, orgId, workspaceId, p, withContent: false, ct);
+            var dir = await FindAsync(connection, orgId, store, inner, withContent: false, ct);
             if (dir is null) return NotFound(p);
             if (!dir.IsDirectory) return FileOutcome.Refused(400, "not_a_directory", $"{p} is a file, not a directory");
         }
 
-        var prefix = p == "/" ? "/" : p + "/";
+        var prefix = inner == "/" ? "/" : inner + "/";
         await using var cmd = new NpgsqlCommand($"""
             select {Columns} from everruns.workspace_files
             where tenant_id = @org and workspace_id = @ws and starts_with(path, @prefix)
@@ -59,17 +62,30 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
             order by is_directory desc, path
             limit 10000
             """, connection);
-        Parameters(cmd, orgId, workspaceId).AddWithValue("prefix", prefix);
+        Parameters(cmd, orgId, store).AddWithValue("prefix", prefix);
         cmd.Parameters.AddWithValue("recursive", recursive);
-        return new FileOutcome(200, null, "ok", Entries: await ReadEntriesAsync(cmd, false, ct));
+        var entries = (await ReadEntriesAsync(cmd, false, ct)).Select(e => Outer(e, mount)).ToList();
+        // The memories mounted here show as directories.
+        if (mount is null)
+        {
+            var outer = p == "/" ? "/" : p + "/";
+            entries.InsertRange(0, scope.Mounts
+                .Where(m => m.Path.StartsWith(outer, StringComparison.Ordinal) && (recursive || !m.Path[outer.Length..].Contains('/')))
+                .Select(m => Root(m.MemoryId, m.Path, m)));
+        }
+
+        return new FileOutcome(200, null, "ok", Entries: entries);
     }
 
-    public async Task<FileOutcome> WriteAsync(NpgsqlConnection connection, string orgId, string workspaceId, string path, byte[]? content,
+    public async Task<FileOutcome> WriteAsync(NpgsqlConnection connection, string orgId, FileScope scope, string path, byte[]? content,
         WriteMode mode, bool directory = false, bool? readonlyFlag = null, string? expectedHash = null, CancellationToken ct = default)
     {
         if (WorkspacePaths.Normalize(path) is not { } p || p == "/" || WorkspacePaths.Reserved(p)) return InvalidPath(path, write: true);
-        if (await LockWritableAsync(connection, orgId, workspaceId, ct) is { } archived) return archived;
-        var existing = await FindAsync(connection, orgId, workspaceId, p, withContent: false, ct);
+        var (store, inner, mount) = scope.Resolve(p);
+        if (mount is { Writable: false }) return MountReadOnly(mount);
+        if (inner == "/") return FileOutcome.Refused(400, "is_a_directory", $"{p} is a mounted memory");
+        if (await LockWritableAsync(connection, orgId, store, ct) is { } archived) return archived;
+        var existing = await FindAsync(connection, orgId, store, inner, withContent: false, ct);
         if (mode == WriteMode.Create && existing is not null) return FileOutcome.Refused(409, "file_exists", $"{p} already exists");
         if (mode == WriteMode.Replace && existing is null) return NotFound(p);
         if (existing is { IsDirectory: true } && !directory)
@@ -84,37 +100,40 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
         if (existing is not null && content is null && !directory)
         {
             // Only the read-only flag changes (allowed on a read-only file: that is how it is made writable again).
-            if (readonlyFlag is not { } flag) return FileOutcome.Done(existing);
+            if (readonlyFlag is not { } flag) return FileOutcome.Done(Outer(existing, mount));
             await ExecuteAsync(connection, "update everruns.workspace_files set is_readonly = @flag, updated_at = @now where tenant_id = @org and workspace_id = @ws and path = @path",
-                orgId, workspaceId, c => c.Parameters.AddWithValue("flag", flag), c => c.Parameters.AddWithValue("now", now), c => c.Parameters.AddWithValue("path", p));
-            return FileOutcome.Done(existing with { IsReadonly = flag, UpdatedAt = now });
+                orgId, store, c => c.Parameters.AddWithValue("flag", flag), c => c.Parameters.AddWithValue("now", now), c => c.Parameters.AddWithValue("path", inner));
+            return FileOutcome.Done(Outer(existing with { IsReadonly = flag, UpdatedAt = now }, mount));
         }
 
         if (existing is { IsReadonly: true }) return ReadOnly(p);
-        if (existing is { IsDirectory: true }) return FileOutcome.Done(existing); // a directory that is there already
+        if (existing is { IsDirectory: true }) return FileOutcome.Done(Outer(existing, mount)); // a directory that is there already
         content ??= [];
         if (!directory && content.LongLength > quotas.SingleFileMaxBytes)
             return FileOutcome.Refused(413, "file_too_large",
                 $"{p} would be {content.LongLength} bytes; a file is at most {quotas.SingleFileMaxBytes} bytes (WORKSPACE_FILE_SINGLE_MAX_BYTES)");
-        if (!directory && await UsedBytesAsync(connection, orgId, workspaceId, ct) - (existing?.SizeBytes ?? 0) + content.LongLength > quotas.WorkspaceMaxBytes)
+        if (!directory && await UsedBytesAsync(connection, orgId, store, ct) - (existing?.SizeBytes ?? 0) + content.LongLength > quotas.WorkspaceMaxBytes)
             return FileOutcome.Refused(422, "workspace_quota_exceeded",
                 $"writing {p} would take the workspace past {quotas.WorkspaceMaxBytes} bytes (WORKSPACE_FILE_MAX_BYTES); delete files first");
-        if (await EnsureParentsAsync(connection, orgId, workspaceId, p, now, ct) is { } parentProblem) return parentProblem;
+        if (await EnsureParentsAsync(connection, orgId, store, inner, now, ct) is { } parentProblem) return parentProblem;
 
         var hash = directory ? null : Hash(content);
-        var entry = new WorkspaceEntry(existing?.Id ?? Guid.CreateVersion7(), workspaceId, p, directory, readonlyFlag ?? existing?.IsReadonly ?? false,
+        var entry = new WorkspaceEntry(existing?.Id ?? Guid.CreateVersion7(), store, inner, directory, readonlyFlag ?? existing?.IsReadonly ?? false,
             directory ? 0 : content.LongLength, hash, existing?.CreatedAt ?? now, now, directory ? null : content);
         await UpsertAsync(connection, orgId, entry, ct);
-        return FileOutcome.Done(entry, created: existing is null, previousHash: existing?.ContentHash);
+        return FileOutcome.Done(Outer(entry, mount), created: existing is null, previousHash: existing?.ContentHash);
     }
 
-    public async Task<FileOutcome> DeleteAsync(NpgsqlConnection connection, string orgId, string workspaceId, string path, bool recursive,
+    public async Task<FileOutcome> DeleteAsync(NpgsqlConnection connection, string orgId, FileScope scope, string path, bool recursive,
         CancellationToken ct)
     {
         if (WorkspacePaths.Normalize(path) is not { } p) return InvalidPath(path);
         if (p == "/") return FileOutcome.Refused(400, "invalid_path", "the root directory cannot be deleted");
-        if (await LockWritableAsync(connection, orgId, workspaceId, ct) is { } archived) return archived;
-        var existing = await FindAsync(connection, orgId, workspaceId, p, withContent: false, ct);
+        var (store, inner, mount) = scope.Resolve(p);
+        if (mount is { Writable: false }) return MountReadOnly(mount);
+        if (inner == "/") return FileOutcome.Refused(400, "invalid_path", $"{p} is where a memory is mounted: it cannot be deleted");
+        if (await LockWritableAsync(connection, orgId, store, ct) is { } archived) return archived;
+        var existing = await FindAsync(connection, orgId, store, inner, withContent: false, ct);
         if (existing is null) return NotFound(p);
         if (existing.IsReadonly) return ReadOnly(p);
         if (existing.IsDirectory)
@@ -123,7 +142,7 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
                 select count(*), count(*) filter (where is_readonly) from everruns.workspace_files
                 where tenant_id = @org and workspace_id = @ws and starts_with(path, @prefix)
                 """, connection);
-            Parameters(inside, orgId, workspaceId).AddWithValue("prefix", p + "/");
+            Parameters(inside, orgId, store).AddWithValue("prefix", inner + "/");
             await using var reader = await inside.ExecuteReaderAsync(ct);
             await reader.ReadAsync(ct);
             var (count, readOnly) = (reader.GetInt64(0), reader.GetInt64(1));
@@ -134,37 +153,44 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
         }
 
         await ExecuteAsync(connection, "delete from everruns.workspace_files where tenant_id = @org and workspace_id = @ws and (path = @path or starts_with(path, @prefix))",
-            orgId, workspaceId, c => c.Parameters.AddWithValue("path", p), c => c.Parameters.AddWithValue("prefix", p + "/"));
-        return FileOutcome.Done(existing);
+            orgId, store, c => c.Parameters.AddWithValue("path", inner), c => c.Parameters.AddWithValue("prefix", inner + "/"));
+        return FileOutcome.Done(Outer(existing, mount));
     }
 
-    public async Task<FileOutcome> MoveAsync(NpgsqlConnection connection, string orgId, string workspaceId, string from, string to, bool copy,
+    public async Task<FileOutcome> MoveAsync(NpgsqlConnection connection, string orgId, FileScope scope, string from, string to, bool copy,
         CancellationToken ct)
     {
-        if (WorkspacePaths.Normalize(from) is not { } src || src == "/") return InvalidPath(from);
-        if (WorkspacePaths.Normalize(to) is not { } dst || dst == "/" || WorkspacePaths.Reserved(dst)) return InvalidPath(to, write: true);
-        if (await LockWritableAsync(connection, orgId, workspaceId, ct) is { } archived) return archived;
-        var source = await FindAsync(connection, orgId, workspaceId, src, withContent: true, ct);
-        if (source is null) return NotFound(src);
-        if (await FindAsync(connection, orgId, workspaceId, dst, withContent: false, ct) is not null)
-            return FileOutcome.Refused(409, "file_exists", $"{dst} already exists");
+        if (WorkspacePaths.Normalize(from) is not { } srcPath || srcPath == "/") return InvalidPath(from);
+        if (WorkspacePaths.Normalize(to) is not { } dstPath || dstPath == "/" || WorkspacePaths.Reserved(dstPath)) return InvalidPath(to, write: true);
+        var (store, src, srcMount) = scope.Resolve(srcPath);
+        var (dstStore, dst, dstMount) = scope.Resolve(dstPath);
+        if (dstStore != store)
+            return FileOutcome.Refused(400, "invalid_path", "a file cannot move or be copied between the workspace and a mounted memory: write it there");
+        if (dstMount is { Writable: false }) return MountReadOnly(dstMount);
+        if (!copy && srcMount is { Writable: false }) return MountReadOnly(srcMount);
+        if (src == "/" || dst == "/") return FileOutcome.Refused(400, "invalid_path", "a memory's mount point cannot move");
+        if (await LockWritableAsync(connection, orgId, store, ct) is { } archived) return archived;
+        var source = await FindAsync(connection, orgId, store, src, withContent: true, ct);
+        if (source is null) return NotFound(srcPath);
+        if (await FindAsync(connection, orgId, store, dst, withContent: false, ct) is not null)
+            return FileOutcome.Refused(409, "file_exists", $"{dstPath} already exists");
         if (source.IsDirectory)
         {
             if (copy) return FileOutcome.Refused(400, "is_a_directory", "directories cannot be copied; copy their files");
             if (dst.StartsWith(src + "/", StringComparison.Ordinal)) return FileOutcome.Refused(400, "invalid_path", "a directory cannot move into itself");
         }
 
-        if (!copy && source.IsReadonly) return ReadOnly(src);
-        if (copy && await UsedBytesAsync(connection, orgId, workspaceId, ct) + source.SizeBytes > quotas.WorkspaceMaxBytes)
-            return FileOutcome.Refused(422, "workspace_quota_exceeded", $"copying {src} would take the workspace past {quotas.WorkspaceMaxBytes} bytes");
+        if (!copy && source.IsReadonly) return ReadOnly(srcPath);
+        if (copy && await UsedBytesAsync(connection, orgId, store, ct) + source.SizeBytes > quotas.WorkspaceMaxBytes)
+            return FileOutcome.Refused(422, "workspace_quota_exceeded", $"copying {srcPath} would take the workspace past {quotas.WorkspaceMaxBytes} bytes");
         var now = DateTimeOffset.UtcNow;
-        if (await EnsureParentsAsync(connection, orgId, workspaceId, dst, now, ct) is { } parentProblem) return parentProblem;
+        if (await EnsureParentsAsync(connection, orgId, store, dst, now, ct) is { } parentProblem) return parentProblem;
 
         if (copy)
         {
             var copied = source with { Id = Guid.CreateVersion7(), Path = dst, IsReadonly = false, CreatedAt = now, UpdatedAt = now };
             await UpsertAsync(connection, orgId, copied, ct);
-            return FileOutcome.Done(copied with { Content = null }, created: true);
+            return FileOutcome.Done(Outer(copied with { Content = null }, dstMount), created: true);
         }
 
         if (source.IsDirectory)
@@ -172,19 +198,19 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
             await using var readOnly = new NpgsqlCommand("""
                 select count(*) from everruns.workspace_files where tenant_id = @org and workspace_id = @ws and starts_with(path, @prefix) and is_readonly
                 """, connection);
-            Parameters(readOnly, orgId, workspaceId).AddWithValue("prefix", src + "/");
-            if ((long)(await readOnly.ExecuteScalarAsync(ct))! > 0) return FileOutcome.Refused(403, "file_readonly", $"{src} holds read-only files: nothing was moved");
+            Parameters(readOnly, orgId, store).AddWithValue("prefix", src + "/");
+            if ((long)(await readOnly.ExecuteScalarAsync(ct))! > 0) return FileOutcome.Refused(403, "file_readonly", $"{srcPath} holds read-only files: nothing was moved");
         }
 
         await ExecuteAsync(connection, """
             update everruns.workspace_files set path = @dst || substr(path, length(@src) + 1), updated_at = @now
             where tenant_id = @org and workspace_id = @ws and (path = @src or starts_with(path, @prefix))
-            """, orgId, workspaceId, c => c.Parameters.AddWithValue("dst", dst), c => c.Parameters.AddWithValue("src", src),
+            """, orgId, store, c => c.Parameters.AddWithValue("dst", dst), c => c.Parameters.AddWithValue("src", src),
             c => c.Parameters.AddWithValue("prefix", src + "/"), c => c.Parameters.AddWithValue("now", now));
-        return FileOutcome.Done(source with { Path = dst, UpdatedAt = now, Content = null });
+        return FileOutcome.Done(Outer(source with { Path = dst, UpdatedAt = now, Content = null }, dstMount));
     }
 
-    public async Task<FileOutcome> GrepAsync(NpgsqlConnection connection, string orgId, string workspaceId, string pattern, string? pathPattern,
+    public async Task<FileOutcome> GrepAsync(NpgsqlConnection connection, string orgId, FileScope scope, string pattern, string? pathPattern,
         CancellationToken ct)
     {
         Regex regex, paths;
@@ -198,27 +224,38 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
             return FileOutcome.Refused(400, "invalid_pattern", $"invalid pattern: {e.Message}");
         }
 
+        // The workspace's files, then each mounted memory's, under their mount paths.
         var hits = new List<GrepHit>();
-        await using var cmd = new NpgsqlCommand("""
-            select path, content from everruns.workspace_files
-            where tenant_id = @org and workspace_id = @ws and not is_directory and size_bytes <= 1048576
-            order by path
-            """, connection);
-        Parameters(cmd, orgId, workspaceId);
-        await using var reader = await cmd.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct) && hits.Count < 1000)
+        foreach (var (store, mount) in new[] { (scope.WorkspaceId, (MemoryMount?)null) }.Concat(scope.Mounts.Select(m => (m.MemoryId, (MemoryMount?)m))))
         {
-            var path = reader.GetString(0);
-            if (!paths.IsMatch(path)) continue;
-            var bytes = (byte[])reader[1];
-            if (!WorkspaceText.IsText(bytes)) continue;
-            var lines = Encoding.UTF8.GetString(bytes).Split('\n');
-            for (var i = 0; i < lines.Length && hits.Count < 1000; i++)
-                if (regex.IsMatch(lines[i])) hits.Add(new GrepHit(path, i + 1, lines[i].TrimEnd('\r')));
+            await using var cmd = new NpgsqlCommand("""
+                select path, content from everruns.workspace_files
+                where tenant_id = @org and workspace_id = @ws and not is_directory and size_bytes <= 1048576
+                order by path
+                """, connection);
+            Parameters(cmd, orgId, store);
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct) && hits.Count < 1000)
+            {
+                var path = mount is null ? reader.GetString(0) : mount.Path + reader.GetString(0);
+                if (!paths.IsMatch(path)) continue;
+                var bytes = (byte[])reader[1];
+                if (!WorkspaceText.IsText(bytes)) continue;
+                var lines = Encoding.UTF8.GetString(bytes).Split('\n');
+                for (var i = 0; i < lines.Length && hits.Count < 1000; i++)
+                    if (regex.IsMatch(lines[i])) hits.Add(new GrepHit(path, i + 1, lines[i].TrimEnd('\r')));
+            }
         }
 
         return new FileOutcome(200, null, "ok", Hits: hits);
     }
+
+    /// <summary>An entry of a mounted memory as the session sees it: under the mount's path.</summary>
+    private static WorkspaceEntry Outer(WorkspaceEntry entry, MemoryMount? mount) =>
+        mount is null ? entry : entry with { Path = entry.Path == "/" ? mount.Path : mount.Path + entry.Path };
+
+    private static FileOutcome MountReadOnly(MemoryMount mount) =>
+        FileOutcome.Refused(403, "memory_readonly", $"{mount.Path} is memory {mount.MemoryId}, mounted read-only");
 
     /// <summary>A glob (<c>*.md</c>, <c>docs/**</c>) as a regex over whole paths; anything else taken as a regex.</summary>
     private static string GlobOrRegex(string pattern)
@@ -228,8 +265,8 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
         return "(^|/)" + regex + "$";
     }
 
-    private static WorkspaceEntry Root(string workspaceId) =>
-        new(Guid.Empty, workspaceId, "/", true, false, 0, null, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
+    private static WorkspaceEntry Root(string store, string path = "/", MemoryMount? mount = null) =>
+        new(Guid.Empty, store, path, true, mount is { Writable: false }, 0, null, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
 
     private static FileOutcome NotFound(string path) => FileOutcome.Refused(404, "file_not_found", $"{path} not found");
 
@@ -256,16 +293,20 @@ public sealed class FileStore(WorkspaceQuotas quotas) : IWorkspaceFiles
     /// <summary>Takes the workspace's lock for the rest of the transaction; refused when the workspace is archived.</summary>
     private static async Task<FileOutcome?> LockWritableAsync(NpgsqlConnection connection, string orgId, string workspaceId, CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand("""
+        // A workspace's, or a memory's (the same table holds the files of both).
+        var table = workspaceId.StartsWith(Ids.Memory + "_", StringComparison.Ordinal) ? "mt_doc_memory" : "mt_doc_workspace";
+        await using var cmd = new NpgsqlCommand($"""
             select pg_advisory_xact_lock(@class, hashtext(@ws));
-            select data->>'status' from everruns.mt_doc_workspace where id = @ws and tenant_id = @org;
+            select data->>'status' from everruns.{table} where id = @ws and tenant_id = @org;
             """, connection);
         Parameters(cmd, orgId, workspaceId).AddWithValue("class", LockClass);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         await reader.NextResultAsync(ct);
         // No row: a workspace made in this very transaction (a new session's, with its initial files).
         var status = await reader.ReadAsync(ct) ? reader.GetString(0) : "active";
-        return status == "active" ? null : FileOutcome.Refused(403, "workspace_archived", $"workspace {workspaceId} is archived: its files are read-only");
+        return status == "active" ? null : table == "mt_doc_memory"
+            ? FileOutcome.Refused(403, "memory_archived", $"memory {workspaceId} is archived: its files are read-only")
+            : FileOutcome.Refused(403, "workspace_archived", $"workspace {workspaceId} is archived: its files are read-only");
     }
 
     private static async Task<long> UsedBytesAsync(NpgsqlConnection connection, string orgId, string workspaceId, CancellationToken ct)

@@ -18,7 +18,7 @@ public sealed record FileResponse(
     public static FileResponse From(WorkspaceEntry e, bool withContent = false)
     {
         var (content, encoding) = withContent && !e.IsDirectory ? WorkspaceText.Encode(e.Content ?? []) : ((string?)null, (string?)null);
-        return new FileResponse(e.Id, Guid.ParseExact(e.WorkspaceId[(Ids.Workspace.Length + 1)..], "N"), e.Path, e.Name, e.IsDirectory,
+        return new FileResponse(e.Id, Guid.ParseExact(e.WorkspaceId[(e.WorkspaceId.IndexOf('_') + 1)..], "N"), e.Path, e.Name, e.IsDirectory,
             e.IsReadonly, e.SizeBytes, e.ContentHash, e.CreatedAt, e.UpdatedAt, content, encoding);
     }
 }
@@ -55,9 +55,9 @@ public static class FsEndpoints
 
     public static void Map(IEndpointRouteBuilder endpoints)
     {
-        foreach (var (prefix, resolve) in new (string, Func<HttpContext, string, IDocumentSession, Task<(string?, IResult?)>>)[]
+        foreach (var (prefix, resolve) in new (string, Func<HttpContext, string, IDocumentSession, Task<(FileScope?, IResult?)>>)[]
                  {
-                     ("/v1/workspaces/{id}/fs", ByWorkspace), ("/v1/sessions/{id}/fs", BySession),
+                     ("/v1/workspaces/{id}/fs", ByWorkspace), ("/v1/sessions/{id}/fs", BySession), ("/v1/memories/{id}/fs", ByMemory),
                  })
         {
             var fs = endpoints.MapGroup(prefix).WithTags("files");
@@ -136,23 +136,28 @@ public static class FsEndpoints
 
     public static IResult Problem(FileOutcome outcome) => Problems.Result(Problems.Create(outcome.Status, outcome.Code!, outcome.Message));
 
-    private static async Task<(string?, IResult?)> ByWorkspace(HttpContext http, string id, IDocumentSession documents) =>
+    private static async Task<(FileScope?, IResult?)> ByWorkspace(HttpContext http, string id, IDocumentSession documents) =>
         Ids.IsValid(id, Ids.Workspace) && await documents.LoadAsync<Workspace>(id, http.RequestAborted) is not null
             ? (id, null)
             : (null, Problems.Result(WorkspaceEndpoints.NotFound(id)));
 
-    private static async Task<(string?, IResult?)> BySession(HttpContext http, string id, IDocumentSession documents)
+    private static async Task<(FileScope?, IResult?)> ByMemory(HttpContext http, string id, IDocumentSession documents) =>
+        Ids.IsValid(id, Ids.Memory) && await documents.LoadAsync<Memory>(id, http.RequestAborted) is not null
+            ? (id, null)
+            : (null, Problems.Result(MemoryEndpoints.NotFound(id)));
+
+    private static async Task<(FileScope?, IResult?)> BySession(HttpContext http, string id, IDocumentSession documents)
     {
         var sessions = http.RequestServices.GetService(typeof(ISessionDirectory)) as ISessionDirectory;
         var found = await sessions!.FindAsync(http.Caller().Org, id, http.RequestAborted);
         if (found.Session is null) return (null, Problems.Result(Problems.NotFound("session_not_found", $"session {id} not found")));
         return found.Runtime?.WorkspaceId is { } workspace
-            ? (workspace, null)
+            ? (new FileScope(workspace, MemoryMounts.From(found.Runtime.Capabilities)), null)
             : (null, Problems.Result(Problems.NotFound("workspace_not_found", $"session {id} has no workspace (it was opened before workspaces existed)")));
     }
 
     private static async Task<IResult> ReadAsync(string id, string path, HttpContext http, IDocumentStore store, IWorkspaceFiles files,
-        Func<HttpContext, string, IDocumentSession, Task<(string?, IResult?)>> resolve, bool raw)
+        Func<HttpContext, string, IDocumentSession, Task<(FileScope?, IResult?)>> resolve, bool raw)
     {
         var org = http.Caller().Org;
         await using var documents = store.LightweightSession(org);
@@ -179,8 +184,8 @@ public static class FsEndpoints
 
     /// <summary>A change, in one transaction with its <c>file.written</c> message; a refusal writes nothing.</summary>
     private static async Task<IResult> WriteAsync(string id, string path, HttpContext http, IDocumentStore store, IWorkspaceFiles files,
-        IMartenOutbox outbox, Func<HttpContext, string, IDocumentSession, Task<(string?, IResult?)>> resolve,
-        Func<Npgsql.NpgsqlConnection, string, string, Task<(FileOutcome Outcome, string Operation)>> change, int status, bool deleted = false)
+        IMartenOutbox outbox, Func<HttpContext, string, IDocumentSession, Task<(FileScope?, IResult?)>> resolve,
+        Func<Npgsql.NpgsqlConnection, string, FileScope, Task<(FileOutcome Outcome, string Operation)>> change, int status, bool deleted = false)
     {
         var org = http.Caller().Org;
         await using var documents = store.LightweightSession(org);
@@ -192,7 +197,7 @@ public static class FsEndpoints
 
         outbox.Enroll(documents);
         var entry = outcome.Entry!;
-        await outbox.PublishAsync(new FileWritten(workspace!, entry.Path, operation, entry.SizeBytes, outcome.Created),
+        await outbox.PublishAsync(new FileWritten(workspace!.WorkspaceId, entry.Path, operation, entry.SizeBytes, outcome.Created),
             new DeliveryOptions { TenantId = org });
         await documents.SaveChangesAsync(http.RequestAborted);
         if (deleted) return Results.Ok(new DeleteFileResponse(true));

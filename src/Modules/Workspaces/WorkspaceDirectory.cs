@@ -10,8 +10,17 @@ namespace Everruns.Modules.Workspaces;
 public sealed class WorkspaceDirectory(FileStore files, WorkspaceQuotas quotas) : IWorkspaceDirectory
 {
     public async Task<(string? WorkspaceId, FileOutcome? Refused)> AttachAsync(IDocumentSession documents, string orgId, string sessionId,
-        string? workspaceId, IReadOnlyList<InitialFile> initial, CancellationToken ct)
+        string? workspaceId, IReadOnlyList<InitialFile> initial, CancellationToken ct, IReadOnlyList<MemoryMount>? mounts = null)
     {
+        // The memories it mounts are the org's, and active; a memory's files cannot be initial files.
+        foreach (var mount in mounts ?? [])
+        {
+            if (await documents.LoadAsync<Memory>(mount.MemoryId, ct) is not { } memory)
+                return (null, FileOutcome.Refused(404, "memory_not_found", $"memory {mount.MemoryId} not found"));
+            if (memory.Status != WorkspaceStatus.Active)
+                return (null, FileOutcome.Refused(409, "memory_archived", $"memory {mount.MemoryId} is archived: it cannot be mounted"));
+        }
+
         Workspace workspace;
         var now = DateTimeOffset.UtcNow;
         if (workspaceId is not null)
@@ -46,6 +55,8 @@ public sealed class WorkspaceDirectory(FileStore files, WorkspaceQuotas quotas) 
                         $"initial_files[{i}] needs content, as text or as base64 (encoding \"text\" or \"base64\")"));
                 if (bytes.LongLength > quotas.SingleFileMaxBytes)
                     return (null, FileOutcome.Refused(413, "file_too_large", $"initial_files[{i}] is larger than {quotas.SingleFileMaxBytes} bytes"));
+                if (new FileScope("", mounts ?? []).Resolve(path).Mount is not null)
+                    return (null, FileOutcome.Refused(400, "invalid_initial_files", $"initial_files[{i}] {path} is inside a mounted memory"));
                 decoded.Add((path, bytes, file.IsReadonly ?? false));
             }
 

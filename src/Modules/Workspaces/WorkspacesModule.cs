@@ -25,6 +25,7 @@ public sealed class WorkspacesModule : IEverrunsModule
         {
             // Names are unique per org (two creates racing: one gets 409).
             marten.Schema.For<Workspace>().UniqueIndex(UniqueIndexType.Computed, "uq_workspace_org_name", Marten.Schema.Indexing.Unique.TenancyScope.PerTenant, x => x.Name);
+            marten.Schema.For<Memory>().UniqueIndex(UniqueIndexType.Computed, "uq_memory_org_name", Marten.Schema.Indexing.Unique.TenancyScope.PerTenant, x => x.Name);
             // The files: metadata beside the content, which listings never read.
             var files = new Weasel.Postgresql.Tables.Table("everruns.workspace_files");
             files.AddColumn("tenant_id", "text").AsPrimaryKey();

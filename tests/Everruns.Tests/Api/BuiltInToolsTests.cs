@@ -22,7 +22,7 @@ public sealed class CapabilityCatalogTests(AppFixture app)
     public async Task the_catalog_lists_each_capability_with_its_tools_and_refuses_the_rest_by_name()
     {
         var listed = (await _api.GetAsync("/v1/capabilities")).Object["data"]!.AsArray();
-        listed.Select(c => (string)c!["id"]!).ShouldBe(["current_time", "web_fetch", "session_storage", "session_file_system"]);
+        listed.Select(c => (string)c!["id"]!).ShouldBe(["current_time", "web_fetch", "session_storage", "session_file_system", "memory"]);
         listed.Single(c => (string)c!["id"]! == "session_storage")!["tool_definitions"]!.AsArray().Select(t => (string)t!["name"]!)
             .ShouldBe(["storage_set", "storage_get", "storage_list", "storage_delete"]);
         var fetch = listed.Single(c => (string)c!["id"]! == "web_fetch")!["tool_definitions"]![0]!;

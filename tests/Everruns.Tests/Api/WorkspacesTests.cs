@@ -342,3 +342,91 @@ public sealed class SdkWorkspaceExampleTests(AppFixture app)
         (await _api.PostMessageAsync((string)session.Object["id"]!, "Summarize the project and suggest one improvement to src/app.py."))["id"].ShouldNotBeNull();
     }
 }
+
+/// <summary>Memories: an org's durable files that sessions mount, read-only unless asked.</summary>
+[Collection(AppCollection.Name)]
+public sealed class MemoriesTests(AppFixture app)
+{
+    private readonly ApiClient _api = app.Api;
+
+    [Fact]
+    public async Task the_sdk_memories_example_creates_a_memory_adds_a_file_greps_lists_and_archives()
+    {
+        // client.memories.create({name, description})
+        var memory = await _api.PostAsync("/v1/memories", new { name = Names.Unique("memories-example-ts"), description = "Long-term knowledge for the agent" });
+        memory.Status.ShouldBe(HttpStatusCode.Created, memory.Text);
+        var id = (string)memory.Object["id"]!;
+        id.ShouldMatch("^mem_[0-9a-f]{32}$");
+        ((string)memory.Object["source_type"]!).ShouldBe("manual");
+        // client.memories.createFile(id, "/facts/product.md", {content, encoding: "text"})
+        (await _api.PostAsync($"/v1/memories/{id}/fs/facts/product.md",
+            new { content = "# Product\n\nEverruns runs autonomous agents.\n", encoding = "text" })).Status.ShouldBe(HttpStatusCode.Created);
+        // client.memories.grepFiles(id, "agents")
+        var found = (await _api.PostAsync($"/v1/memories/{id}/fs/_/grep", new { pattern = "agents" })).Object["data"]!.AsArray();
+        found.Select(f => (string)f!["path"]!).ShouldBe(["/facts/product.md"]);
+        // client.memories.listFiles(id)
+        (await _api.GetAsync($"/v1/memories/{id}/fs")).Object["data"]!.AsArray().Select(f => (string)f!["path"]!).ShouldBe(["/facts"]);
+        // client.memories.delete(id): archived, its files read-only
+        (await _api.DeleteAsync($"/v1/memories/{id}")).Status.ShouldBe(HttpStatusCode.NoContent);
+        ((string)(await _api.GetAsync($"/v1/memories/{id}")).Object["status"]!).ShouldBe("archived");
+        (await _api.PutAsync($"/v1/memories/{id}/fs/facts/product.md", new { content = "changed" })).ShouldBeProblem(HttpStatusCode.Forbidden, "memory_archived");
+    }
+
+    [Fact]
+    public async Task memories_have_unique_names_no_git_sources_and_are_the_orgs()
+    {
+        var name = Names.Unique("kb");
+        var memory = await _api.PostAsync("/v1/memories", new { name });
+        (await _api.PostAsync("/v1/memories", new { name })).ShouldBeProblem(HttpStatusCode.Conflict, "memory_name_taken");
+        var git = await _api.PostAsync("/v1/memories", new { name = name + "-git", source = new { type = "github", repository = "everruns/docs" } });
+        git.ShouldBeProblem(HttpStatusCode.BadRequest, "unsupported_field");
+        (await _api.PostAsync($"/v1/memories/{memory.Object["id"]}/sync")).Status.ShouldBe(HttpStatusCode.OK);
+        var (_, _, stranger) = await TenancyTests.NewOrgAsync(app, Names.Unique("memorg"));
+        (await stranger.GetAsync($"/v1/memories/{memory.Object["id"]}")).ShouldBeProblem(HttpStatusCode.NotFound, "memory_not_found");
+        (await stranger.GetAsync($"/v1/memories/{memory.Object["id"]}/fs")).ShouldBeProblem(HttpStatusCode.NotFound, "memory_not_found");
+    }
+
+    [Fact]
+    public async Task a_memory_mounted_read_only_refuses_writes_by_the_api_alias_and_the_model_and_a_readwrite_mount_writes_through()
+    {
+        var kb = (string)(await _api.PostAsync("/v1/memories", new { name = Names.Unique("kb") })).Object["id"]!;
+        var notes = (string)(await _api.PostAsync("/v1/memories", new { name = Names.Unique("notes") })).Object["id"]!;
+        (await _api.PostAsync($"/v1/memories/{kb}/fs/facts.md", new { content = "the sky is blue" })).Status.ShouldBe(HttpStatusCode.Created);
+
+        var session = await _api.PostAsync("/v1/sessions", new
+        {
+            capabilities = new object[]
+            {
+                new { @ref = "session_file_system" },
+                new { @ref = "memory", config = new { mounts = new object[]
+                {
+                    new { memory = kb, path = "/workspace/kb" }, new { memory = notes, path = "/notes", mode = "readwrite" },
+                } } },
+            },
+        });
+        session.Status.ShouldBe(HttpStatusCode.Created, session.Text);
+        var sessionId = (string)session.Object["id"]!;
+        var alias = $"/v1/sessions/{sessionId}/fs";
+
+        ((string)(await _api.GetAsync($"{alias}/kb/facts.md")).Object["content"]!).ShouldBe("the sky is blue");
+        (await _api.GetAsync(alias)).Object["data"]!.AsArray().Select(e => (string)e!["path"]!).ShouldContain("/kb");
+        (await _api.PutAsync($"{alias}/kb/facts.md", new { content = "the sky is green" })).ShouldBeProblem(HttpStatusCode.Forbidden, "memory_readonly");
+        (await _api.PostAsync($"{alias}/kb/new.md", new { content = "x" })).ShouldBeProblem(HttpStatusCode.Forbidden, "memory_readonly");
+
+        await _api.PostMessageAsync(sessionId, """call read_file {"path":"/workspace/kb/facts.md"} and call write_file {"path":"/workspace/kb/facts.md","content":"green"} and call write_file {"path":"/workspace/notes/today.md","content":"met the team"}""");
+        var events = await _api.WaitForTurnsAsync(sessionId);
+        var results = events.Where(e => (string)e["type"]! == "tool.completed").Select(e => e["data"]!).ToList();
+        ((bool)results[0]["success"]!).ShouldBeTrue();
+        ((string)results[1]["error"]!).ShouldContain("mounted read-only");
+        ((bool)results[2]["success"]!).ShouldBeTrue(results[2].ToJsonString());
+
+        ((string)(await _api.GetAsync($"/v1/memories/{kb}/fs/facts.md")).Object["content"]!).ShouldBe("the sky is blue");
+        ((string)(await _api.GetAsync($"/v1/memories/{notes}/fs/today.md")).Object["content"]!).ShouldBe("met the team");
+
+        // Mounts are checked when the session opens.
+        (await _api.PostAsync("/v1/sessions", new { capabilities = new[] { new { @ref = "memory", config = new { mounts = new[] { new { memory = $"mem_{Guid.NewGuid():N}", path = "/kb" } } } } } }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "memory_not_found");
+        (await _api.PostAsync("/v1/sessions", new { capabilities = new[] { new { @ref = "memory", config = new { mounts = new[] { new { memory = kb, path = "/kb", mode = "admin" } } } } } }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_capability_config");
+    }
+}
