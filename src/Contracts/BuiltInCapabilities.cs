@@ -18,7 +18,14 @@ public static class BuiltInCapabilities
         (Memory, "Memory", "Mounts org memories into the session's files (config: mounts of a memory at a path, readonly or readwrite); the file tools and the session's /fs routes see them."),
     ];
 
-    public static bool IsKnown(string id) => All.Any(c => c.Id == id);
+    public static bool IsKnown(string id) => All.Any(c => c.Id == id) || Aliases.ContainsKey(id);
+
+    /// <summary>Other names Everruns gives a capability (the file system's feature name); stored as the capability's own id.</summary>
+    public static IReadOnlyDictionary<string, string> Aliases { get; } = new Dictionary<string, string> { ["file_system"] = SessionFileSystem };
+
+    /// <summary>The capability as stored: its own id for an alias.</summary>
+    public static CapabilityRef Canonical(CapabilityRef capability) =>
+        Aliases.TryGetValue(capability.Ref, out var id) ? capability with { Ref = id } : capability;
 
     /// <summary>The names of the tools the built-in capabilities give the model (which a client tool may not take).</summary>
     public static IReadOnlyList<string> ToolNames { get; } =

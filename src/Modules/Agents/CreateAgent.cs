@@ -101,7 +101,7 @@ public static class CreateAgentEndpoint
         agent.DefaultModelId = request.DefaultModelId ?? request.Model;
         agent.HarnessId = BuiltInHarness.Id;
         agent.MaxIterations = request.MaxIterations;
-        agent.Capabilities = request.Capabilities?.Select(c => c!).ToList() ?? [];
+        agent.Capabilities = request.Capabilities?.Select(c => BuiltInCapabilities.Canonical(c!)).ToList() ?? [];
         agent.Tools = request.DeclaredTools?.Select(t => t!).ToList() ?? [];
         agent.ParallelToolCalls = request.ParallelToolCalls;
         agent.InitialFiles = request.InitialFiles?.Select(f => f!).ToList() ?? [];

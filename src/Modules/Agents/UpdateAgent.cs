@@ -79,7 +79,7 @@ public static class UpdateAgentEndpoint
         agent.SystemPrompt = request.SystemPrompt ?? agent.SystemPrompt;
         agent.DefaultModelId = request.DefaultModelId ?? agent.DefaultModelId;
         agent.MaxIterations = request.MaxIterations ?? agent.MaxIterations;
-        if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => c!).ToList();
+        if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => BuiltInCapabilities.Canonical(c!)).ToList();
         if (request.DeclaredTools is { } tools) agent.Tools = tools.Select(t => t!).ToList(); // replaces them all
         agent.ParallelToolCalls = request.ParallelToolCalls ?? agent.ParallelToolCalls;
         if (request.InitialFiles is not null) agent.InitialFiles = request.InitialFiles.Select(f => f!).ToList();

@@ -91,7 +91,7 @@ public static class CreateSessionEndpoint
             ModelId = request.ModelId ?? agent?.DefaultModelId ?? await orgDefaults.ModelAsync(org, http.HttpContext.RequestAborted),
             SystemPrompt = request.SystemPrompt ?? agent?.SystemPrompt,
             MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
-            Capabilities = request.Capabilities?.Select(c => c!).DistinctBy(c => c.Ref).ToList() ?? [],
+            Capabilities = request.Capabilities?.Select(c => BuiltInCapabilities.Canonical(c!)).DistinctBy(c => c.Ref).ToList() ?? [],
             AgentCapabilities = agent?.Capabilities.ToList() ?? [],
             Tools = request.Tools?.Select(t => t!).ToList() ?? [],
             AgentTools = agent?.Tools?.ToList() ?? [],

@@ -13,7 +13,7 @@ namespace Everruns.Modules.Workspaces;
 /// read-only unless a mount says readwrite. Its files live beside the workspaces' (the same table, under its id).
 /// Archived, its files are read-only. Only manual memories (files written through the API or by agents) exist here.
 /// </summary>
-public sealed class Memory
+public sealed class Memory : INamedArchivable
 {
     public string Id { get; set; } = "";
     public string Name { get; set; } = "";
@@ -62,7 +62,7 @@ public static class MemoryEndpoints
     [WolverinePost("/v1/memories"), Idempotent, ProducesResponseType<MemoryResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Create(CreateMemoryRequest? request, IDocumentSession documents, HttpRequest http)
     {
-        if (WorkspaceEndpoints.Name(request?.Name) is { } invalid) return Problems.Result(invalid);
+        if (Archivable.Name(request?.Name) is { } invalid) return Problems.Result(invalid);
         if (InputRules.Unsupported(("source", request!.Source)) is { } unsupported) return Problems.Result(unsupported);
         var name = request.Name!.Trim();
         if (await documents.Query<Memory>().AnyAsync(m => m.Name == name, http.HttpContext.RequestAborted))
@@ -85,24 +85,13 @@ public static class MemoryEndpoints
     [WolverinePatch("/v1/memories/{id}"), ProducesResponseType<MemoryResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Update(string id, UpdateMemoryRequest request, IDocumentSession documents, HttpContext http)
     {
-        if (request.Name is not null && WorkspaceEndpoints.Name(request.Name) is { } badName) return Problems.Result(badName);
-        if (InputRules.Unsupported(("source", request.Source)) is { } unsupported) return Problems.Result(unsupported);
-        if (request.Status is not (null or WorkspaceStatus.Active or WorkspaceStatus.Archived))
-            return Problems.Result(Problems.BadRequest("invalid_status", "status must be 'active' or 'archived'"));
+        if (InputRules.First(request.Name is null ? null : Archivable.Name(request.Name), Archivable.Status(request.Status),
+                InputRules.Unsupported(("source", request.Source))) is { } invalidField) return Problems.Result(invalidField);
         if (!Ids.IsValid(id, Ids.Memory) || await documents.LoadAsync<Memory>(id, http.RequestAborted) is not { } memory) return Problems.Result(NotFound(id));
         var name = request.Name?.Trim();
         if (name is not null && name != memory.Name && await documents.Query<Memory>().AnyAsync(m => m.Name == name, http.RequestAborted))
             return Problems.Result(Problems.Conflict("memory_name_taken", $"a memory is already named '{name}'"));
-        var now = DateTimeOffset.UtcNow;
-        memory.Name = name ?? memory.Name;
-        memory.Description = request.Description ?? memory.Description;
-        if (request.Status is { } status && status != memory.Status)
-        {
-            memory.Status = status;
-            memory.ArchivedAt = status == WorkspaceStatus.Archived ? now : null;
-        }
-
-        memory.UpdatedAt = now;
+        Archivable.Apply(memory, name, request.Description, request.Status);
         documents.Store(memory);
         return Results.Ok(MemoryResponse.From(memory));
     }
@@ -111,13 +100,7 @@ public static class MemoryEndpoints
     public static async Task<IResult> Archive(string id, IDocumentSession documents, HttpContext http)
     {
         if (!Ids.IsValid(id, Ids.Memory) || await documents.LoadAsync<Memory>(id, http.RequestAborted) is not { } memory) return Problems.Result(NotFound(id));
-        if (memory.Status != WorkspaceStatus.Archived)
-        {
-            memory.Status = WorkspaceStatus.Archived;
-            memory.ArchivedAt = memory.UpdatedAt = DateTimeOffset.UtcNow;
-            documents.Store(memory);
-        }
-
+        Archivable.Archive(documents, memory);
         return Results.NoContent();
     }
 

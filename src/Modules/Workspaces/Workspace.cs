@@ -11,7 +11,7 @@ namespace Everruns.Modules.Workspaces;
 /// A workspace: a durable set of files that sessions work in (their <c>/workspace</c>). Each session gets a default one
 /// (<see cref="SessionId"/> says whose) unless it names one that several share. Archived, its files are read-only.
 /// </summary>
-public sealed class Workspace
+public sealed class Workspace : INamedArchivable
 {
     public string Id { get; set; } = "";
     public string Name { get; set; } = "";
@@ -35,6 +35,55 @@ public static class WorkspaceStatus
     public const string Archived = "archived";
 }
 
+/// <summary>An org's named resource that DELETE archives (workspaces, memories): its files then read-only.</summary>
+public interface INamedArchivable
+{
+    string Name { get; set; }
+    string? Description { get; set; }
+    string Status { get; set; }
+    DateTimeOffset UpdatedAt { get; set; }
+    DateTimeOffset? ArchivedAt { get; set; }
+}
+
+/// <summary>What workspaces and memories share: their names, and the way they are changed and archived.</summary>
+public static class Archivable
+{
+    public const int MaxNameLength = 255;
+
+    public static ProblemDetails? Name(string? name) =>
+        string.IsNullOrWhiteSpace(name) || name.Trim().Length > MaxNameLength
+            ? Problems.BadRequest("invalid_name", $"name is required, at most {MaxNameLength} characters")
+            : null;
+
+    public static ProblemDetails? Status(string? status) =>
+        status is null or WorkspaceStatus.Active or WorkspaceStatus.Archived
+            ? null
+            : Problems.BadRequest("invalid_status", "status must be 'active' or 'archived'");
+
+    /// <summary>A PATCH: the fields given change; archiving (or reviving) sets (or clears) <c>archived_at</c>.</summary>
+    public static void Apply(INamedArchivable resource, string? name, string? description, string? status)
+    {
+        var now = DateTimeOffset.UtcNow;
+        resource.Name = name ?? resource.Name;
+        resource.Description = description ?? resource.Description;
+        if (status is not null && status != resource.Status)
+        {
+            resource.Status = status;
+            resource.ArchivedAt = status == WorkspaceStatus.Archived ? now : null;
+        }
+
+        resource.UpdatedAt = now;
+    }
+
+    /// <summary>A DELETE: archived (once).</summary>
+    public static void Archive<T>(IDocumentSession documents, T resource) where T : class, INamedArchivable
+    {
+        if (resource.Status == WorkspaceStatus.Archived) return;
+        Apply(resource, null, null, WorkspaceStatus.Archived);
+        documents.Store(resource);
+    }
+}
+
 /// <summary>The Workspace resource as the public API shows it.</summary>
 public sealed record WorkspaceResponse(string Id, string Name, string? Description, string Status, string? SessionId,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ArchivedAt)
@@ -52,13 +101,6 @@ public sealed record UpdateWorkspaceRequest(string? Name, string? Description, s
 /// </summary>
 public static class WorkspaceEndpoints
 {
-    public const int MaxNameLength = 255;
-
-    public static ProblemDetails? Name(string? name) =>
-        string.IsNullOrWhiteSpace(name) || name.Trim().Length > MaxNameLength
-            ? Problems.BadRequest("invalid_name", $"name is required, at most {MaxNameLength} characters")
-            : null;
-
     public static ProblemDetails? Id(string id) =>
         Ids.IsValid(id, Ids.Workspace) ? null : Problems.NotFound("workspace_not_found", $"workspace {id} not found");
 
@@ -81,7 +123,7 @@ public static class WorkspaceEndpoints
     [WolverinePost("/v1/workspaces"), Idempotent, ProducesResponseType<WorkspaceResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Create(CreateWorkspaceRequest? request, IDocumentSession documents, HttpRequest http)
     {
-        if (Name(request?.Name) is { } invalid) return Problems.Result(invalid);
+        if (Archivable.Name(request?.Name) is { } invalid) return Problems.Result(invalid);
         var name = request!.Name!.Trim();
         if (await documents.Query<Workspace>().AnyAsync(w => w.Name == name, http.HttpContext.RequestAborted))
             return Problems.Result(Problems.Conflict("workspace_name_taken", $"a workspace is already named '{name}'"));
@@ -107,23 +149,13 @@ public static class WorkspaceEndpoints
     public static async Task<IResult> Update(string id, UpdateWorkspaceRequest request, IDocumentSession documents, HttpContext http)
     {
         if (Id(id) is { } invalid) return Problems.Result(invalid);
-        if (request.Name is not null && Name(request.Name) is { } badName) return Problems.Result(badName);
-        if (request.Status is not (null or WorkspaceStatus.Active or WorkspaceStatus.Archived))
-            return Problems.Result(Problems.BadRequest("invalid_status", "status must be 'active' or 'archived'"));
+        if (InputRules.First(request.Name is null ? null : Archivable.Name(request.Name), Archivable.Status(request.Status)) is { } invalidField)
+            return Problems.Result(invalidField);
         if (await documents.LoadAsync<Workspace>(id, http.RequestAborted) is not { } workspace) return Problems.Result(NotFound(id));
         var name = request.Name?.Trim();
         if (name is not null && name != workspace.Name && await documents.Query<Workspace>().AnyAsync(w => w.Name == name, http.RequestAborted))
             return Problems.Result(Problems.Conflict("workspace_name_taken", $"a workspace is already named '{name}'"));
-        var now = DateTimeOffset.UtcNow;
-        workspace.Name = name ?? workspace.Name;
-        workspace.Description = request.Description ?? workspace.Description;
-        if (request.Status is { } status && status != workspace.Status)
-        {
-            workspace.Status = status;
-            workspace.ArchivedAt = status == WorkspaceStatus.Archived ? now : null;
-        }
-
-        workspace.UpdatedAt = now;
+        Archivable.Apply(workspace, name, request.Description, request.Status);
         documents.Store(workspace);
         return Results.Ok(WorkspaceResponse.From(workspace));
     }
@@ -133,13 +165,7 @@ public static class WorkspaceEndpoints
     {
         if (Id(id) is { } invalid) return Problems.Result(invalid);
         if (await documents.LoadAsync<Workspace>(id, http.RequestAborted) is not { } workspace) return Problems.Result(NotFound(id));
-        if (workspace.Status != WorkspaceStatus.Archived)
-        {
-            workspace.Status = WorkspaceStatus.Archived;
-            workspace.ArchivedAt = workspace.UpdatedAt = DateTimeOffset.UtcNow;
-            documents.Store(workspace);
-        }
-
+        Archivable.Archive(documents, workspace);
         return Results.NoContent();
     }
 }

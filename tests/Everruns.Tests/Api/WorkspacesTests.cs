@@ -186,12 +186,14 @@ public sealed class WorkspacesTests(AppFixture app)
     [Fact]
     public async Task the_agents_file_tools_work_in_a_turn_and_commit_with_their_results()
     {
+        // (file_system: Everruns' other name for the capability, stored as session_file_system.)
         var session = await _api.PostAsync("/v1/sessions", new
         {
-            capabilities = new[] { new { @ref = "session_file_system" } },
+            capabilities = new[] { new { @ref = "file_system" } },
             initial_files = new[] { new { path = "/locked.txt", content = "do not touch", is_readonly = true } },
         });
         var sessionId = (string)session.Object["id"]!;
+        ((string)session.Object["capabilities"]![0]!["ref"]!).ShouldBe("session_file_system");
 
         async Task<List<JsonNode>> TurnAsync(string message, int turn)
         {
