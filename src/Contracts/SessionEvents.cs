@@ -47,7 +47,32 @@ public sealed record OutputMessageDelta(string TurnId, int Iteration, string Del
 
 /// <summary>The agent's message of one model call (text and tool-call parts), and what produced it.</summary>
 [EventType(EventTypes.OutputMessageCompleted)]
-public sealed record OutputMessageCompleted(JsonObject Message, OutputMetadata Metadata) : ISessionEventData;
+public sealed record OutputMessageCompleted(JsonObject Message, OutputMetadata Metadata, TokenUsage? Usage = null) : ISessionEventData;
+
+/// <summary>
+/// Tokens of a model call (or a turn's, summed), in the public API's disjoint buckets: <paramref name="InputTokens"/> are
+/// the prompt tokens not read from the provider's cache, <paramref name="CacheReadTokens"/> those that were.
+/// <paramref name="Estimated"/>: counted here by a tokenizer because the provider reported none.
+/// </summary>
+public sealed record TokenUsage(long InputTokens, long OutputTokens, long? CacheReadTokens = null, bool? Estimated = null)
+{
+    public static TokenUsage operator +(TokenUsage a, TokenUsage b) => new(a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens,
+        a.CacheReadTokens is null && b.CacheReadTokens is null ? null : (a.CacheReadTokens ?? 0) + (b.CacheReadTokens ?? 0),
+        a.Estimated == true || b.Estimated == true ? true : null);
+}
+
+/// <summary>
+/// A model call happened: which model of which provider, whether it succeeded, how long it took and how long until its
+/// first token, its finish reason, its tokens, and what it answered. (The messages sent are not recorded: the
+/// conversation is in the session's events.)
+/// </summary>
+[EventType(EventTypes.LlmGeneration)]
+public sealed record LlmGeneration(LlmGenerationMetadata Metadata, LlmGenerationOutput Output) : ISessionEventData;
+
+public sealed record LlmGenerationMetadata(string Model, string? Provider, bool Success, long DurationMs, long? TimeToFirstTokenMs,
+    IReadOnlyList<string>? FinishReasons, TokenUsage? Usage, string? Error = null);
+
+public sealed record LlmGenerationOutput(string? Text, IReadOnlyList<ToolCallRef> ToolCalls);
 
 public sealed record OutputMetadata(string? Model);
 
@@ -68,7 +93,8 @@ public sealed record ToolCompleted(
 [EventType(EventTypes.TurnCompleted)]
 public sealed record TurnCompleted(
     string TurnId, int Iterations, int LlmCallCount, string FinalMessageId, string? FinalAnswerPreview, long DurationMs,
-    string? InputContent) : ISessionEventData;
+    string? InputContent, TokenUsage? Usage = null, int? ToolCallCount = null, long? TimeToFirstTokenMs = null, string? Status = null)
+    : ISessionEventData;
 
 /// <summary>
 /// The turn ended without an answer. <paramref name="ErrorCode"/> is stable (<c>llm_error</c>, <c>max_iterations_reached</c>,
@@ -97,6 +123,7 @@ public static class EventTypes
     public const string ToolCompleted = "tool.completed";
     public const string ToolCallRequested = "tool.call_requested";
     public const string FileWritten = "file.written";
+    public const string LlmGeneration = "llm.generation";
 
     /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
     public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];

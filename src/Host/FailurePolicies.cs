@@ -42,6 +42,13 @@ public static class FailurePolicies
             .Then.CustomActionIndefinitely(retry, retrying);
         wolverine.OnException(TransientDatabaseErrors.IsTransient, "transient database failure")
             .CustomActionIndefinitely(retry, retrying);
+        // The event sequence behind the events (see EventSequence): moved past them, then the message retried.
+        wolverine.OnException(EventSequence.IsBehind, "event sequence behind the events")
+            .CustomActionIndefinitely(async (runtime, lifecycle, e) =>
+            {
+                await EventSequence.RepairAsync(runtime.Services.GetRequiredService<NpgsqlDataSource>(), runtime.Cancellation);
+                await RetryAsync(runtime, lifecycle, e, budget);
+            }, "repair the event sequence, then retry");
         wolverine.OnException(_ => true, "any other failure")
             .CustomActionIndefinitely(DeadLetterAsync, "dead-letter, fail the turn");
     }

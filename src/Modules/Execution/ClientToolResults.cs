@@ -75,6 +75,7 @@ public static class SubmitToolResultsEndpoint
         JasperFx.Events.IEvent? written = null;
         foreach (var call in waiting)
             written = FinishTools.Complete(documents, state, Outcome(call, given[call.Id]));
+        Turns.CountToolCalls(state, waiting.Count);
         var next = new OutgoingMessages();
         FinishTools.Continue(state, found!.Runtime, written, documents, next);
         foreach (var message in next) await bus.PublishAsync(message); // outboxed: sent once this transaction commits
@@ -136,6 +137,7 @@ public static class ExpireToolWaitHandler
         JasperFx.Events.IEvent? written = null;
         foreach (var call in waiting)
             written = FinishTools.Complete(documents, state, new ToolOutcome(call.Id, call.Name, false, "timeout", null, ExpireToolWaitsHandler.TimedOut, 0));
+        Turns.CountToolCalls(state, waiting.Count);
         FinishTools.Continue(state, await sessions.RuntimeAsync(expire.SessionId, ct), written, documents, next);
         return next;
     }

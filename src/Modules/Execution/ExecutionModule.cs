@@ -29,6 +29,7 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton(WebFetchOptions.From(configuration));
         services.AddSingleton<WebFetch>();
         services.AddSingleton<Tools>();
+        services.AddSingleton<Usage>();
         services.AddSingleton(new ClientToolOptions(Settings.Seconds(configuration, "CLIENT_TOOL_TIMEOUT_SECS", 300)));
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ConversationCache>();

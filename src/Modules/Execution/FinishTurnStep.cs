@@ -32,6 +32,17 @@ public static class FinishTurnStep
         if (!state.IsAt(finished.TurnId, finished.Iteration, TurnPhase.Reasoning)) return; // cancelled meanwhile
         var turn = state!.Active!;
         foreach (var progress in finished.Unwritten ?? []) Turns.Append(documents, state, progress);
+        // The call itself (llm.generation), and what the turn has used so far.
+        var totals = turn.Totals ?? TurnTotals.None;
+        if (finished.Generation is { } generation)
+        {
+            Turns.Append(documents, state, generation);
+            totals = totals with
+            {
+                Usage = totals.Usage is null ? generation.Metadata.Usage : generation.Metadata.Usage is null ? totals.Usage : totals.Usage + generation.Metadata.Usage,
+                TimeToFirstTokenMs = totals.TimeToFirstTokenMs ?? generation.Metadata.TimeToFirstTokenMs,
+            };
+        }
 
         if (finished.Error is not null)
         {
@@ -57,17 +68,18 @@ public static class FinishTurnStep
             // Working commentary when tools follow, the turn's answer when none do.
             ["phase"] = finished.ToolCalls.Count > 0 ? "commentary" : "final_answer",
             ["created_at"] = DateTimeOffset.UtcNow.ToString("O"),
-        }, new OutputMetadata(finished.Model)));
+        }, new OutputMetadata(finished.Model), finished.Generation?.Metadata.Usage));
 
         if (finished.ToolCalls.Count > 0)
         {
-            state.Active = turn with { Phase = TurnPhase.Acting, SteppedAt = DateTimeOffset.UtcNow };
+            state.Active = turn with { Phase = TurnPhase.Acting, SteppedAt = DateTimeOffset.UtcNow, Totals = totals };
             documents.Store(state);
             next.Add(new RunTools(finished.SessionId, turn.TurnId, turn.Iteration, finished.ToolCalls));
             return;
         }
 
         Turns.End(state, new TurnCompleted(turn.TurnId, turn.Iteration, turn.Iteration, messageId, Previews.Of(finished.Text),
-            (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds, Previews.Of(turn.InputText)), finished.Text, documents, next);
+            (long)(DateTimeOffset.UtcNow - turn.StartedAt).TotalMilliseconds, Previews.Of(turn.InputText), totals.Usage, totals.ToolCalls,
+            totals.TimeToFirstTokenMs, "completed"), finished.Text, documents, next);
     }
 }

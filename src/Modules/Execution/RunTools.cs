@@ -89,6 +89,7 @@ public static class FinishTools
         if (atCommit is not null) await atCommit();
         JasperFx.Events.IEvent? written = null;
         foreach (var outcome in finished.Outcomes) written = Complete(documents, state!, outcome);
+        Turns.CountToolCalls(state!, finished.Outcomes.Count);
 
         if (forClient is { Count: > 0 })
         {

@@ -34,7 +34,7 @@ public static class RunTurnStepHandler
     public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, ISessionDirectory sessions,
         ISessionEventLog events, IProviderCredentials providers, ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
         ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ConversationCache conversations,
-        ILogger<RunTurnStep> logger, CancellationToken ct)
+        Usage usage, ILogger<RunTurnStep> logger, CancellationToken ct)
     {
         var next = new OutgoingMessages();
         EventContext turn;
@@ -66,7 +66,7 @@ public static class RunTurnStepHandler
                 return next;
             }
 
-            var call = new ModelCall(step, documents.TenantId, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger);
+            var call = new ModelCall(step, documents.TenantId, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger, usage);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
@@ -89,7 +89,7 @@ public static class RunTurnStepHandler
 
     private sealed class ModelCall(RunTurnStep step, string orgId, StepMemory.Carried? carried, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
         IProviderCredentials providers, ModelCatalog models, Tools tools,
-        TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger)
+        TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger, Usage usage)
     {
 
         private readonly StringBuilder _accumulated = new();
@@ -133,6 +133,9 @@ public static class RunTurnStepHandler
             // with the outcome when the whole answer came sooner than one delta batch.
             _started = Resume(read) ? null : new OutputMessageStarted(step.TurnId, step.Iteration, model.ModelId, _messageId);
 
+            var sent = Conversation.Build(runtime.SystemPrompt, history);
+            var watch = Stopwatch.StartNew();
+            long? firstToken = null;
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
             using var subscription = signals.Subscribe(step.SessionId, EndsTurn);
             var watcher = WatchForCancel(subscription, cancelled);
@@ -140,10 +143,11 @@ public static class RunTurnStepHandler
             {
                 var updates = new List<ChatResponseUpdate>();
                 var lastFlush = Stopwatch.StartNew();
-                await foreach (var update in client.GetStreamingResponseAsync(
-                                   Conversation.Build(runtime.SystemPrompt, history), options, cancelled.Token))
+                await foreach (var update in client.GetStreamingResponseAsync(sent, options, cancelled.Token))
                 {
                     updates.Add(update);
+                    if (firstToken is null && (!string.IsNullOrEmpty(update.Text) || update.Contents.OfType<FunctionCallContent>().Any()))
+                        firstToken = watch.ElapsedMilliseconds;
                     if (string.IsNullOrEmpty(update.Text)) continue;
                     _pending.Append(update.Text);
                     if (lastFlush.Elapsed < DeltaBatch) continue;
@@ -158,8 +162,12 @@ public static class RunTurnStepHandler
                     .Select(c => new ToolCallRequest(c.CallId, c.Name,
                         JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
                     .ToList();
+                var generation = new LlmGeneration(
+                    new LlmGenerationMetadata(response.ModelId ?? model.ModelId, model.Provider, true, watch.ElapsedMilliseconds, firstToken,
+                        response.FinishReason is { } finish ? [finish.Value] : null, Usage.Of(response.Usage) ?? usage.Estimate(sent, response)),
+                    new LlmGenerationOutput(response.Text, calls.Select(c => c.ToRef()).ToList()));
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
-                    response.Text, calls, null, null, unwritten, _messageId);
+                    response.Text, calls, null, null, unwritten, _messageId, generation);
             }
             catch (TurnEndedException)
             {
@@ -176,7 +184,11 @@ public static class RunTurnStepHandler
             catch (Exception e) when (!ct.IsCancellationRequested && !TransientDatabaseErrors.IsTransient(e))
             {
                 logger.LogWarning(e, "Model call of turn {TurnId} failed", step.TurnId);
-                return Failed(model.ModelId, $"The model call failed: {e.Message}", "llm_error");
+                return Failed(model.ModelId, $"The model call failed: {e.Message}", "llm_error") with
+                {
+                    Generation = new LlmGeneration(new LlmGenerationMetadata(model.ModelId, model.Provider, false, watch.ElapsedMilliseconds,
+                        firstToken, null, null, e.Message), new LlmGenerationOutput(null, [])),
+                };
             }
             finally
             {

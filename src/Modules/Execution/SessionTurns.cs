@@ -53,7 +53,14 @@ public sealed record ActiveTurn(
     TurnPhase Phase,
     DateTimeOffset StartedAt,
     DateTimeOffset? SteppedAt = null,
-    IReadOnlyList<ToolCallRef>? Waiting = null);
+    IReadOnlyList<ToolCallRef>? Waiting = null,
+    TurnTotals? Totals = null);
+
+/// <summary>What a turn's model calls and tools added up to so far (its <c>turn.completed</c> reports it).</summary>
+public sealed record TurnTotals(TokenUsage? Usage, int ToolCalls, long? TimeToFirstTokenMs)
+{
+    public static readonly TurnTotals None = new(null, 0, null);
+}
 
 public sealed record QueuedInput(string MessageId, string Text);
 
@@ -124,7 +131,8 @@ public sealed class StepHandover(SessionTurns state)
 /// </summary>
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
-    string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null, string? MessageId = null);
+    string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null, string? MessageId = null,
+    LlmGeneration? Generation = null);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 
@@ -239,6 +247,13 @@ public static class Turns
         }
 
         documents.Store(state);
+    }
+
+    /// <summary>Adds tool calls that completed (the server's, or the client's results) to the turn's totals.</summary>
+    public static void CountToolCalls(SessionTurns state, int calls)
+    {
+        var totals = state.Active!.Totals ?? TurnTotals.None;
+        state.Active = state.Active with { Totals = totals with { ToolCalls = totals.ToolCalls + calls } };
     }
 
     /// <summary>Appends an event of the active turn to the session's stream, in the caller's transaction.</summary>

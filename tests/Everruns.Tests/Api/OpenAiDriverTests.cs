@@ -55,6 +55,24 @@ public sealed class OpenAiDriverTests
         var final = (string)events.Last(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!;
         final.ShouldStartWith("The tool said {\"utc\":");
 
+        // Usage: each call's llm.generation and output.message.completed carry the provider's tokens (cached reads kept
+        // apart), and turn.completed their sum, with its tool call count and first-token latency.
+        var reported = fake.Reported.TakeLast(2).ToList();
+        var turnEvents = events.SkipWhile(e => (string)e["type"]! != "turn.started" || e != events.Last(x => (string)x["type"]! == "turn.started")).ToList();
+        var generations = turnEvents.Where(e => (string)e["type"]! == "llm.generation").Select(e => e["data"]!["metadata"]!).ToList();
+        generations.Count.ShouldBe(2);
+        generations.ShouldAllBe(g => (bool)g["success"]! && (string)g["provider"]! == "openai" && g["time_to_first_token_ms"] != null);
+        generations.Select(g => (long)g["usage"]!["input_tokens"]!).ShouldBe(reported.Select(r => r.Prompt - r.Cached));
+        generations.Select(g => (long)g["usage"]!["cache_read_tokens"]!).ShouldBe(reported.Select(r => r.Cached));
+        generations.ShouldAllBe(g => g["usage"]!["estimated"] == null);
+        var completedTurn = turnEvents.Last()["data"]!;
+        ((long)completedTurn["usage"]!["output_tokens"]!).ShouldBe(reported.Sum(r => r.Completion));
+        ((long)completedTurn["usage"]!["input_tokens"]!).ShouldBe(reported.Sum(r => r.Prompt - r.Cached));
+        ((int)completedTurn["tool_call_count"]!).ShouldBe(1);
+        ((string)completedTurn["status"]!).ShouldBe("completed");
+        completedTurn["time_to_first_token_ms"].ShouldNotBeNull();
+        ((long)turnEvents.Last(e => (string)e["type"]! == "output.message.completed")["data"]!["usage"]!["output_tokens"]!).ShouldBe(reported[1].Completion);
+
         // Model-call steps of that turn delivered again after it ended (redeliveries, in this build's shape and in an
         // earlier build's) call no model and write nothing.
         var started = events.Last(e => (string)e["type"]! == "turn.started")["data"]!;

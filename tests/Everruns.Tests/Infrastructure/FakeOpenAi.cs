@@ -25,6 +25,9 @@ public sealed class FakeOpenAi : IAsyncDisposable
     public static readonly TimeSpan SlowAnswer = TimeSpan.FromSeconds(2.5);
 
     public ConcurrentQueue<(string Authorization, JsonObject Body)> Requests { get; } = new();
+
+    /// <summary>The usage each answer reported (when the request asked for it, as OpenAI's stream_options.include_usage).</summary>
+    public ConcurrentQueue<(long Prompt, long Completion, long Cached)> Reported { get; } = new();
     public string BaseUrl { get; private set; } = "";
 
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -94,6 +97,23 @@ public sealed class FakeOpenAi : IAsyncDisposable
             foreach (var piece in answer.Chunk(5))
                 await Chunk(http, model, new JsonObject { ["content"] = new string(piece) }, null);
             await Chunk(http, model, new JsonObject(), "stop");
+        }
+
+        if (body["stream_options"]?["include_usage"]?.GetValue<bool>() == true)
+        {
+            // OpenAI's usage chunk: prompt tokens include the cached ones.
+            var (prompt, completion, cached) = (40L + 7 * messages.Count, 5L + lastText.Length / 4, 16L);
+            Reported.Enqueue((prompt, completion, cached));
+            var usage = new JsonObject
+            {
+                ["id"] = "chatcmpl-fake", ["object"] = "chat.completion.chunk", ["created"] = 1_700_000_000, ["model"] = model, ["choices"] = new JsonArray(),
+                ["usage"] = new JsonObject
+                {
+                    ["prompt_tokens"] = prompt, ["completion_tokens"] = completion, ["total_tokens"] = prompt + completion,
+                    ["prompt_tokens_details"] = new JsonObject { ["cached_tokens"] = cached },
+                },
+            };
+            await http.Response.WriteAsync($"data: {usage.ToJsonString()}\n\n");
         }
 
         await http.Response.WriteAsync("data: [DONE]\n\n");

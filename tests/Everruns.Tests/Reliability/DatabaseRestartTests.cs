@@ -33,3 +33,28 @@ public sealed class DatabaseRestartTests(ITestOutputHelper output)
         report.LiveEvents.ShouldNotBeNull(); // every instance's LISTEN connection came back
     }
 }
+
+/// <summary>The event store's sequence found behind its events (seen after PostgreSQL restarts under load) repairs itself.</summary>
+public sealed class EventSequenceRepairTests
+{
+    [Fact]
+    public async Task an_append_refused_for_a_taken_sequence_number_moves_the_sequence_on_and_the_retry_goes_through()
+    {
+        await using var database = await TestDatabase.CreateAsync("everruns_sequence");
+        await using var host = await TestHost.StartAsync(database.Url);
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+        await api.PostMessageAsync(sessionId, "before");
+        await api.WaitForTurnsAsync(sessionId);
+
+        // The sequence set back behind the stored events, as it was once found after a restart.
+        await PostgresServer.ScalarAsync<long>(database.Url, "select setval('everruns.mt_events_sequence', 1)");
+        var refused = await api.PostAsync($"/v1/sessions/{sessionId}/messages", new { message = new { role = "user", content = "after" } });
+        refused.ShouldBeProblem(System.Net.HttpStatusCode.Conflict, "conflict"); // nothing written: retry
+        (await api.PostAsync($"/v1/sessions/{sessionId}/messages", new { message = new { role = "user", content = "after" } }))
+            .Status.ShouldBe(System.Net.HttpStatusCode.Created);
+        var events = await api.WaitForTurnsAsync(sessionId, 2);
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed");
+        events.Count(e => (string)e["type"]! == "input.message").ShouldBe(2);
+    }
+}
