@@ -113,7 +113,7 @@ public sealed class ManyStreamsTests
                 foreach (var sse in streams) seen.Add(await sse.UntilAsync(f => f.Event == "turn.completed"));
                 var first = seen[0];
                 first.Select(f => f.Event).ShouldBe(["input.message", "turn.started", "output.message.started", "output.message.delta",
-                    "output.message.completed", "turn.completed"]);
+                    "llm.generation", "output.message.completed", "turn.completed"]);
                 first[0].Data.ShouldContain($"turn {turn}");
                 foreach (var frames in seen) frames.Select(f => f.Id).ShouldBe(first.Select(f => f.Id));
             }
