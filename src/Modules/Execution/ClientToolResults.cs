@@ -72,10 +72,7 @@ public static class SubmitToolResultsEndpoint
             return Problems.Result(Problems.BadRequest("missing_tool_results",
                 $"the turn waits for the results of every call it requested; missing: {string.Join(", ", absent)}"));
 
-        JasperFx.Events.IEvent? written = null;
-        foreach (var call in waiting)
-            written = FinishTools.Complete(documents, state, Outcome(call, given[call.Id]));
-        Turns.CountToolCalls(state, waiting.Count);
+        var written = FinishTools.CompleteAll(documents, state, waiting.Select(call => Outcome(call, given[call.Id])).ToList());
         var next = new OutgoingMessages();
         FinishTools.Continue(state, found!.Runtime, written, documents, next);
         foreach (var message in next) await bus.PublishAsync(message); // outboxed: sent once this transaction commits
@@ -134,10 +131,8 @@ public static class ExpireToolWaitHandler
         if (state?.Active is not { Phase: TurnPhase.WaitingForToolResults, Waiting: { } waiting } turn || turn.TurnId != expire.TurnId ||
             turn.SteppedAt >= expire.Before) return next;
 
-        JasperFx.Events.IEvent? written = null;
-        foreach (var call in waiting)
-            written = FinishTools.Complete(documents, state, new ToolOutcome(call.Id, call.Name, false, "timeout", null, ExpireToolWaitsHandler.TimedOut, 0));
-        Turns.CountToolCalls(state, waiting.Count);
+        var written = FinishTools.CompleteAll(documents, state,
+            waiting.Select(call => new ToolOutcome(call.Id, call.Name, false, "timeout", null, ExpireToolWaitsHandler.TimedOut, 0)).ToList());
         FinishTools.Continue(state, await sessions.RuntimeAsync(expire.SessionId, ct), written, documents, next);
         return next;
     }

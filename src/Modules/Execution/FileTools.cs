@@ -24,7 +24,7 @@ public static class FileTools
                 var entry = Ok(await files.ReadAsync(c.Connection!, c.OrgId, Workspace(c), Tools.Required(a, "path"), ct)).Entry!;
                 var content = entry.Content ?? [];
                 var result = new JsonObject { ["path"] = Shown(entry.Path), ["size_bytes"] = entry.SizeBytes, ["content_hash"] = entry.ContentHash };
-                if (!IsText(content))
+                if (!WorkspaceText.IsText(content))
                 {
                     result["content_type"] = "binary";
                     result["note"] = "not text: its bytes are not shown";
@@ -61,7 +61,7 @@ public static class FileTools
                 var path = Tools.Required(a, "path");
                 var expected = Tools.Required(a, "expected_hash");
                 var entry = Ok(await files.ReadAsync(c.Connection!, c.OrgId, Workspace(c), path, ct)).Entry!;
-                if (!IsText(entry.Content ?? [])) throw new ArgumentException($"{Shown(entry.Path)} is not text: replace it with write_file");
+                if (!WorkspaceText.IsText(entry.Content ?? [])) throw new ArgumentException($"{Shown(entry.Path)} is not text: replace it with write_file");
                 if (entry.ContentHash != expected)
                     throw new ArgumentException($"{Shown(entry.Path)} changed since it was read: expected {expected}, found {entry.ContentHash}; read it again");
                 var text = Encoding.UTF8.GetString(entry.Content!);
@@ -160,35 +160,10 @@ public static class FileTools
 
     private static string Preview(string text) => text.Length <= 60 ? text : text[..60] + "…";
 
-    private static bool IsText(byte[] content)
-    {
-        if (content.AsSpan(0, Math.Min(content.Length, 8192)).Contains((byte)0)) return false;
-        try
-        {
-            new UTF8Encoding(false, true).GetCharCount(content);
-            return true;
-        }
-        catch (DecoderFallbackException)
-        {
-            return false;
-        }
-    }
-
     private static byte[] Decode(JsonObject arguments)
     {
         var content = (string?)arguments["content"] ?? throw new ArgumentException("the argument 'content' (a string) is required");
-        if ((string?)arguments["encoding"] is "base64")
-        {
-            try
-            {
-                return Convert.FromBase64String(content);
-            }
-            catch (FormatException)
-            {
-                throw new ArgumentException("content is not valid base64");
-            }
-        }
-
-        return Encoding.UTF8.GetBytes(content);
+        return WorkspaceText.Decode(content, (string?)arguments["encoding"] is "base64" ? "base64" : "text")
+               ?? throw new ArgumentException("content is not valid base64");
     }
 }

@@ -87,9 +87,7 @@ public static class FinishTools
         }
 
         if (atCommit is not null) await atCommit();
-        JasperFx.Events.IEvent? written = null;
-        foreach (var outcome in finished.Outcomes) written = Complete(documents, state!, outcome);
-        Turns.CountToolCalls(state!, finished.Outcomes.Count);
+        var written = CompleteAll(documents, state!, finished.Outcomes);
 
         if (forClient is { Count: > 0 })
         {
@@ -100,8 +98,17 @@ public static class FinishTools
         Continue(state!, runtime, written, documents, next);
     }
 
+    /// <summary>Appends each call's <c>tool.completed</c> and counts them in the turn's totals; the last event appended.</summary>
+    public static JasperFx.Events.IEvent? CompleteAll(IDocumentSession documents, SessionTurns state, IReadOnlyList<ToolOutcome> outcomes)
+    {
+        JasperFx.Events.IEvent? written = null;
+        foreach (var outcome in outcomes) written = Complete(documents, state, outcome);
+        Turns.CountToolCalls(state, outcomes.Count);
+        return written;
+    }
+
     /// <summary>Appends a call's <c>tool.completed</c> (its result as a text part, or its error).</summary>
-    public static JasperFx.Events.IEvent Complete(IDocumentSession documents, SessionTurns state, ToolOutcome outcome) =>
+    private static JasperFx.Events.IEvent Complete(IDocumentSession documents, SessionTurns state, ToolOutcome outcome) =>
         Turns.Append(documents, state, new ToolCompleted(outcome.ToolCallId, outcome.ToolName, outcome.Success,
             outcome.Status, outcome.Result is null ? null : new JsonArray(new JsonObject { ["type"] = "text", ["text"] = outcome.Result }),
             outcome.Error, outcome.DurationMs));

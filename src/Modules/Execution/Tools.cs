@@ -121,12 +121,10 @@ public sealed class Tools
         }
         catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
-            if (TransientDatabaseError(e)) throw; // the step is retried, not the tool's failure
+            if (Everruns.Infrastructure.TransientDatabaseErrors.IsTransient(e)) throw; // the step is retried, not the tool's failure
             return new ToolOutcome(call.Id, call.Name, false, "error", null, e.Message, watch.ElapsedMilliseconds);
         }
     }
-
-    private static bool TransientDatabaseError(Exception e) => Everruns.Infrastructure.TransientDatabaseErrors.IsTransient(e);
 
     /// <summary>A required string argument, or an error the model reads.</summary>
     public static string Required(JsonObject arguments, string name) =>
