@@ -14,6 +14,7 @@ public static class Ids
     public const string Org = "org";
     public const string User = "user";
     public const string Provider = "provider";
+    public const string Model = "model";
     public const string Principal = "principal";
     public const string Workspace = "wsp";
     public const string Memory = "mem";

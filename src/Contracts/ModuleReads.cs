@@ -47,8 +47,11 @@ public interface IOrgDefaults
 /// <summary>Execution: the models this server runs turns with.</summary>
 public interface IModelDirectory
 {
-    /// <summary>The public id of the model named by <paramref name="idOrName"/>; null when this server does not run it.</summary>
-    string? Find(string idOrName);
+    /// <summary>
+    /// The public id of the model named by <paramref name="idOrName"/>: one the deployment configures or one of the org's
+    /// provider connections; null when neither has it.
+    /// </summary>
+    Task<string?> FindAsync(string orgId, string idOrName, CancellationToken ct = default);
 }
 
 /// <summary>Execution: what sessions are doing, from their turn states (one read for all of them).</summary>

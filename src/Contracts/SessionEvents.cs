@@ -53,12 +53,16 @@ public sealed record OutputMessageCompleted(JsonObject Message, OutputMetadata M
 /// Tokens of a model call (or a turn's, summed), in the public API's disjoint buckets: <paramref name="InputTokens"/> are
 /// the prompt tokens not read from the provider's cache, <paramref name="CacheReadTokens"/> those that were.
 /// <paramref name="Estimated"/>: counted here by a tokenizer because the provider reported none.
+/// <paramref name="EstimatedCostUsd"/>: the tokens at the deployment's price of the model (MODEL_PRICES); null when the
+/// price is unknown (a sum is null when any of its parts is: never a partial figure).
 /// </summary>
-public sealed record TokenUsage(long InputTokens, long OutputTokens, long? CacheReadTokens = null, bool? Estimated = null)
+public sealed record TokenUsage(long InputTokens, long OutputTokens, long? CacheReadTokens = null, bool? Estimated = null,
+    double? EstimatedCostUsd = null)
 {
     public static TokenUsage operator +(TokenUsage a, TokenUsage b) => new(a.InputTokens + b.InputTokens, a.OutputTokens + b.OutputTokens,
         a.CacheReadTokens is null && b.CacheReadTokens is null ? null : (a.CacheReadTokens ?? 0) + (b.CacheReadTokens ?? 0),
-        a.Estimated == true || b.Estimated == true ? true : null);
+        a.Estimated == true || b.Estimated == true ? true : null,
+        a.EstimatedCostUsd is { } x && b.EstimatedCostUsd is { } y ? Math.Round(x + y, 9) : null);
 }
 
 /// <summary>
@@ -70,7 +74,10 @@ public sealed record TokenUsage(long InputTokens, long OutputTokens, long? Cache
 public sealed record LlmGeneration(LlmGenerationMetadata Metadata, LlmGenerationOutput Output) : ISessionEventData;
 
 public sealed record LlmGenerationMetadata(string Model, string? Provider, bool Success, long DurationMs, long? TimeToFirstTokenMs,
-    IReadOnlyList<string>? FinishReasons, TokenUsage? Usage, string? Error = null);
+    IReadOnlyList<string>? FinishReasons, TokenUsage? Usage, string? Error = null, LlmRetry? Retry = null);
+
+/// <summary>How often a model call was tried again after a transient failure (rate limit, provider down), and how long it waited.</summary>
+public sealed record LlmRetry(int Attempts, long TotalWaitMs);
 
 public sealed record LlmGenerationOutput(string? Text, IReadOnlyList<ToolCallRef> ToolCalls);
 
@@ -97,12 +104,15 @@ public sealed record TurnCompleted(
     : ISessionEventData;
 
 /// <summary>
-/// The turn ended without an answer. <paramref name="ErrorCode"/> is stable (<c>llm_error</c>, <c>max_iterations_reached</c>,
-/// ...); <paramref name="DeadLetterId"/> names the dead letter kept of a step that stopped on an internal error.
+/// The turn ended without an answer. <paramref name="ErrorCode"/> is stable (<c>provider_rate_limited</c>,
+/// <c>max_iterations_reached</c>, ...: docs/providers.md lists them), <paramref name="ErrorFields"/> its particulars (provider,
+/// model_id, retry_after); <paramref name="DeadLetterId"/> names the dead letter kept of a step that stopped on an internal error.
 /// </summary>
 [EventType(EventTypes.TurnFailed)]
 public sealed record TurnFailed(string TurnId, string Error, string? ErrorCode,
-    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DeadLetterId = null) : ISessionEventData;
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? DeadLetterId = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? ErrorFields = null)
+    : ISessionEventData;
 
 /// <summary>The turn was cancelled (by its user, or because its session is going away).</summary>
 [EventType(EventTypes.TurnCancelled)]

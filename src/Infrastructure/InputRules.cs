@@ -149,8 +149,8 @@ public static class InputRules
     }
 
     /// <summary>A model named in a request must be one this server runs (asked of Execution): 404 otherwise.</summary>
-    public static ProblemDetails? Model(IModelDirectory models, string? modelId) =>
-        modelId is not null && models.Find(modelId) is null
+    public static async Task<ProblemDetails?> Model(IModelDirectory models, string orgId, string? modelId, CancellationToken ct = default) =>
+        modelId is not null && await models.FindAsync(orgId, modelId, ct) is null
             ? Problems.NotFound("model_not_found", $"model '{modelId}' is not available on this server (GET /v1/models lists them)")
             : null;
 

@@ -80,8 +80,9 @@ public static class CreateAgentEndpoint
     private static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IModelDirectory models,
         HttpRequest http)
     {
-        if (InputRules.Model(models, request.DefaultModelId ?? request.Model) is { } unknownModel) return Problems.Result(unknownModel);
         var org = http.Caller().Org;
+        if (await InputRules.Model(models, org, request.DefaultModelId ?? request.Model, http.HttpContext.RequestAborted) is { } unknownModel)
+            return Problems.Result(unknownModel);
         // The org's documents only: an id another org uses is free here, and its agent is never touched.
         var byId = id is null ? null : await session.LoadAsync<Agent>(id);
         var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.Name == request.Name);

@@ -59,7 +59,7 @@ public static class UpdateAgentEndpoint
     public static async Task<IResult> Patch(string id, UpdateAgentRequest request, IDocumentSession session, IModelDirectory models,
         HttpRequest http)
     {
-        if (InputRules.Model(models, request.DefaultModelId) is { } unknownModel) return Problems.Result(unknownModel);
+        if (await InputRules.Model(models, http.Caller().Org, request.DefaultModelId, http.HttpContext.RequestAborted) is { } unknownModel) return Problems.Result(unknownModel);
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
         var agent = await AgentLookup.Find(session, id);
         if (agent is null) return Problems.Result(AgentLookup.NotFound(id));

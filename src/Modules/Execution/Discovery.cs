@@ -9,7 +9,8 @@ namespace Everruns.Modules.Execution;
 
 /// <summary>
 /// GET /v1/models[/{id}] and GET /v1/capabilities[/{id}]: what a client may put in <c>model_id</c>,
-/// <c>default_model_id</c> and <c>capabilities</c>. Both come from this server's configuration, not storage.
+/// <c>default_model_id</c> and <c>capabilities</c>. Models: the deployment's (its settings, <c>predefined</c>) and those of the
+/// org's provider connections (stored by the Providers module); capabilities: this server's.
 /// </summary>
 public static class DiscoveryEndpoints
 {
@@ -27,20 +28,39 @@ public static class DiscoveryEndpoints
     /// <summary>A tool a capability gives the model: its name, what it does, the JSON Schema of its arguments.</summary>
     public sealed record ToolInfo(string Type, string Name, string Description, System.Text.Json.JsonElement Parameters);
 
+    /// <summary>
+    /// Filters: <c>source</c> (predefined, manual, discovered), <c>include_stale</c> (default true: discovered models the
+    /// provider no longer lists), <c>favorites_only</c>.
+    /// </summary>
     [WolverineGet("/v1/models"), ProducesResponseType<Page<ModelResponse>>(StatusCodes.Status200OK)]
-    public static IResult ListModels(ModelCatalog catalog, HttpRequest http)
+    public static async Task<IResult> ListModels(ModelCatalog catalog, IOrgModels orgModels, HttpRequest http)
     {
         var (paging, problem) = Query.Paging(http);
         if (problem is not null) return Problems.Result(problem);
-        var all = catalog.All.Select(m => Describe(m, catalog, http)).ToList();
+        var source = http.Query["source"].ToString();
+        if (source is not ("" or "predefined" or "manual" or "discovered"))
+            return Problems.Result(Problems.BadRequest("invalid_source", "source is one of predefined, manual, discovered"));
+        if (Flag(http, "include_stale", true) is not { } includeStale || Flag(http, "favorites_only", false) is not { } favoritesOnly)
+            return Problems.Result(Problems.BadRequest("invalid_query", "include_stale and favorites_only are true or false"));
+
+        var org = (await orgModels.ListAsync(http.Caller().Org, http.HttpContext.RequestAborted))
+            .Where(m => includeStale || !m.Stale).Select(m => Describe(m, http));
+        var all = catalog.All.Select(m => Describe(m, catalog, http)).Concat(org)
+            .Where(m => (source.Length == 0 || m.Source == source) && (!favoritesOnly || m.IsFavorite)).ToList();
         return Results.Ok(Page<ModelResponse>.Of(all.Skip(paging.Offset).Take(paging.Limit).ToList(), all.Count, paging, http));
     }
 
     [WolverineGet("/v1/models/{id}"), ProducesResponseType<ModelResponse>(StatusCodes.Status200OK)]
-    public static IResult GetModel(string id, ModelCatalog catalog, HttpRequest http) =>
-        catalog.Find(id) is { } model
-            ? Results.Ok(Describe(model, catalog, http))
+    public static async Task<IResult> GetModel(string id, ModelCatalog catalog, IOrgModels orgModels, HttpRequest http)
+    {
+        if (catalog.Find(id) is { } model) return Results.Ok(Describe(model, catalog, http));
+        return await orgModels.FindAsync(http.Caller().Org, id, http.HttpContext.RequestAborted) is { } own
+            ? Results.Ok(Describe(own, http))
             : Problems.Result(Problems.NotFound("model_not_found", $"model {id} not found"));
+    }
+
+    private static bool? Flag(HttpRequest http, string name, bool fallback) =>
+        http.Query[name].ToString() switch { "" => fallback, "true" => true, "false" => false, _ => null };
 
     [WolverineGet("/v1/capabilities"), ProducesResponseType<Page<CapabilityResponse>>(StatusCodes.Status200OK)]
     public static IResult ListCapabilities(Tools tools, HttpRequest http)
@@ -72,6 +92,14 @@ public static class DiscoveryEndpoints
             Epoch, Epoch, self, view, view);
     }
 
+    private static ModelResponse Describe(OrgModel model, HttpRequest http)
+    {
+        var (self, view) = Urls(http, "models", model.Id);
+        return new ModelResponse(model.Id, model.ProviderId, model.ModelId, model.DisplayName, model.Capabilities, model.IsFavorite,
+            model.Enabled, model.Healthy, false, model.Source, model.ProviderName, model.ProviderType, model.CreatedAt, model.UpdatedAt,
+            self, view, view);
+    }
+
     private static CapabilityResponse Describe((string Id, string Name, string Description) capability, Tools tools, HttpRequest http)
     {
         var (self, view) = Urls(http, "capabilities", capability.Id);
@@ -86,7 +114,8 @@ public static class DiscoveryEndpoints
 }
 
 /// <summary>For other modules: sessions and agents check model ids when they are set.</summary>
-public sealed class ModelDirectory(ModelCatalog catalog) : IModelDirectory
+public sealed class ModelDirectory(ModelCatalog catalog, IOrgModels orgModels) : IModelDirectory
 {
-    public string? Find(string idOrName) => catalog.Find(idOrName)?.Id;
+    public async Task<string?> FindAsync(string orgId, string idOrName, CancellationToken ct = default) =>
+        catalog.Find(idOrName)?.Id ?? (await orgModels.FindAsync(orgId, idOrName, ct))?.Id;
 }

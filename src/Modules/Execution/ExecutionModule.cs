@@ -34,6 +34,9 @@ public sealed class ExecutionModule : IEverrunsModule
         services.AddSingleton<TurnProgress>();
         services.AddSingleton<ConversationCache>();
         services.ConfigureMarten((sp, marten) => marten.Listeners.Add(new KeepCommittedConversation(sp.GetRequiredService<ConversationCache>())));
+        services.AddSingleton<ModelDrivers>();
+        services.AddSingleton<IProviderModelLister>(sp => sp.GetRequiredService<ModelDrivers>());
+        services.AddSingleton<ModelRetries>();
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<IModelDirectory, ModelDirectory>();
         services.AddSingleton<ISessionActivities, SessionActivities>();

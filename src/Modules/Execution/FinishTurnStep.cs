@@ -46,7 +46,7 @@ public static class FinishTurnStep
 
         if (finished.Error is not null)
         {
-            Turns.Fail(state, finished.Error, finished.ErrorCode, documents, next);
+            Turns.Fail(state, finished.Error, finished.ErrorCode, documents, next, errorFields: finished.ErrorFields);
             return;
         }
 

@@ -34,7 +34,7 @@ public static class RunTurnStepHandler
     public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, ISessionDirectory sessions,
         ISessionEventLog events, IProviderCredentials providers, ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
         ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ConversationCache conversations,
-        Usage usage, ILogger<RunTurnStep> logger, CancellationToken ct)
+        Usage usage, IOrgModels orgModels, ModelRetries retries, ILogger<RunTurnStep> logger, CancellationToken ct)
     {
         var next = new OutgoingMessages();
         EventContext turn;
@@ -66,7 +66,8 @@ public static class RunTurnStepHandler
                 return next;
             }
 
-            var call = new ModelCall(step, documents.TenantId, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger, usage);
+            var call = new ModelCall(step, documents.TenantId, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger, usage,
+                orgModels, retries);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
@@ -89,7 +90,8 @@ public static class RunTurnStepHandler
 
     private sealed class ModelCall(RunTurnStep step, string orgId, StepMemory.Carried? carried, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
         IProviderCredentials providers, ModelCatalog models, Tools tools,
-        TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger, Usage usage)
+        TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger, Usage usage, IOrgModels orgModels,
+        ModelRetries retries)
     {
 
         private readonly StringBuilder _accumulated = new();
@@ -116,18 +118,25 @@ public static class RunTurnStepHandler
                 return null;
             }
 
-            var model = models.Resolve(runtime.ModelId);
+            Model? model;
+            try
+            {
+                model = await models.ResolveAsync(runtime.OrgId, runtime.ModelId, orgModels, providers, ct);
+            }
+            catch (ProviderCallException e)
+            {
+                return Failed(runtime.ModelId, e.Message, e.Code);
+            }
+
             if (model is null)
-                return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", "model_not_found");
+                return Failed(runtime.ModelId, $"The session's model '{runtime.ModelId}' is not available on this server.", ProviderErrors.ModelUnavailable) with
+                {
+                    ErrorFields = new Dictionary<string, string> { ["model_id"] = runtime.ModelId! },
+                };
             var options = new ChatOptions { ModelId = model.ModelId, Tools = [.. tools.For(runtime.Capabilities, runtime.Tools)],
                 AllowMultipleToolCalls = runtime.ParallelToolCalls };
             var client = model.Client;
-            if (model.Provider == ModelCatalog.OpenAiProvider)
-            {
-                // The org's own OpenAI connection, when it has one, pays for its turns.
-                var credentials = await providers.FindAsync(runtime.OrgId, ModelCatalog.OpenAiProvider, ct);
-                if (credentials.ApiKey is not null) client = models.ClientFor(model, credentials.ApiKey, credentials.BaseUrl);
-            }
+            var tally = new ModelRetries.Tally();
 
             // The message starts (output.message.started) with its first streamed text, in one transaction with it, or
             // with the outcome when the whole answer came sooner than one delta batch.
@@ -143,7 +152,8 @@ public static class RunTurnStepHandler
             {
                 var updates = new List<ChatResponseUpdate>();
                 var lastFlush = Stopwatch.StartNew();
-                await foreach (var update in client.GetStreamingResponseAsync(sent, options, cancelled.Token))
+                await foreach (var update in retries.StreamAsync(() => client.GetStreamingResponseAsync(sent, options, cancelled.Token),
+                                   model.Provider, model.ModelId, tally, cancelled.Token))
                 {
                     updates.Add(update);
                     if (firstToken is null && (!string.IsNullOrEmpty(update.Text) || update.Contents.OfType<FunctionCallContent>().Any()))
@@ -164,7 +174,8 @@ public static class RunTurnStepHandler
                     .ToList();
                 var generation = new LlmGeneration(
                     new LlmGenerationMetadata(response.ModelId ?? model.ModelId, model.Provider, true, watch.ElapsedMilliseconds, firstToken,
-                        response.FinishReason is { } finish ? [finish.Value] : null, Usage.Of(response.Usage) ?? usage.Estimate(sent, response)),
+                        response.FinishReason is { } finish ? [finish.Value] : null,
+                        usage.Priced(Usage.Of(response.Usage) ?? usage.Estimate(sent, response), response.ModelId ?? model.ModelId), Retry: tally.ToEvent()),
                     new LlmGenerationOutput(response.Text, calls.Select(c => c.ToRef()).ToList()));
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
                     response.Text, calls, null, null, unwritten, _messageId, generation);
@@ -183,11 +194,15 @@ public static class RunTurnStepHandler
             // A database failure while streaming (writing a delta) is not the model's: the step is retried (and resumes).
             catch (Exception e) when (!ct.IsCancellationRequested && !TransientDatabaseErrors.IsTransient(e))
             {
-                logger.LogWarning(e, "Model call of turn {TurnId} failed", step.TurnId);
-                return Failed(model.ModelId, $"The model call failed: {e.Message}", "llm_error") with
+                var failure = ModelErrors.Classify(e, model.Provider, model.ModelId);
+                logger.LogWarning(e, "Model call of turn {TurnId} failed: {Code}", step.TurnId, failure.Code);
+                var fields = new Dictionary<string, string> { ["provider"] = model.Provider, ["model_id"] = model.ModelId };
+                if (failure.RetryAfter is { } after) fields["retry_after"] = ((int)Math.Ceiling(after.TotalSeconds)).ToString();
+                return Failed(model.ModelId, failure.Message, failure.Code) with
                 {
+                    ErrorFields = fields,
                     Generation = new LlmGeneration(new LlmGenerationMetadata(model.ModelId, model.Provider, false, watch.ElapsedMilliseconds,
-                        firstToken, null, null, e.Message), new LlmGenerationOutput(null, [])),
+                        firstToken, null, null, failure.Message, tally.ToEvent()), new LlmGenerationOutput(null, [])),
                 };
             }
             finally

@@ -132,7 +132,7 @@ public sealed class StepHandover(SessionTurns state)
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
     string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null, string? MessageId = null,
-    LlmGeneration? Generation = null);
+    LlmGeneration? Generation = null, IReadOnlyDictionary<string, string>? ErrorFields = null);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 
@@ -197,8 +197,8 @@ public static class Turns
 
     /// <summary>Ends the active turn with <c>turn.failed</c>.</summary>
     public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next,
-        string? deadLetterId = null) =>
-        End(state, new TurnFailed(state.Active!.TurnId, error, errorCode, deadLetterId), null, documents, next);
+        string? deadLetterId = null, IReadOnlyDictionary<string, string>? errorFields = null) =>
+        End(state, new TurnFailed(state.Active!.TurnId, error, errorCode, deadLetterId, errorFields), null, documents, next);
 
     /// <summary>
     /// Ends the active turn with its final event, then starts the next queued message or goes idle. Calls the client was

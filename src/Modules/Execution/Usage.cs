@@ -9,7 +9,7 @@ namespace Everruns.Modules.Execution;
 /// API's disjoint buckets), or, when it reported none (the offline model), counted here with the o200k tokenizer and
 /// marked <c>estimated</c>.
 /// </summary>
-public sealed class Usage
+public sealed class Usage(ModelOptions options)
 {
     private readonly Lazy<Tokenizer> _tokenizer = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
 
@@ -17,6 +17,18 @@ public sealed class Usage
         details is { InputTokenCount: { } input, OutputTokenCount: { } output }
             ? new TokenUsage(input - (details.CachedInputTokenCount ?? 0), output, details.CachedInputTokenCount)
             : null;
+
+    /// <summary>
+    /// The tokens with their cost at the deployment's price of the model (MODEL_PRICES, US dollars per million tokens;
+    /// cached prompt tokens at the cache price when given); unchanged, without cost, when the model has no price.
+    /// </summary>
+    public TokenUsage Priced(TokenUsage tokens, string model) => options.PriceOf(model) is not { } price
+        ? tokens
+        : tokens with
+        {
+            EstimatedCostUsd = Math.Round((tokens.InputTokens * price.Input + tokens.OutputTokens * price.Output
+                                           + (tokens.CacheReadTokens ?? 0) * (price.CacheRead ?? price.Input)) / 1_000_000, 9),
+        };
 
     /// <summary>The tokens of what was sent and answered (a few per message for its framing, as chat formats add).</summary>
     public TokenUsage Estimate(IEnumerable<ChatMessage> sent, ChatResponse response)

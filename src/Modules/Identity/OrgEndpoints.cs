@@ -74,7 +74,7 @@ public static class OrgEndpoints
         if (request.DefaultHarnessId is not null && request.DefaultHarnessName is not null)
             return Problems.Result(Problems.BadRequest("harness_id_and_name", "give default_harness_id or default_harness_name, not both"));
         if (InputRules.First(
-                InputRules.Model(models, request.DefaultModelId),
+                await InputRules.Model(models, org, request.DefaultModelId, http.RequestAborted),
                 InputRules.Harness(request.DefaultHarnessId, request.DefaultHarnessName),
                 InputRules.Harness(request.BaseHarnessId, null)) is { } refused)
             return Problems.Result(refused);
@@ -88,7 +88,7 @@ public static class OrgEndpoints
         }
 
         var harness = request.DefaultHarnessId ?? (request.DefaultHarnessName is null ? null : BuiltInHarness.Id);
-        var changes = new OrgChanges(request.Name?.Trim(), request.DefaultModelId is null ? null : models.Find(request.DefaultModelId),
+        var changes = new OrgChanges(request.Name?.Trim(), request.DefaultModelId is null ? null : await models.FindAsync(org, request.DefaultModelId, http.RequestAborted),
             harness, request.BaseHarnessId, request.DefaultProviderPerService);
         var updated = await store.UpdateOrgAsync(org, changes, http.Caller().Actor, http.RequestAborted);
         return updated is null ? Problems.Result(NotFound(org)) : Results.Ok(OrgResponse.From(updated, role));

@@ -13,6 +13,7 @@ public sealed class Provider
     public string? BaseUrl { get; set; }
     public string? ApiKeySealed { get; set; }
     public string Status { get; set; } = ProviderStatus.Active;
+    public DateTimeOffset? LastSyncedAt { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
 
@@ -32,6 +33,6 @@ public sealed record ProviderResponse(
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, string SelfUrl)
 {
     public static ProviderResponse From(Provider p, HttpRequest request) => new(p.Id, p.Name, p.ProviderType, p.ApiKeySealed is not null,
-        p.BaseUrl, p.Status, null, p.CreatedAt, p.UpdatedAt,
+        p.BaseUrl, p.Status, p.LastSyncedAt, p.CreatedAt, p.UpdatedAt,
         UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/providers/{p.Id}"));
 }

@@ -87,6 +87,7 @@ public static partial class ProviderEndpoints
         var provider = await FindAsync(documents, id);
         if (provider is null) return Problems.Result(NotFound(id));
         documents.Delete(provider);
+        documents.DeleteWhere<ProviderModel>(m => m.ProviderId == provider.Id); // its models go with it
         await Audit(bus, caller, "provider.deleted", provider, false);
         return Results.NoContent();
     }

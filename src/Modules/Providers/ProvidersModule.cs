@@ -20,8 +20,13 @@ public sealed class ProvidersModule : IEverrunsModule
     {
         services.AddSingleton(new SecretBox(configuration));
         services.AddSingleton<IProviderCredentials, ProviderCredentials>();
-        services.ConfigureMarten(marten => marten.Schema.For<Provider>()
-            .UniqueIndex(UniqueIndexType.Computed, "uq_provider_org_name", x => x.OrgId, x => x.Name));
+        services.AddSingleton<IOrgModels, OrgModels>();
+        services.ConfigureMarten(marten =>
+        {
+            marten.Schema.For<Provider>().UniqueIndex(UniqueIndexType.Computed, "uq_provider_org_name", x => x.OrgId, x => x.Name);
+            marten.Schema.For<ProviderModel>()
+                .UniqueIndex(UniqueIndexType.Computed, "uq_provider_model_name", x => x.OrgId, x => x.ProviderId, x => x.ModelId);
+        });
     }
 }
 

@@ -73,7 +73,7 @@ public static class CreateSessionEndpoint
                 return Problems.Result(Problems.Conflict("agent_archived", $"agent {agent.Id} is archived"));
         }
 
-        if (InputRules.Model(models, request.ModelId) is { } unknownModel) return Problems.Result(unknownModel);
+        if (await InputRules.Model(models, org, request.ModelId, http.HttpContext.RequestAborted) is { } unknownModel) return Problems.Result(unknownModel);
         // Added to the agent's: a name the agent's tools use is refused.
         if (agent?.Tools is { Count: > 0 } agentTools && InputRules.ClientTools(request.Tools, agentTools) is { } clash)
             return Problems.Result(clash);

@@ -94,7 +94,7 @@ public sealed class OpenAiDriverTests
         events = await api.WaitForTurnsAsync(sessionId, 3);
         var failed = events.Last();
         ((string)failed["type"]!).ShouldBe("turn.failed");
-        ((string)failed["data"]!["error_code"]!).ShouldBe("llm_error");
+        ((string)failed["data"]!["error_code"]!).ShouldBe("processing_error");
         ((string)failed["data"]!["error"]!).ShouldContain("the fake refuses to answer");
 
         // A client's tool goes to the provider as a function, with its declared schema, beside the server's.

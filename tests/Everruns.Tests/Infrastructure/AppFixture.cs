@@ -11,10 +11,20 @@ public sealed class AppFixture : IAsyncLifetime
     /// <summary>A client of the public API on the shared host.</summary>
     public ApiClient Api => new(Host.Server.CreateClient());
 
+    /// <summary>
+    /// Beside every host's: model retries that wait little (the fake providers' transient errors), and a price for one of
+    /// the fake Anthropic's models (US dollars per million tokens).
+    /// </summary>
+    public static readonly Dictionary<string, string> Settings = new()
+    {
+        ["MODEL_RETRY_BASE_DELAY_MS"] = "50",
+        ["MODEL_PRICES"] = """{"claude-fake-large": {"input": 3, "output": 15, "cache_read": 0.3}}""",
+    };
+
     public async Task InitializeAsync()
     {
         DatabaseUrl = await PostgresServer.CreateDatabaseAsync("everruns_app");
-        Host = await TestHost.StartAsync(DatabaseUrl);
+        Host = await TestHost.StartAsync(DatabaseUrl, settings: Settings);
     }
 
     public async Task DisposeAsync()

@@ -16,7 +16,9 @@ namespace Everruns.Tests.Infrastructure;
 /// "Fake says: &lt;user text&gt;", calls <c>current_time</c> when asked the time (and offered the tool), reports
 /// a tool result it is given, answers 400 to a message saying "break", answers a message saying "hold" only once
 /// <see cref="Release"/> is called, and takes <see cref="SlowAnswer"/> over each answer in a conversation whose user
-/// said "slowly".
+/// said "slowly". A message saying "fail &lt;status&gt;" (401, 404, 429, 503, or "toolong": a context-length 400) gets OpenAI's
+/// error body with that status; one saying "flaky" a 429 with <c>retry-after: 0</c> the first time. It answers an Azure OpenAI
+/// resource's v1 paths (<c>/openai/v1/...</c>, key in <c>api-key</c>) too, and lists its models.
 /// </summary>
 public sealed class FakeOpenAi : IAsyncDisposable
 {
@@ -29,6 +31,14 @@ public sealed class FakeOpenAi : IAsyncDisposable
     /// <summary>The usage each answer reported (when the request asked for it, as OpenAI's stream_options.include_usage).</summary>
     public ConcurrentQueue<(long Prompt, long Completion, long Cached)> Reported { get; } = new();
     public string BaseUrl { get; private set; } = "";
+
+    /// <summary>The server's address without <c>/v1</c> (an Azure resource's base URL).</summary>
+    public string Root => BaseUrl[..^"/v1".Length];
+
+    /// <summary>Error statuses answered.</summary>
+    public ConcurrentQueue<int> Errors { get; } = new();
+
+    private readonly ConcurrentDictionary<string, bool> _flaky = new();
 
     private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -51,6 +61,15 @@ public sealed class FakeOpenAi : IAsyncDisposable
         var app = builder.Build();
         var fake = new FakeOpenAi(app);
         app.MapPost("/v1/chat/completions", fake.CompleteAsync);
+        app.MapPost("/openai/v1/chat/completions", fake.CompleteAsync);
+        var models = () => Results.Json(new JsonObject
+        {
+            ["object"] = "list",
+            ["data"] = new JsonArray(new JsonObject { ["id"] = "fake-small", ["object"] = "model", ["created"] = 1_700_000_000, ["owned_by"] = "fake" },
+                new JsonObject { ["id"] = "fake-large", ["object"] = "model", ["created"] = 1_700_000_000, ["owned_by"] = "fake" }),
+        });
+        app.MapGet("/v1/models", models);
+        app.MapGet("/openai/v1/models", models);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         fake.BaseUrl = address.TrimEnd('/') + "/v1";
@@ -60,7 +79,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
     private async Task CompleteAsync(HttpContext http)
     {
         var body = (await JsonNode.ParseAsync(http.Request.Body))!.AsObject();
-        Requests.Enqueue((http.Request.Headers.Authorization.ToString(), body));
+        Requests.Enqueue((http.Request.Headers.TryGetValue("api-key", out var azureKey) ? $"api-key {azureKey}" : http.Request.Headers.Authorization.ToString(), body));
         var messages = body["messages"]!.AsArray();
         var last = messages.Last()!.AsObject();
         var model = (string?)body["model"] ?? "fake";
@@ -70,6 +89,24 @@ public sealed class FakeOpenAi : IAsyncDisposable
         {
             http.Response.StatusCode = (int)HttpStatusCode.BadRequest;
             await http.Response.WriteAsJsonAsync(new { error = new { message = "the fake refuses to answer", type = "invalid_request_error" } });
+            return;
+        }
+
+        if (lastText.StartsWith("fail ", StringComparison.Ordinal) || (lastText.Contains("flaky") && _flaky.TryAdd(Text(messages.First(m => (string?)m!["role"] == "user")!.AsObject()), true)))
+        {
+            var what = lastText.Contains("flaky") ? "429" : lastText[5..].Trim();
+            var (status, type, code, message) = what switch
+            {
+                "401" => (401, "invalid_request_error", "invalid_api_key", "Incorrect API key provided"),
+                "404" => (404, "invalid_request_error", "model_not_found", $"The model '{model}' does not exist"),
+                "429" => (429, "requests", "rate_limit_exceeded", "Rate limit reached for requests"),
+                "toolong" => (400, "invalid_request_error", "context_length_exceeded", "This model's maximum context length is 128000 tokens"),
+                _ => (503, "server_error", "service_unavailable", "The server is overloaded"),
+            };
+            Errors.Enqueue(status);
+            http.Response.StatusCode = status;
+            if (status == 429) http.Response.Headers["retry-after"] = "0";
+            await http.Response.WriteAsJsonAsync(new JsonObject { ["error"] = new JsonObject { ["message"] = message, ["type"] = type, ["code"] = code } });
             return;
         }
 
