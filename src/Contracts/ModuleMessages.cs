@@ -44,7 +44,7 @@ public sealed record AcceptMessage(string SessionId, string MessageId, JsonObjec
 /// first became active; when its last turn ended (null while one runs); its first input and its last answer, previewed.
 /// </summary>
 public sealed record SessionActivity(string Status, DateTimeOffset At, DateTimeOffset StartedAt, DateTimeOffset? FinishedAt,
-    string? Preview, string? OutputPreview);
+    string? Preview, string? OutputPreview, long Turns = 0, TokenUsage? Usage = null, DateTimeOffset? LastTurnAt = null);
 
 /// <summary>
 /// Ask Execution to cancel the running turn of a session; answered with <see cref="CancelTurnOutcome"/>.

@@ -60,3 +60,19 @@ public interface ISessionActivities
     /// <summary>Each session's activity; a session absent from the answer has had no message yet.</summary>
     Task<IReadOnlyDictionary<string, SessionActivity>> OfAsync(string orgId, IReadOnlyList<string> sessionIds, CancellationToken ct = default);
 }
+
+/// <summary>Sessions: what an org's sessions (all, or one agent's) add up to, for the stats routes.</summary>
+public interface ISessionStats
+{
+    Task<ResourceStats> OfAsync(string orgId, string? agentId, CancellationToken ct = default);
+}
+
+/// <summary>
+/// Sessions by status, turns (<c>execution_count</c>), tokens and cost, and when they ran. Costs add up the sessions whose
+/// every turn had a price (MODEL_PRICES); none is reported by providers here, so <c>total_actual_cost_usd</c> is 0.
+/// </summary>
+public sealed record ResourceStats(
+    long SessionCount, long StartedSessionCount, long ActiveSessionCount, long IdleSessionCount, long WaitingForToolResultsSessionCount,
+    long ExecutionCount, long TotalInputTokens, long TotalOutputTokens, long TotalCacheReadTokens, long TotalCacheCreationTokens,
+    double TotalCostUsd, double TotalActualCostUsd, double TotalEstimatedCostUsd, long TotalSessionDurationMs, long? AvgSessionDurationMs,
+    DateTimeOffset? FirstSessionAt, DateTimeOffset? LastSessionAt, DateTimeOffset? LastExecutionAt);

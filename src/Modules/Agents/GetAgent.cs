@@ -1,3 +1,4 @@
+using Everruns.Contracts;
 using Everruns.Infrastructure;
 using Marten;
 using Microsoft.AspNetCore.Http;
@@ -14,6 +15,16 @@ public static class GetAgentEndpoint
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
         var agent = await AgentLookup.Find(session, id);
         return agent is null ? Problems.Result(AgentLookup.NotFound(id)) : Results.Ok(AgentResponse.From(agent, http));
+    }
+
+    /// <summary>The agent's sessions by status, their turns, tokens and cost (<paramref name="id"/>: its id or its name).</summary>
+    [WolverineGet("/v1/agents/{id}/stats"), ProducesResponseType<ResourceStats>(StatusCodes.Status200OK)]
+    public static async Task<IResult> Stats(string id, IQuerySession session, ISessionStats stats, HttpRequest http)
+    {
+        var agent = Ids.IsValid(id, Ids.Agent) ? await AgentLookup.Find(session, id) : await session.Query<Agent>().FirstOrDefaultAsync(a => a.Name == id);
+        return agent is null
+            ? Problems.Result(AgentLookup.NotFound(id))
+            : Results.Ok(await stats.OfAsync(http.Caller().Org, agent.Id, http.HttpContext.RequestAborted));
     }
 }
 

@@ -42,6 +42,7 @@ public static class FinishTurnStep
                 Usage = totals.Usage is null ? generation.Metadata.Usage : generation.Metadata.Usage is null ? totals.Usage : totals.Usage + generation.Metadata.Usage,
                 TimeToFirstTokenMs = totals.TimeToFirstTokenMs ?? generation.Metadata.TimeToFirstTokenMs,
             };
+            state.Active = turn = turn with { Totals = totals }; // what the session's totals add when the turn ends
         }
 
         if (finished.Error is not null)

@@ -21,7 +21,7 @@ public sealed class SessionActivities(IDocumentStore store) : ISessionActivities
                 _ => SessionStatuses.Active,
             };
             return new SessionActivity(status, a.At, a.StartedAt,
-                a.FinishedAt, a.Preview, a.OutputPreview);
+                a.FinishedAt, a.Preview, a.OutputPreview, s.Totals?.Turns ?? 0, s.Totals?.Usage, s.Totals?.LastTurnAt);
         });
     }
 }

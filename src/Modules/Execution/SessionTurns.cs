@@ -24,6 +24,9 @@ public sealed class SessionTurns
     /// </summary>
     public TurnActivity? Activity { get; set; }
 
+    /// <summary>What the session's ended turns added up to (its <c>usage</c> and stats), written as each turn ends.</summary>
+    public SessionTotals? Totals { get; set; }
+
     [Marten.Schema.Version]
     public Guid Version { get; set; }
 }
@@ -63,6 +66,9 @@ public sealed record TurnTotals(TokenUsage? Usage, int ToolCalls, long? TimeToFi
 }
 
 public sealed record QueuedInput(string MessageId, string Text);
+
+/// <summary>A session's ended turns: how many, their tokens (and cost, when every one had a price), when the last one ended.</summary>
+public sealed record SessionTotals(long Turns, TokenUsage? Usage, DateTimeOffset LastTurnAt);
 
 /// <summary>
 /// Active or idle since <see cref="At"/> (active while the state has a turn); <see cref="StartedAt"/>: the session's first
@@ -228,6 +234,10 @@ public static class Turns
         }
 
         var turnStartedAt = state.Active!.StartedAt;
+        var turnUsage = state.Active.Totals?.Usage;
+        var sums = state.Totals;
+        state.Totals = new SessionTotals((sums?.Turns ?? 0) + 1,
+            sums?.Usage is null ? turnUsage : turnUsage is null ? sums.Usage : sums.Usage + turnUsage, DateTimeOffset.UtcNow);
         state.Active = null;
         if (state.Queue.Count > 0)
         {

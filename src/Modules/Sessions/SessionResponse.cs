@@ -28,6 +28,7 @@ public sealed record SessionResponse(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? StartedAt,
     DateTimeOffset? FinishedAt,
+    TokenUsage? Usage,
     string SelfUrl,
     string ViewUrl,
     string UiLink)
@@ -47,6 +48,7 @@ public sealed record SessionResponse(
             activity is not null && activity.At > session.UpdatedAt ? activity.At : session.UpdatedAt,
             activity?.StartedAt,
             activity?.FinishedAt,
+            activity?.Usage,
             UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/sessions/{session.Id}"), view, view);
     }
 

@@ -22,6 +22,7 @@ public sealed class SessionsModule : IEverrunsModule
         });
         services.AddSingleton<SessionCache>();
         services.AddSingleton<ISessionDirectory, SessionDirectory>();
+        services.AddSingleton<ISessionStats, SessionStats>();
         services.AddSingleton<SessionChanges>();
         services.AddSingleton<NotificationListener>(sp => sp.GetRequiredService<SessionChanges>());
     }

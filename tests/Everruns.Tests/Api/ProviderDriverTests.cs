@@ -85,6 +85,13 @@ public sealed class ProviderDriverTests(AppFixture app)
         ((string)events.Last()["type"]!).ShouldBe("turn.completed");
         var retried = events.Last(e => (string)e["type"]! == "llm.generation")["data"]!["metadata"]!;
         ((int)retried["retry"]!["attempts"]!).ShouldBe(1);
+        // The session's usage adds up both turns (and their cost where the model has a price).
+        var sessionUsage = (await api.GetAsync($"/v1/sessions/{session}")).Object["usage"]!;
+        var allReported = anthropic?.Reported.ToList() ?? ollama?.Reported.ToList()
+                          ?? azure!.Reported.Select(r => (Input: r.Prompt - r.Cached, Output: r.Completion, r.Cached)).ToList();
+        ((long)sessionUsage["output_tokens"]!).ShouldBe(allReported.Sum(r => r.Output));
+        if (type == "anthropic")
+            ((double)sessionUsage["estimated_cost_usd"]!).ShouldBe(allReported.Sum(r => (r.Input * 3.0 + r.Output * 15.0 + r.Cached * 0.3) / 1_000_000), 1e-9);
         var errors = anthropic?.Errors ?? ollama?.Errors ?? azure!.Errors;
         errors.ShouldBe([type switch { "anthropic" => 529, "ollama" => 503, _ => 429 }]);
     }
