@@ -18,6 +18,7 @@ public static class Ids
     public const string Principal = "principal";
     public const string Workspace = "wsp";
     public const string Memory = "mem";
+    public const string Budget = "bdgt";
 
     /// <summary>The principal a user acts as (<c>principal_</c> and the user id's 32 hex digits): what owns their sessions.</summary>
     public static string PrincipalOf(string userId) =>

@@ -134,6 +134,10 @@ public static class EventTypes
     public const string ToolCallRequested = "tool.call_requested";
     public const string FileWritten = "file.written";
     public const string LlmGeneration = "llm.generation";
+    public const string BudgetWarning = "budget.warning";
+    public const string BudgetPaused = "budget.paused";
+    public const string BudgetExhausted = "budget.exhausted";
+    public const string BudgetResumed = "budget.resumed";
 
     /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
     public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];

@@ -16,5 +16,6 @@ public static class Modules
         new Everruns.Modules.Cluster.ClusterModule(),
         new Everruns.Modules.Providers.ProvidersModule(),
         new Everruns.Modules.Workspaces.WorkspacesModule(),
+        new Everruns.Modules.Budgets.BudgetsModule(),
     ];
 }

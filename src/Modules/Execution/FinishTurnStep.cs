@@ -45,6 +45,15 @@ public static class FinishTurnStep
             state.Active = turn = turn with { Totals = totals }; // what the session's totals add when the turn ends
         }
 
+        foreach (var notice in finished.BudgetEvents ?? []) Turns.Append(documents, state, notice);
+        if (finished.PausedForBudget)
+        {
+            // Nothing runs until the session is resumed (ResumeBudgetPausedTurn), which sends this iteration's step again.
+            state.Active = turn with { Phase = TurnPhase.PausedForBudget, SteppedAt = DateTimeOffset.UtcNow };
+            documents.Store(state);
+            return;
+        }
+
         if (finished.Error is not null)
         {
             Turns.Fail(state, finished.Error, finished.ErrorCode, documents, next, errorFields: finished.ErrorFields);

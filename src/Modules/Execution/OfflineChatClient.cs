@@ -60,6 +60,9 @@ public sealed partial class OfflineChatClient(TimeSpan chunkDelay) : IChatClient
         }
 
         var answer = last?.Role == ChatRole.Tool ? Report(last) : EchoPrefix + (last?.Text ?? "");
+        var finish = ChatFinishReason.Stop;
+        if (options?.MaxOutputTokens is { } max && Usage.Truncate(answer, max) is var cut && cut.Length < answer.Length)
+            (answer, finish) = (cut, ChatFinishReason.Length); // a model stops at its answer's token limit
         var words = Regex.Split(answer, @"(?<=\s)");
         foreach (var word in words.Where(w => w.Length > 0))
         {
@@ -68,7 +71,7 @@ public sealed partial class OfflineChatClient(TimeSpan chunkDelay) : IChatClient
             yield return new ChatResponseUpdate(ChatRole.Assistant, word) { ModelId = modelId };
         }
 
-        yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = modelId, FinishReason = ChatFinishReason.Stop };
+        yield return new ChatResponseUpdate { Role = ChatRole.Assistant, ModelId = modelId, FinishReason = finish };
     }
 
     [GeneratedRegex(@"\bcall\s+([A-Za-z0-9_-]+)", RegexOptions.IgnoreCase)]

@@ -28,7 +28,8 @@ public static class ReapStaleTurnsHandler
             from everruns.mt_doc_sessionturns d
             left join everruns.turn_heartbeats h on h.session_id = d.id and h.turn_id = d.data->'active'->>'turn_id'
             where jsonb_typeof(d.data->'active') = 'object'
-              and d.data->'active'->>'phase' is distinct from 'WaitingForToolResults' -- a client's wait: expire_tool_waits
+              -- waits, not work: a client's (expire_tool_waits ends them) and a paused budget's (resumed through the API)
+              and coalesce(d.data->'active'->>'phase', '') not in ('WaitingForToolResults', 'PausedForBudget')
               and greatest(h.beat_at, coalesce((d.data->'active'->>'stepped_at')::timestamptz,
                                                 (d.data->'active'->>'started_at')::timestamptz)) < now() - @stale
             limit 500

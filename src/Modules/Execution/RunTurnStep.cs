@@ -34,7 +34,8 @@ public static class RunTurnStepHandler
     public static async Task<OutgoingMessages> Handle(RunTurnStep step, IDocumentSession documents, ISessionDirectory sessions,
         ISessionEventLog events, IProviderCredentials providers, ModelCatalog models, Tools tools, TurnProgress progress, ISessionSignals signals, TurnHeartbeat heartbeat,
         ShutdownSettings shutdown, IHostApplicationLifetime lifetime, InstanceIdentity self, ConversationCache conversations,
-        Usage usage, IOrgModels orgModels, ModelRetries retries, ILogger<RunTurnStep> logger, CancellationToken ct)
+        Usage usage, IOrgModels orgModels, ModelRetries retries, IBudgetGate budgets, ModelOptions modelOptions, ILogger<RunTurnStep> logger,
+        CancellationToken ct)
     {
         var next = new OutgoingMessages();
         EventContext turn;
@@ -67,7 +68,7 @@ public static class RunTurnStepHandler
             }
 
             var call = new ModelCall(step, documents.TenantId, carried, turn, sessions, events, providers, models, tools, progress, signals, conversations, logger, usage,
-                orgModels, retries);
+                orgModels, retries, budgets, modelOptions);
             var finished = await call.RunAsync(handOff.Token, ct);
             if (finished is not null)
             {
@@ -91,7 +92,7 @@ public static class RunTurnStepHandler
     private sealed class ModelCall(RunTurnStep step, string orgId, StepMemory.Carried? carried, EventContext turn, ISessionDirectory sessions, ISessionEventLog events,
         IProviderCredentials providers, ModelCatalog models, Tools tools,
         TurnProgress progress, ISessionSignals signals, ConversationCache conversations, ILogger logger, Usage usage, IOrgModels orgModels,
-        ModelRetries retries)
+        ModelRetries retries, IBudgetGate budgets, ModelOptions modelOptions)
     {
 
         private readonly StringBuilder _accumulated = new();
@@ -143,6 +144,24 @@ public static class RunTurnStepHandler
             _started = Resume(read) ? null : new OutputMessageStarted(step.TurnId, step.Iteration, model.ModelId, _messageId);
 
             var sent = Conversation.Build(runtime.SystemPrompt, history);
+
+            // The budgets over the session: the call reserves what it may cost, answering no more than they can pay for.
+            var price = modelOptions.PriceOf(model.ModelId);
+            var budgetCall = new BudgetCall(orgId, step.SessionId, runtime.AgentId, $"{step.TurnId}:{step.Iteration}", usage.CountInput(sent),
+                modelOptions.MaxOutputTokens, price?.Input, price?.Output, price?.CacheRead);
+            var gate = await budgets.ReserveAsync(budgetCall, ct);
+            if (gate.Action != BudgetReservation.Continue)
+            {
+                var events = gate.Event is { } notice ? new List<ISessionEventData> { notice } : [];
+                return gate.Action == BudgetReservation.Pause
+                    ? Failed(model.ModelId, "", "") with { Error = null, ErrorCode = null, BudgetEvents = events, PausedForBudget = true }
+                    : Failed(model.ModelId, gate.Message ?? "Budget exhausted.", gate.ErrorCode ?? "budget_exhausted") with { BudgetEvents = events };
+            }
+
+            if (gate.Reserved) options.MaxOutputTokens = gate.MaxOutputTokens; // under a budget, the provider stops where it must
+            async Task<IReadOnlyList<ISessionEventData>> Settle(TokenUsage used) =>
+                gate.Reserved ? await budgets.SettleAsync(budgetCall, used, CancellationToken.None) : [];
+
             var watch = Stopwatch.StartNew();
             long? firstToken = null;
             using var cancelled = CancellationTokenSource.CreateLinkedTokenSource(ct, handOff);
@@ -172,13 +191,13 @@ public static class RunTurnStepHandler
                     .Select(c => new ToolCallRequest(c.CallId, c.Name,
                         JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
                     .ToList();
+                var used = usage.Priced(Usage.Of(response.Usage) ?? usage.Estimate(sent, response), response.ModelId ?? model.ModelId);
                 var generation = new LlmGeneration(
                     new LlmGenerationMetadata(response.ModelId ?? model.ModelId, model.Provider, true, watch.ElapsedMilliseconds, firstToken,
-                        response.FinishReason is { } finish ? [finish.Value] : null,
-                        usage.Priced(Usage.Of(response.Usage) ?? usage.Estimate(sent, response), response.ModelId ?? model.ModelId), Retry: tally.ToEvent()),
+                        response.FinishReason is { } finish ? [finish.Value] : null, used, Retry: tally.ToEvent()),
                     new LlmGenerationOutput(response.Text, calls.Select(c => c.ToRef()).ToList()));
                 return new TurnStepFinished(step.SessionId, step.TurnId, step.Iteration, response.ModelId ?? model.ModelId,
-                    response.Text, calls, null, null, unwritten, _messageId, generation);
+                    response.Text, calls, null, null, unwritten, _messageId, generation, BudgetEvents: await Settle(used));
             }
             catch (TurnEndedException)
             {
@@ -188,13 +207,20 @@ public static class RunTurnStepHandler
             catch (OperationCanceledException) when (cancelled.IsCancellationRequested && !ct.IsCancellationRequested)
             {
                 if (!handOff.IsCancellationRequested)
+                {
                     logger.LogInformation("Turn {TurnId} of {SessionId} was cancelled during its model call", step.TurnId, step.SessionId);
+                    // What a cancelled call used is not reported: its prompt and what it streamed are charged, the rest given back.
+                    // (A call handed to another instance keeps its reservation: it runs again there and settles then.)
+                    await Settle(new TokenUsage(budgetCall.InputTokens, _accumulated.Length + _pending.Length == 0 ? 0 : usage.CountInput([new ChatMessage(ChatRole.Assistant, _accumulated.ToString() + _pending)]), null, true));
+                }
+
                 return null;
             }
             // A database failure while streaming (writing a delta) is not the model's: the step is retried (and resumes).
             catch (Exception e) when (!ct.IsCancellationRequested && !TransientDatabaseErrors.IsTransient(e))
             {
                 var failure = ModelErrors.Classify(e, model.Provider, model.ModelId);
+                await Settle(new TokenUsage(0, 0)); // a failed call costs nothing: its reservation is given back
                 logger.LogWarning(e, "Model call of turn {TurnId} failed: {Code}", step.TurnId, failure.Code);
                 var fields = new Dictionary<string, string> { ["provider"] = model.Provider, ["model_id"] = model.ModelId };
                 if (failure.RetryAfter is { } after) fields["retry_after"] = ((int)Math.Ceiling(after.TotalSeconds)).ToString();

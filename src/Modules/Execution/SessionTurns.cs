@@ -34,12 +34,15 @@ public sealed class SessionTurns
 /// <summary>
 /// Reasoning: the model is being called for <see cref="ActiveTurn.Iteration"/>. Acting: its tool calls run.
 /// WaitingForToolResults: the client runs the calls of <see cref="ActiveTurn.Waiting"/>; nothing runs, nothing is held.
+/// PausedForBudget: a budget over the session is paused (its soft limit passed); the model call of
+/// <see cref="ActiveTurn.Iteration"/> runs when <c>POST /v1/sessions/{id}/resume</c> resumes it.
 /// </summary>
 public enum TurnPhase
 {
     Reasoning,
     Acting,
     WaitingForToolResults,
+    PausedForBudget,
 }
 
 /// <summary>
@@ -138,7 +141,8 @@ public sealed class StepHandover(SessionTurns state)
 public sealed record TurnStepFinished(
     string SessionId, string TurnId, int Iteration, string? Model, string Text, IReadOnlyList<ToolCallRequest> ToolCalls,
     string? Error, string? ErrorCode, IReadOnlyList<ISessionEventData>? Unwritten = null, string? MessageId = null,
-    LlmGeneration? Generation = null, IReadOnlyDictionary<string, string>? ErrorFields = null);
+    LlmGeneration? Generation = null, IReadOnlyDictionary<string, string>? ErrorFields = null,
+    IReadOnlyList<ISessionEventData>? BudgetEvents = null, bool PausedForBudget = false);
 
 public sealed record RunTools(string SessionId, string TurnId, int Iteration, IReadOnlyList<ToolCallRequest> ToolCalls) : ITurnWork;
 

@@ -23,9 +23,10 @@ public static class AcceptMessageHandler
 
         var input = new QueuedInput(accept.MessageId, accept.Text);
         if (state.Active is null) Turns.StartIdle(state, input, documents, next, accept.Runtime);
-        else if (state.Active.Phase == TurnPhase.WaitingForToolResults)
+        else if (state.Active.Phase is TurnPhase.WaitingForToolResults or TurnPhase.PausedForBudget)
         {
-            // The user moved on: the wait ends (each call gets an error result), and the next message's turn starts.
+            // The user moved on: the wait ends (each call gets an error result; a turn paused on its budget just ends), and
+            // the next message's turn starts (and meets the budget again at its model call).
             state.Queue.Add(input);
             Turns.End(state, new TurnCancelled(state.Active.TurnId, "user sent a new message"), null, documents, next);
         }

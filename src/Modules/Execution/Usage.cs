@@ -11,7 +11,6 @@ namespace Everruns.Modules.Execution;
 /// </summary>
 public sealed class Usage(ModelOptions options)
 {
-    private readonly Lazy<Tokenizer> _tokenizer = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
 
     public static TokenUsage? Of(UsageDetails? details) =>
         details is { InputTokenCount: { } input, OutputTokenCount: { } output }
@@ -33,11 +32,24 @@ public sealed class Usage(ModelOptions options)
     /// <summary>The tokens of what was sent and answered (a few per message for its framing, as chat formats add).</summary>
     public TokenUsage Estimate(IEnumerable<ChatMessage> sent, ChatResponse response)
     {
-        var input = sent.Sum(m => Count(m.Text) + Count(string.Join(' ', m.Contents.OfType<FunctionResultContent>().Select(r => r.Result?.ToString()))) + 4);
+        var input = CountInput(sent);
         var output = Count(response.Text) + response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
             .Sum(c => Count(c.Name) + Count(System.Text.Json.JsonSerializer.Serialize(c.Arguments)));
         return new TokenUsage(input, output, null, true);
     }
 
-    private int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : _tokenizer.Value.CountTokens(text);
+    /// <summary>The prompt's tokens as <see cref="Estimate"/> counts them (what a budget reserves for it).</summary>
+    public long CountInput(IEnumerable<ChatMessage> sent) =>
+        sent.Sum(m => Count(m.Text) + Count(string.Join(' ', m.Contents.OfType<FunctionResultContent>().Select(r => r.Result?.ToString()))) + 4);
+
+    /// <summary>The longest start of <paramref name="text"/> of at most <paramref name="tokens"/> tokens.</summary>
+    public static string Truncate(string text, int tokens)
+    {
+        var end = Shared.Value.GetIndexByTokenCount(text, tokens, out _, out _);
+        return text[..end];
+    }
+
+    private static readonly Lazy<Tokenizer> Shared = new(() => TiktokenTokenizer.CreateForEncoding("o200k_base"));
+
+    private int Count(string? text) => string.IsNullOrEmpty(text) ? 0 : Shared.Value.CountTokens(text);
 }

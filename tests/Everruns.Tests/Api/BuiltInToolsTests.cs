@@ -134,10 +134,7 @@ public sealed class WebFetchTests
 
         public static async Task<LoopbackSite> StartAsync()
         {
-            var builder = WebApplication.CreateSlimBuilder();
-            builder.WebHost.UseUrls("http://127.0.0.1:0");
-            builder.Logging.ClearProviders();
-            var app = builder.Build();
+            var app = LoopbackServer.Builder().Build();
             var site = new LoopbackSite(app);
             app.Use(async (context, next) =>
             {

@@ -22,7 +22,7 @@ public sealed class ProviderDriverTests(AppFixture app)
         await using var ollama = type == "ollama" ? await FakeOllama.StartAsync() : null;
         await using var azure = type == "azure_openai" ? await FakeOpenAi.StartAsync() : null;
         var baseUrl = anthropic?.BaseUrl ?? ollama?.BaseUrl ?? azure!.Root;
-        var api = await OrgAdminAsync(type);
+        var api = await app.OrgAdminAsync(type);
 
         // The connection, its model read from the provider itself.
         var provider = await api.PostAsync("/v1/providers", new { name = $"our {type}", provider_type = type, base_url = baseUrl, api_key = "sk-org-secret" });
@@ -105,7 +105,7 @@ public sealed class ProviderDriverTests(AppFixture app)
         await using var anthropic = type == "anthropic" ? await FakeAnthropic.StartAsync() : null;
         await using var ollama = type == "ollama" ? await FakeOllama.StartAsync() : null;
         await using var openai = type == "openai" ? await FakeOpenAi.StartAsync() : null;
-        var api = await OrgAdminAsync(type + "-errors");
+        var api = await app.OrgAdminAsync(type + "-errors");
         var providerId = (string)(await api.PostAsync("/v1/providers", new
         {
             name = "errors", provider_type = type, base_url = anthropic?.BaseUrl ?? ollama?.BaseUrl ?? openai!.BaseUrl, api_key = "sk-any",
@@ -147,8 +147,8 @@ public sealed class ProviderDriverTests(AppFixture app)
     public async Task provider_models_are_managed_per_org_and_deployment_models_are_not_changed_through_the_api()
     {
         await using var fake = await FakeOllama.StartAsync();
-        var api = await OrgAdminAsync("models");
-        var other = await OrgAdminAsync("models-other");
+        var api = await app.OrgAdminAsync("models");
+        var other = await app.OrgAdminAsync("models-other");
         var providerId = (string)(await api.PostAsync("/v1/providers", new { name = "local", provider_type = "ollama", base_url = fake.BaseUrl })).Object["id"]!;
         var created = await api.PostAsync($"/v1/providers/{providerId}/models", new { model_id = "qwen-fake", display_name = "Qwen", is_favorite = true });
         created.Status.ShouldBe(HttpStatusCode.Created);
@@ -194,14 +194,5 @@ public sealed class ProviderDriverTests(AppFixture app)
         // A provider type without a driver answers not_supported.
         var unknown = (string)(await api.PostAsync("/v1/providers", new { name = "future", provider_type = "gemini" })).Object["id"]!;
         ((string)(await api.PostAsync($"/v1/providers/{unknown}/sync-models")).Object["status"]!).ShouldBe("not_supported");
-    }
-
-    /// <summary>A client for the admin of a new org (its provider connections and models are its own).</summary>
-    private async Task<ApiClient> OrgAdminAsync(string name)
-    {
-        var root = app.Api;
-        var org = (string)(await root.PostAsync("/v1/orgs", new { name = $"{name}-{Guid.NewGuid():N}"[..Math.Min(40, name.Length + 33)] })).Object["id"]!;
-        var member = await root.PostAsync($"/v1/orgs/{org}/members", new { name = $"{name} admin", role = "admin" });
-        return new ApiClient(app.Host.Server.CreateClient().As((string)member.Object["token"]!["token"]!));
     }
 }

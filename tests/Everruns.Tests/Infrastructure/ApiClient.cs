@@ -111,6 +111,9 @@ public sealed record ApiResponse(HttpStatusCode Status, string Text, HttpRespons
 {
     public JsonObject Object => JsonNode.Parse(Text)!.AsObject();
 
+    /// <summary>A body that is a JSON array (the budget lists, as the SDKs read them).</summary>
+    public JsonArray Array => JsonNode.Parse(Text)!.AsArray();
+
     /// <summary>The problem-details <c>code</c> of an error response.</summary>
     public string? Code => MediaType == "application/problem+json" ? (string?)Object["code"] : null;
 

@@ -27,6 +27,14 @@ public sealed class AppFixture : IAsyncLifetime
         Host = await TestHost.StartAsync(DatabaseUrl, settings: Settings);
     }
 
+    /// <summary>A client for the admin of a new org on the shared host (what it creates is its own, invisible to other tests).</summary>
+    public async Task<ApiClient> OrgAdminAsync(string name)
+    {
+        var org = (string)(await Api.PostAsync("/v1/orgs", new { name = $"{name}-{Guid.NewGuid():N}"[..Math.Min(40, name.Length + 33)] })).Object["id"]!;
+        var member = await Api.PostAsync($"/v1/orgs/{org}/members", new { name = $"{name} admin", role = "admin" });
+        return new ApiClient(Host.Server.CreateClient().As((string)member.Object["token"]!["token"]!));
+    }
+
     public async Task DisposeAsync()
     {
         await Host.DisposeAsync();

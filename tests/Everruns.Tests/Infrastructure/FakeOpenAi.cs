@@ -55,9 +55,7 @@ public sealed class FakeOpenAi : IAsyncDisposable
 
     public static async Task<FakeOpenAi> StartAsync()
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
+        var builder = LoopbackServer.Builder();
         var app = builder.Build();
         var fake = new FakeOpenAi(app);
         app.MapPost("/v1/chat/completions", fake.CompleteAsync);

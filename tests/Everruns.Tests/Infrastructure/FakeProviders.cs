@@ -11,6 +11,40 @@ using Microsoft.Extensions.Logging;
 namespace Everruns.Tests.Infrastructure;
 
 /// <summary>
+/// A web server for a test's fake on a loopback port. Its ASP.NET Core meters get names of their own: the Everruns host in the
+/// same process exports the meters named <c>Microsoft.AspNetCore.*</c> of every server in it, and a fake's, completed when
+/// the fake stops, would take the host's request metrics down with them.
+/// </summary>
+public static class LoopbackServer
+{
+    public static WebApplicationBuilder Builder()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton<System.Diagnostics.Metrics.IMeterFactory, PrivateMeters>();
+        return builder;
+    }
+
+    private sealed class PrivateMeters : System.Diagnostics.Metrics.IMeterFactory
+    {
+        private readonly ConcurrentBag<System.Diagnostics.Metrics.Meter> _meters = new();
+
+        public System.Diagnostics.Metrics.Meter Create(System.Diagnostics.Metrics.MeterOptions options)
+        {
+            var meter = new System.Diagnostics.Metrics.Meter("fake." + options.Name, options.Version);
+            _meters.Add(meter);
+            return meter;
+        }
+
+        public void Dispose()
+        {
+            foreach (var meter in _meters) meter.Dispose();
+        }
+    }
+}
+
+/// <summary>
 /// What the fake providers (Anthropic, Ollama) answer, the same for each wire protocol: a user message saying
 /// "fail &lt;what&gt;" gets that provider's error (401, 404, 429, 503, 529 or "toolong", its context-length refusal); one saying
 /// "flaky" fails once with the provider's overloaded/unavailable status, then answers; asked the time with
@@ -36,9 +70,7 @@ public abstract class FakeProvider : IAsyncDisposable
 
     protected static async Task<T> StartAsync<T>(T fake) where T : FakeProvider
     {
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.Logging.ClearProviders();
+        var builder = LoopbackServer.Builder();
         fake._app = builder.Build();
         fake.Map(fake._app);
         await fake._app.StartAsync();

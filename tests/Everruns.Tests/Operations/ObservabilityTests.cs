@@ -21,7 +21,9 @@ public sealed class MetricsTests(AppFixture app)
         Sum(after, "everruns_turns_completed_total").ShouldBeGreaterThan(Sum(before, "everruns_turns_completed_total"));
         Sum(after, "everruns_events_written_total").ShouldBeGreaterThan(Sum(before, "everruns_events_written_total"));
         Sum(after, "everruns_task_claimed_total").ShouldBeGreaterThan(Sum(before, "everruns_task_claimed_total"));
-        // The request-duration histogram carries route and status.
+        // The request-duration histogram carries route and status, for every request (none past the series limit).
+        after.Keys.ShouldNotContain(k => k.StartsWith("http_server_request_duration_seconds_count{") && k.Contains("otel_metric_overflow"),
+            $"{after.Keys.Count(k => k.StartsWith("http_server_request_duration_seconds_count{"))} series");
         after.Keys.ShouldContain(k => k.StartsWith("http_server_request_duration_seconds_bucket{") &&
                                       k.Contains("http_route=\"/v1/sessions/{id}/messages\"") && k.Contains("http_response_status_code=\"201\""));
         after.Keys.ShouldContain(k => k.StartsWith("db_client_connections_usage"));
