@@ -79,6 +79,18 @@ public sealed record LlmGenerationMetadata(string Model, string? Provider, bool 
 /// <summary>How often a model call was tried again after a transient failure (rate limit, provider down), and how long it waited.</summary>
 public sealed record LlmRetry(int Attempts, long TotalWaitMs);
 
+/// <summary>A reasoning model began to think aloud (streamed before its answer).</summary>
+[EventType(EventTypes.ReasonThinkingStarted)]
+public sealed record ReasonThinkingStarted(string TurnId, string? Model) : ISessionEventData;
+
+/// <summary>More of the model's thinking: what came since the last delta, and all of it so far.</summary>
+[EventType(EventTypes.ReasonThinkingDelta)]
+public sealed record ReasonThinkingDelta(string TurnId, string Delta, string Accumulated) : ISessionEventData;
+
+/// <summary>The model's thinking, whole, once its answer began (or the call ended).</summary>
+[EventType(EventTypes.ReasonThinkingCompleted)]
+public sealed record ReasonThinkingCompleted(string TurnId, string Thinking) : ISessionEventData;
+
 public sealed record LlmGenerationOutput(string? Text, IReadOnlyList<ToolCallRef> ToolCalls);
 
 public sealed record OutputMetadata(string? Model);
@@ -134,13 +146,16 @@ public static class EventTypes
     public const string ToolCallRequested = "tool.call_requested";
     public const string FileWritten = "file.written";
     public const string LlmGeneration = "llm.generation";
+    public const string ReasonThinkingStarted = "reason.thinking.started";
+    public const string ReasonThinkingDelta = "reason.thinking.delta";
+    public const string ReasonThinkingCompleted = "reason.thinking.completed";
     public const string BudgetWarning = "budget.warning";
     public const string BudgetPaused = "budget.paused";
     public const string BudgetExhausted = "budget.exhausted";
     public const string BudgetResumed = "budget.resumed";
 
     /// <summary>The streaming fragments of the protocol (not counted by the event list's <c>X-Total-Count</c>).</summary>
-    public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, "reason.thinking.delta", "tool.output.delta"];
+    public static readonly IReadOnlyList<string> Deltas = [OutputMessageDelta, ReasonThinkingDelta, "tool.output.delta"];
 
     /// <summary>Every event record of this build, by its protocol name: what Marten maps, and what a read turns back into records.</summary>
     public static readonly IReadOnlyDictionary<string, Type> Records = typeof(ISessionEventData).Assembly.GetTypes()

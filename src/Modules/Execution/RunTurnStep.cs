@@ -99,6 +99,10 @@ public static class RunTurnStepHandler
         private readonly StringBuilder _pending = new();
         private string? _replay; // text an earlier attempt of this step already streamed
         private OutputMessageStarted? _started; // while not written yet
+        private readonly StringBuilder _thinking = new(); // what a reasoning model streamed of its thinking
+        private int _thinkingSent;
+        private bool _thinkingStarted, _thinkingCompleted;
+        private string _model = "";
         private string _messageId = Ids.New(Ids.Message); // an earlier attempt's, when this one resumes it
         private int _sent;
 
@@ -142,6 +146,7 @@ public static class RunTurnStepHandler
             // The message starts (output.message.started) with its first streamed text, in one transaction with it, or
             // with the outcome when the whole answer came sooner than one delta batch.
             _started = Resume(read) ? null : new OutputMessageStarted(step.TurnId, step.Iteration, model.ModelId, _messageId);
+            _model = model.ModelId;
 
             var sent = Conversation.Build(runtime.SystemPrompt, history);
 
@@ -177,7 +182,8 @@ public static class RunTurnStepHandler
                     updates.Add(update);
                     if (firstToken is null && (!string.IsNullOrEmpty(update.Text) || update.Contents.OfType<FunctionCallContent>().Any()))
                         firstToken = watch.ElapsedMilliseconds;
-                    if (string.IsNullOrEmpty(update.Text)) continue;
+                    foreach (var reasoning in update.Contents.OfType<TextReasoningContent>()) _thinking.Append(reasoning.Text);
+                    if (string.IsNullOrEmpty(update.Text) && _thinking.Length == _thinkingSent) continue;
                     _pending.Append(update.Text);
                     if (lastFlush.Elapsed < DeltaBatch) continue;
                     await FlushAsync(cancelled.Token);
@@ -185,7 +191,7 @@ public static class RunTurnStepHandler
                 }
 
                 // The rest of the text is written with the outcome, in its transaction.
-                var unwritten = Unwritten(TakeDelta());
+                var unwritten = Unwritten(TakeDelta(), final: true);
                 var response = updates.ToChatResponse();
                 var calls = response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
                     .Select(c => new ToolCallRequest(c.CallId, c.Name,
@@ -298,16 +304,37 @@ public static class RunTurnStepHandler
 
         private async Task FlushAsync(CancellationToken ct)
         {
-            if (TakeDelta() is not { } delta) return;
-            await progress.AppendAsync(orgId, step.SessionId, turn, Unwritten(delta), ct);
-            _started = null;
+            var delta = TakeDelta();
+            var events = Unwritten(delta);
+            if (events.Count == 0) return;
+            await progress.AppendAsync(orgId, step.SessionId, turn, events, ct);
+            if (delta is not null) _started = null;
         }
 
-        /// <summary>The message's start if not written yet, then the delta (if any).</summary>
-        private List<ISessionEventData> Unwritten(OutputMessageDelta? delta)
+        /// <summary>
+        /// What is not written yet: the model's thinking since the last batch (<c>reason.thinking.started</c> first, then
+        /// <c>.delta</c>, and <c>.completed</c> once the answer begins or the call ends), then the message's start and the
+        /// text's delta (when there is text, or at the end).
+        /// </summary>
+        private List<ISessionEventData> Unwritten(OutputMessageDelta? delta, bool final = false)
         {
             var events = new List<ISessionEventData>();
-            if (_started is not null) events.Add(_started);
+            if (_thinking.Length > _thinkingSent)
+            {
+                if (!_thinkingStarted) events.Add(new ReasonThinkingStarted(step.TurnId, _model));
+                _thinkingStarted = true;
+                var all = _thinking.ToString();
+                events.Add(new ReasonThinkingDelta(step.TurnId, all[_thinkingSent..], all));
+                _thinkingSent = all.Length;
+            }
+
+            if (_thinkingStarted && !_thinkingCompleted && (delta is not null || final))
+            {
+                events.Add(new ReasonThinkingCompleted(step.TurnId, _thinking.ToString()));
+                _thinkingCompleted = true;
+            }
+
+            if (_started is not null && (delta is not null || final)) events.Add(_started);
             if (delta is not null) events.Add(delta);
             return events;
         }

@@ -94,6 +94,19 @@ public sealed class ProviderDriverTests(AppFixture app)
             ((double)sessionUsage["estimated_cost_usd"]!).ShouldBe(allReported.Sum(r => (r.Input * 3.0 + r.Output * 15.0 + r.Cached * 0.3) / 1_000_000), 1e-9);
         var errors = anthropic?.Errors ?? ollama?.Errors ?? azure!.Errors;
         errors.ShouldBe([type switch { "anthropic" => 529, "ollama" => 503, _ => 429 }]);
+
+        if (type != "anthropic") return;
+        // A model that thinks before it answers: its thinking streams as reason.thinking.* events, before the answer's.
+        await api.PostMessageAsync(session, "think first");
+        events = await api.WaitForTurnsAsync(session, 3);
+        events = events.Skip(events.FindLastIndex(e => (string)e["type"]! == "turn.started")).ToList();
+        var types = events.Select(e => (string)e["type"]!).ToList();
+        types.IndexOf("reason.thinking.started").ShouldBeGreaterThan(0);
+        types.IndexOf("reason.thinking.started").ShouldBeLessThan(types.IndexOf("reason.thinking.completed"));
+        types.IndexOf("reason.thinking.completed").ShouldBeLessThan(types.IndexOf("output.message.started"));
+        ((string)events.Single(e => (string)e["type"]! == "reason.thinking.completed")["data"]!["thinking"]!).ShouldBe(FakeAnthropic.Thinking);
+        ((string)events.Last(e => (string)e["type"]! == "reason.thinking.delta")["data"]!["accumulated"]!).ShouldBe(FakeAnthropic.Thinking);
+        ((string)events.Last(e => (string)e["type"]! == "output.message.completed")["data"]!["message"]!["content"]![0]!["text"]!).ShouldBe("Fake says: think first");
     }
 
     [Theory]

@@ -105,6 +105,9 @@ public abstract class FakeProvider : IAsyncDisposable
 /// <summary>Anthropic's Messages API: <c>POST /v1/messages</c> streaming its named SSE events, <c>GET /v1/models</c>, its error bodies.</summary>
 public sealed class FakeAnthropic : FakeProvider
 {
+    /// <summary>What it thinks (in a thinking block before its answer) when a message says "think".</summary>
+    public const string Thinking = "The user wants me to think. I will think briefly, then answer.";
+
     public static Task<FakeAnthropic> StartAsync() => StartAsync(new FakeAnthropic());
 
     protected override void Map(WebApplication app)
@@ -179,19 +182,40 @@ public sealed class FakeAnthropic : FakeProvider
         }
         else
         {
+            var index = 0;
+            if (lastText.Contains("think"))
+            {
+                // A thinking block first, as Claude streams it, signature and all.
+                await Event(http, "content_block_start", new JsonObject
+                {
+                    ["type"] = "content_block_start", ["index"] = 0, ["content_block"] = new JsonObject { ["type"] = "thinking", ["thinking"] = "", ["signature"] = "" },
+                });
+                foreach (var piece in Thinking.Chunk(7))
+                    await Event(http, "content_block_delta", new JsonObject
+                    {
+                        ["type"] = "content_block_delta", ["index"] = 0, ["delta"] = new JsonObject { ["type"] = "thinking_delta", ["thinking"] = new string(piece) },
+                    });
+                await Event(http, "content_block_delta", new JsonObject
+                {
+                    ["type"] = "content_block_delta", ["index"] = 0, ["delta"] = new JsonObject { ["type"] = "signature_delta", ["signature"] = "c2lnbmF0dXJl" },
+                });
+                await Event(http, "content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = 0 });
+                index = 1;
+            }
+
             await Event(http, "content_block_start", new JsonObject
             {
-                ["type"] = "content_block_start", ["index"] = 0, ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = "" },
+                ["type"] = "content_block_start", ["index"] = index, ["content_block"] = new JsonObject { ["type"] = "text", ["text"] = "" },
             });
             foreach (var piece in reply.Text.Chunk(5))
                 await Event(http, "content_block_delta", new JsonObject
                 {
-                    ["type"] = "content_block_delta", ["index"] = 0, ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = new string(piece) },
+                    ["type"] = "content_block_delta", ["index"] = index, ["delta"] = new JsonObject { ["type"] = "text_delta", ["text"] = new string(piece) },
                 });
             (output, stop) = (4 + reply.Text.Length / 4, "end_turn");
         }
 
-        await Event(http, "content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = 0 });
+        await Event(http, "content_block_stop", new JsonObject { ["type"] = "content_block_stop", ["index"] = reply.ToolCall is null && lastText.Contains("think") ? 1 : 0 });
         await Event(http, "message_delta", new JsonObject
         {
             ["type"] = "message_delta", ["delta"] = new JsonObject { ["stop_reason"] = stop, ["stop_sequence"] = null },
