@@ -18,10 +18,10 @@ public interface IBudgetGate
 
 /// <summary>
 /// A model call of a session's turn: <paramref name="CallKey"/> names it (turn and iteration) so that a call run again
-/// reserves and settles once; its prompt's tokens (counted here), the most it may answer, and the model's price in US
-/// dollars per million tokens (null: unknown, so <c>usd</c> budgets are not charged for it).
+/// reserves and settles once; its prompt's tokens (counted here, when a budget applies: counting costs), the most it may
+/// answer, and the model's price in US dollars per million tokens (null: unknown, so <c>usd</c> budgets are not charged for it).
 /// </summary>
-public sealed record BudgetCall(string OrgId, string SessionId, string? AgentId, string CallKey, long InputTokens, int MaxOutputTokens,
+public sealed record BudgetCall(string OrgId, string SessionId, string? AgentId, string CallKey, Func<long> InputTokens, int MaxOutputTokens,
     double? InputPricePerMillion, double? OutputPricePerMillion, double? CacheReadPricePerMillion);
 
 /// <summary>

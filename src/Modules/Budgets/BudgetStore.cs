@@ -211,15 +211,20 @@ public sealed class BudgetStore(NpgsqlDataSource dataSource) : IBudgetGate
             if (!(bool)(await any.ExecuteScalarAsync(ct))!) return new BudgetReservation(BudgetReservation.Continue);
         }
 
+        var inputTokens = call.InputTokens();
         var deadline = DateTimeOffset.UtcNow + ReservationWait;
         while (true)
         {
             await using var tx = await connection.BeginTransactionAsync(ct);
             var budgets = await LockAsync(connection, tx, Applying, ct, ("org", call.OrgId), ("session", call.SessionId), ("agent", (object?)call.AgentId ?? DBNull.Value));
-            if ((await HeldAsync(connection, tx, call.CallKey, delete: false, ct)).Count > 0)
+            await using (var before = new NpgsqlCommand("select min(max_output) from everruns.budget_reservations where call_key = @key", connection, tx))
             {
-                await tx.CommitAsync(ct);
-                return new BudgetReservation(BudgetReservation.Continue, call.MaxOutputTokens, Reserved: true); // this call ran before: it reserved then
+                before.Parameters.AddWithValue("key", call.CallKey);
+                if (await before.ExecuteScalarAsync(ct) is int reservedOutput)
+                {
+                    await tx.CommitAsync(ct);
+                    return new BudgetReservation(BudgetReservation.Continue, reservedOutput, Reserved: true); // this call ran before: it reserved then
+                }
             }
 
             // Stopped or paused already: the first such budget says so.
@@ -239,7 +244,7 @@ public sealed class BudgetStore(NpgsqlDataSource dataSource) : IBudgetGate
             {
                 var (input, output, _) = Rates(b.Currency, call);
                 if (output <= 0) continue;
-                var affordable = Math.Floor((b.Balance - b.Reserved - call.InputTokens * input) / output);
+                var affordable = Math.Floor((b.Balance - b.Reserved - inputTokens * input) / output);
                 if (affordable < 1)
                 {
                     tooLittle = b;
@@ -267,11 +272,13 @@ public sealed class BudgetStore(NpgsqlDataSource dataSource) : IBudgetGate
             foreach (var b in budgets)
             {
                 var (input, output, _) = Rates(b.Currency, call);
-                var amount = call.InputTokens * input + maxOutput * output;
+                var amount = inputTokens * input + maxOutput * output;
                 if (amount <= 0) continue;
                 await SaveAsync(connection, tx, b with { Reserved = b.Reserved + amount, UpdatedAt = DateTimeOffset.UtcNow }, ct);
                 await using var hold = new NpgsqlCommand(
-                    "insert into everruns.budget_reservations (call_key, budget_id, amount, created_at) values (@key, @budget, @amount, now())", connection, tx);
+                    "insert into everruns.budget_reservations (call_key, budget_id, amount, max_output, created_at) values (@key, @budget, @amount, @max, now())",
+                    connection, tx);
+                hold.Parameters.AddWithValue("max", maxOutput);
                 hold.Parameters.AddWithValue("key", call.CallKey);
                 hold.Parameters.AddWithValue("budget", b.Id);
                 hold.Parameters.AddWithValue("amount", amount);
@@ -287,7 +294,7 @@ public sealed class BudgetStore(NpgsqlDataSource dataSource) : IBudgetGate
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var tx = await connection.BeginTransactionAsync(ct);
-        var held = await HeldAsync(connection, tx, call.CallKey, delete: true, ct); // once: a second settle finds nothing held
+        var held = await ReleaseAsync(connection, tx, call.CallKey, ct); // once: a second settle finds nothing held
         if (held.Count == 0) return [];
 
         var events = new List<ISessionEventData>();
@@ -381,13 +388,11 @@ public sealed class BudgetStore(NpgsqlDataSource dataSource) : IBudgetGate
         return await ReadAsync(cmd, ct);
     }
 
-    /// <summary>What a call holds of each budget (taken away when <paramref name="delete"/>: the call is being charged).</summary>
-    private static async Task<Dictionary<string, decimal>> HeldAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string callKey, bool delete,
+    /// <summary>What a call held of each budget, taken away: the call is being charged.</summary>
+    private static async Task<Dictionary<string, decimal>> ReleaseAsync(NpgsqlConnection connection, NpgsqlTransaction tx, string callKey,
         CancellationToken ct)
     {
-        await using var cmd = new NpgsqlCommand(delete
-            ? "delete from everruns.budget_reservations where call_key = @key returning budget_id, amount"
-            : "select budget_id, amount from everruns.budget_reservations where call_key = @key", connection, tx);
+        await using var cmd = new NpgsqlCommand("delete from everruns.budget_reservations where call_key = @key returning budget_id, amount", connection, tx);
         cmd.Parameters.AddWithValue("key", callKey);
         await using var reader = await cmd.ExecuteReaderAsync(ct);
         var amounts = new Dictionary<string, decimal>();

@@ -60,6 +60,7 @@ public sealed class BudgetsModule : IEverrunsModule
             reservations.AddColumn("call_key", "text").AsPrimaryKey();
             reservations.AddColumn("budget_id", "text").AsPrimaryKey();
             reservations.AddColumn("amount", "numeric").NotNull();
+            reservations.AddColumn("max_output", "integer").NotNull();
             reservations.AddColumn("created_at", "timestamptz").NotNull();
             marten.Storage.ExtendedSchemaObjects.Add(reservations);
         });

@@ -152,7 +152,8 @@ public static class RunTurnStepHandler
 
             // The budgets over the session: the call reserves what it may cost, answering no more than they can pay for.
             var price = modelOptions.PriceOf(model.ModelId);
-            var budgetCall = new BudgetCall(orgId, step.SessionId, runtime.AgentId, $"{step.TurnId}:{step.Iteration}", usage.CountInput(sent),
+            var promptTokens = new Lazy<long>(() => usage.CountInput(sent)); // counted once, and only when needed
+            var budgetCall = new BudgetCall(orgId, step.SessionId, runtime.AgentId, $"{step.TurnId}:{step.Iteration}", () => promptTokens.Value,
                 modelOptions.MaxOutputTokens, price?.Input, price?.Output, price?.CacheRead);
             var gate = await budgets.ReserveAsync(budgetCall, ct);
             if (gate.Action != BudgetReservation.Continue)
@@ -197,7 +198,7 @@ public static class RunTurnStepHandler
                     .Select(c => new ToolCallRequest(c.CallId, c.Name,
                         JsonSerializer.SerializeToNode(c.Arguments ?? new Dictionary<string, object?>())?.AsObject() ?? []))
                     .ToList();
-                var used = usage.Priced(Usage.Of(response.Usage) ?? usage.Estimate(sent, response), response.ModelId ?? model.ModelId);
+                var used = usage.Priced(Usage.Of(response.Usage) ?? usage.Estimate(promptTokens, response), response.ModelId ?? model.ModelId);
                 var generation = new LlmGeneration(
                     new LlmGenerationMetadata(response.ModelId ?? model.ModelId, model.Provider, true, watch.ElapsedMilliseconds, firstToken,
                         response.FinishReason is { } finish ? [finish.Value] : null, used, Retry: tally.ToEvent()),
@@ -217,7 +218,7 @@ public static class RunTurnStepHandler
                     logger.LogInformation("Turn {TurnId} of {SessionId} was cancelled during its model call", step.TurnId, step.SessionId);
                     // What a cancelled call used is not reported: its prompt and what it streamed are charged, the rest given back.
                     // (A call handed to another instance keeps its reservation: it runs again there and settles then.)
-                    await Settle(new TokenUsage(budgetCall.InputTokens, _accumulated.Length + _pending.Length == 0 ? 0 : usage.CountInput([new ChatMessage(ChatRole.Assistant, _accumulated.ToString() + _pending)]), null, true));
+                    await Settle(new TokenUsage(promptTokens.Value, _accumulated.Length + _pending.Length == 0 ? 0 : usage.CountInput([new ChatMessage(ChatRole.Assistant, _accumulated.ToString() + _pending)]), null, true));
                 }
 
                 return null;

@@ -30,9 +30,9 @@ public sealed class Usage(ModelOptions options)
         };
 
     /// <summary>The tokens of what was sent and answered (a few per message for its framing, as chat formats add).</summary>
-    public TokenUsage Estimate(IEnumerable<ChatMessage> sent, ChatResponse response)
+    public TokenUsage Estimate(Lazy<long> sentTokens, ChatResponse response)
     {
-        var input = CountInput(sent);
+        var input = sentTokens.Value; // CountInput of what was sent
         var output = Count(response.Text) + response.Messages.SelectMany(m => m.Contents).OfType<FunctionCallContent>()
             .Sum(c => Count(c.Name) + Count(System.Text.Json.JsonSerializer.Serialize(c.Arguments)));
         return new TokenUsage(input, output, null, true);

@@ -157,6 +157,35 @@ public sealed class BudgetTests(AppFixture app)
     }
 
     [Fact]
+    public async Task a_budget_warns_once_its_balance_falls_to_a_fifth_of_its_limit()
+    {
+        var api = await app.OrgAdminAsync("budgets-warn");
+        var agentId = (string)(await api.CreateAgentAsync())["id"]!;
+        var id = (string)(await api.PostAsync("/v1/budgets", new { subject_type = "agent", subject_id = agentId, currency = "tokens", limit = 100_000 }))
+            .Object["id"]!;
+
+        // A long message in one session spends S; the limit then set so that S leaves just over a fifth of it.
+        var first = (string)(await api.CreateSessionAsync(new { agent_id = agentId }))["id"]!;
+        await api.PostMessageAsync(first, string.Join(' ', Enumerable.Repeat("a long message that spends many tokens", 40)));
+        await api.WaitForTurnsAsync(first);
+        var spent = 100_000 - (double)(await api.GetAsync($"/v1/budgets/{id}")).Object["balance"]!;
+        var limit = Math.Ceiling(spent * 1.25) + 1;
+        await api.PatchAsync($"/v1/budgets/{id}", new { limit });
+        ((string)(await api.GetAsync($"/v1/budgets/{id}/check")).Object["action"]!).ShouldBe("continue");
+
+        // A short turn in another session of the agent takes the balance under a fifth: warned, not stopped.
+        var second = (string)(await api.CreateSessionAsync(new { agent_id = agentId }))["id"]!;
+        await api.PostMessageAsync(second, "short");
+        var events = await api.WaitForTurnsAsync(second);
+        ((string)events.Last()["type"]!).ShouldBe("turn.completed");
+        var warning = events.Single(e => (string)e["type"]! == "budget.warning")["data"]!;
+        ((string)warning["budget_id"]!).ShouldBe(id);
+        ((double)warning["balance"]!).ShouldBeLessThanOrEqualTo(limit * 0.2);
+        ((double)warning["limit"]!).ShouldBe(limit);
+        ((string)(await api.GetAsync($"/v1/budgets/{id}/check")).Object["action"]!).ShouldBe("warn");
+    }
+
+    [Fact]
     public async Task two_instances_spending_one_budget_at_once_never_overspend_it()
     {
         await using var database = await TestDatabase.CreateAsync("everruns_budget_race");
