@@ -26,7 +26,8 @@ public static class LoopbackServer
         return builder;
     }
 
-    private sealed class PrivateMeters : System.Diagnostics.Metrics.IMeterFactory
+    /// <summary>Meters named <c>fake.&lt;name&gt;</c>: no exporter of the real names sees them.</summary>
+    public sealed class PrivateMeters : System.Diagnostics.Metrics.IMeterFactory
     {
         private readonly ConcurrentBag<System.Diagnostics.Metrics.Meter> _meters = new();
 
