@@ -33,4 +33,14 @@ public static class BuiltInCapabilities
          "read_file", "write_file", "edit_file", "list_directory", "grep_files", "delete_file", "move_file", "stat_file"];
 
     public static bool IsToolName(string name) => ToolNames.Contains(name);
+
+    /// <summary>The tools a capability gives the model (a preview lists them).</summary>
+    public static IReadOnlyList<string> ToolsOf(string capability) => Canonical(new CapabilityRef(capability)).Ref switch
+    {
+        CurrentTime => [CurrentTime],
+        WebFetch => [WebFetch],
+        SessionStorage => ["storage_set", "storage_get", "storage_list", "storage_delete"],
+        SessionFileSystem or Memory => ["read_file", "write_file", "edit_file", "list_directory", "grep_files", "delete_file", "move_file", "stat_file"],
+        _ => [],
+    };
 }

@@ -8,7 +8,8 @@ namespace Everruns.Contracts;
 public sealed record AgentSnapshot(
     string Id, string Name, string SystemPrompt, string? DefaultModelId, int? MaxIterations,
     IReadOnlyList<CapabilityRef> Capabilities, string Status, IReadOnlyList<ClientToolDefinition>? Tools = null,
-    bool? ParallelToolCalls = null, IReadOnlyList<InitialFile>? InitialFiles = null);
+    bool? ParallelToolCalls = null, IReadOnlyList<InitialFile>? InitialFiles = null, string HarnessId = BuiltInHarness.Id,
+    string? VersionId = null);
 
 /// <summary>Published by Sessions when a session is opened with an agent (Agents keeps session_count).</summary>
 public sealed record SessionOpened(string SessionId, string OrgId, string? AgentId);

@@ -35,6 +35,9 @@ public interface IAgentDirectory
 {
     /// <summary>The agent (by <paramref name="agentId"/>, else by <paramref name="agentName"/>) in the org; null when absent or another org's.</summary>
     Task<AgentSnapshot?> FindAsync(string orgId, string? agentId, string? agentName, CancellationToken ct = default);
+
+    /// <summary>How many of the org's active agents run on the harness (one in use cannot be deleted).</summary>
+    Task<long> UsingHarnessAsync(string orgId, string harnessId, CancellationToken ct = default);
 }
 
 /// <summary>Identity: an org's defaults that other modules apply.</summary>
@@ -42,6 +45,9 @@ public interface IOrgDefaults
 {
     /// <summary>The model a session of the org runs on when neither it nor its agent names one; null when the org has none.</summary>
     Task<string?> ModelAsync(string orgId, CancellationToken ct = default);
+
+    /// <summary>The harness the org's new agents and bare sessions run on when they name none; null for the built-in one.</summary>
+    Task<string?> HarnessAsync(string orgId, CancellationToken ct = default);
 }
 
 /// <summary>Execution: the models this server runs turns with.</summary>
@@ -64,7 +70,10 @@ public interface ISessionActivities
 /// <summary>Sessions: what an org's sessions (all, or one agent's) add up to, for the stats routes.</summary>
 public interface ISessionStats
 {
-    Task<ResourceStats> OfAsync(string orgId, string? agentId, CancellationToken ct = default);
+    Task<ResourceStats> OfAsync(string orgId, string? agentId, CancellationToken ct = default, string? harnessId = null);
+
+    /// <summary>How many live sessions of the org were opened on the harness.</summary>
+    Task<long> CountOnHarnessAsync(string orgId, string harnessId, CancellationToken ct = default);
 }
 
 /// <summary>

@@ -17,5 +17,6 @@ public static class Modules
         new Everruns.Modules.Providers.ProvidersModule(),
         new Everruns.Modules.Workspaces.WorkspacesModule(),
         new Everruns.Modules.Budgets.BudgetsModule(),
+        new Everruns.Modules.Harnesses.HarnessesModule(),
     ];
 }

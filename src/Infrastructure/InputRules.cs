@@ -110,13 +110,25 @@ public static class InputRules
         return files is { Count: > 1000 } ? Problems.BadRequest("invalid_initial_files", "at most 1000 initial files") : null;
     }
 
-    public static ProblemDetails? Harness(string? harnessId, string? harnessName)
+    /// <summary>The shape of a harness choice: an id or a name, not both (<see cref="HarnessAsync"/> finds it).</summary>
+    public static ProblemDetails? Harness(string? harnessId, string? harnessName) =>
+        harnessId is not null && harnessName is not null
+            ? Problems.BadRequest("harness_id_and_name", "give harness_id or harness_name, not both")
+            : null;
+
+    /// <summary>
+    /// The org's active harness named by <paramref name="harnessId"/> or <paramref name="harnessName"/> (null, null when
+    /// neither is given); 400 <c>unknown_harness</c> when the org has none such, 409 <c>harness_archived</c> when it is archived.
+    /// </summary>
+    public static async Task<(HarnessSnapshot? Harness, ProblemDetails? Problem)> HarnessAsync(IHarnessDirectory harnesses, string orgId,
+        string? harnessId, string? harnessName, CancellationToken ct = default)
     {
-        if (harnessId is not null && harnessId != BuiltInHarness.Id)
-            return Problems.BadRequest("unknown_harness", $"unknown harness '{harnessId}'");
-        if (harnessName is not null && harnessName != BuiltInHarness.Name)
-            return Problems.BadRequest("unknown_harness", $"unknown harness '{harnessName}'");
-        return null;
+        if ((harnessId ?? harnessName) is not { } key) return (null, null);
+        var harness = await harnesses.FindAsync(orgId, key, ct);
+        if (harness is null) return (null, Problems.BadRequest("unknown_harness", $"unknown harness '{key}'"));
+        if (harness.Status != HarnessSnapshot.Active)
+            return (null, Problems.Conflict("harness_archived", $"harness {harness.Name} is archived: set its status to 'active' to use it"));
+        return (harness, null);
     }
 
     public static ProblemDetails? MaxIterations(int? maxIterations) =>

@@ -15,7 +15,13 @@ public sealed class AgentDirectory(IDocumentStore store) : IAgentDirectory
             : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.Name == agentName, ct);
         if (agent is null) return null;
         return new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId, agent.MaxIterations, agent.Capabilities,
-            agent.Status, agent.Tools, agent.ParallelToolCalls, agent.InitialFiles);
+            agent.Status, agent.Tools, agent.ParallelToolCalls, agent.InitialFiles, agent.HarnessId);
+    }
+
+    public async Task<long> UsingHarnessAsync(string orgId, string harnessId, CancellationToken ct = default)
+    {
+        await using var documents = store.QuerySession(orgId);
+        return await documents.Query<Agent>().CountAsync(a => a.HarnessId == harnessId && a.Status == AgentStatus.Active, ct);
     }
 }
 

@@ -65,24 +65,29 @@ public static class CreateAgentEndpoint
     }
 
     [WolverinePost("/v1/agents"), Idempotent, ProducesResponseType<AgentResponse>(StatusCodes.Status201Created), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
-    public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IModelDirectory models, HttpRequest http) =>
-        Upsert(request, request.Id, session, models, http);
+    public static Task<IResult> Post(CreateAgentRequest request, IDocumentSession session, IModelDirectory models, IHarnessDirectory harnesses,
+        IOrgDefaults orgDefaults, HttpRequest http) =>
+        Upsert(request, request.Id, session, models, harnesses, orgDefaults, http);
 
     [WolverinePut("/v1/agents/{id}"), ProducesResponseType<AgentResponse>(StatusCodes.Status201Created), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
-    public static Task<IResult> Put(string id, CreateAgentRequest request, IDocumentSession session, IModelDirectory models, HttpRequest http)
+    public static Task<IResult> Put(string id, CreateAgentRequest request, IDocumentSession session, IModelDirectory models,
+        IHarnessDirectory harnesses, IOrgDefaults orgDefaults, HttpRequest http)
     {
         if (AgentRules.Id(id) is { } invalid) return Task.FromResult(Problems.Result(invalid));
         if (request.Id is not null && request.Id != id)
             return Task.FromResult(Problems.Result(Problems.BadRequest("id_mismatch", "the body's id differs from the path's")));
-        return Upsert(request, id, session, models, http);
+        return Upsert(request, id, session, models, harnesses, orgDefaults, http);
     }
 
     private static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IModelDirectory models,
-        HttpRequest http)
+        IHarnessDirectory harnesses, IOrgDefaults orgDefaults, HttpRequest http)
     {
         var org = http.Caller().Org;
-        if (await InputRules.Model(models, org, request.DefaultModelId ?? request.Model, http.HttpContext.RequestAborted) is { } unknownModel)
+        var ct = http.HttpContext.RequestAborted;
+        if (await InputRules.Model(models, org, request.DefaultModelId ?? request.Model, ct) is { } unknownModel)
             return Problems.Result(unknownModel);
+        var (harness, harnessProblem) = await InputRules.HarnessAsync(harnesses, org, request.HarnessId, request.HarnessName, ct);
+        if (harnessProblem is not null) return Problems.Result(harnessProblem);
         // The org's documents only: an id another org uses is free here, and its agent is never touched.
         var byId = id is null ? null : await session.LoadAsync<Agent>(id);
         var byName = await session.Query<Agent>().FirstOrDefaultAsync(a => a.Name == request.Name);
@@ -100,7 +105,8 @@ public static class CreateAgentEndpoint
         agent.Description = request.Description;
         agent.SystemPrompt = request.SystemPrompt!;
         agent.DefaultModelId = request.DefaultModelId ?? request.Model;
-        agent.HarnessId = BuiltInHarness.Id;
+        // The one it names, else the org's default, else the built-in one.
+        agent.HarnessId = harness?.Id ?? await orgDefaults.HarnessAsync(org, ct) ?? BuiltInHarness.Id;
         agent.MaxIterations = request.MaxIterations;
         agent.Capabilities = request.Capabilities?.Select(c => BuiltInCapabilities.Canonical(c!)).ToList() ?? [];
         agent.Tools = request.DeclaredTools?.Select(t => t!).ToList() ?? [];

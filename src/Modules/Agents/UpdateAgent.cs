@@ -57,8 +57,11 @@ public static class UpdateAgentEndpoint
 
     [WolverinePatch("/v1/agents/{id}"), ProducesResponseType<AgentResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Patch(string id, UpdateAgentRequest request, IDocumentSession session, IModelDirectory models,
-        HttpRequest http)
+        IHarnessDirectory harnesses, HttpRequest http)
     {
+        var (harness, harnessProblem) = await InputRules.HarnessAsync(harnesses, http.Caller().Org, request.HarnessId, request.HarnessName,
+            http.HttpContext.RequestAborted);
+        if (harnessProblem is not null) return Problems.Result(harnessProblem);
         if (await InputRules.Model(models, http.Caller().Org, request.DefaultModelId, http.HttpContext.RequestAborted) is { } unknownModel) return Problems.Result(unknownModel);
         if (AgentRules.Id(id) is { } invalid) return Problems.Result(invalid);
         var agent = await AgentLookup.Find(session, id);
@@ -79,6 +82,7 @@ public static class UpdateAgentEndpoint
         agent.SystemPrompt = request.SystemPrompt ?? agent.SystemPrompt;
         agent.DefaultModelId = request.DefaultModelId ?? agent.DefaultModelId;
         agent.MaxIterations = request.MaxIterations ?? agent.MaxIterations;
+        agent.HarnessId = harness?.Id ?? agent.HarnessId;
         if (request.Capabilities is not null) agent.Capabilities = request.Capabilities.Select(c => BuiltInCapabilities.Canonical(c!)).ToList();
         if (request.DeclaredTools is { } tools) agent.Tools = tools.Select(t => t!).ToList(); // replaces them all
         agent.ParallelToolCalls = request.ParallelToolCalls ?? agent.ParallelToolCalls;

@@ -86,6 +86,12 @@ public sealed class OrgDefaultsReader(IDocumentStore store) : IOrgDefaults
         await using var session = store.QuerySession();
         return (await session.LoadAsync<Org>(orgId, ct))?.Defaults.ModelId;
     }
+
+    public async Task<string?> HarnessAsync(string orgId, CancellationToken ct = default)
+    {
+        await using var session = store.QuerySession();
+        return (await session.LoadAsync<Org>(orgId, ct))?.Defaults.HarnessId;
+    }
 }
 
 /// <summary>

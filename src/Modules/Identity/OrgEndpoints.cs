@@ -65,7 +65,7 @@ public static class OrgEndpoints
     [Authorize(Policy = Policies.User)]
     [WolverinePatch("/v1/orgs/{org}"), ProducesResponseType<OrgResponse>(StatusCodes.Status200OK)]
     public static async Task<IResult> Patch(string org, UpdateOrgRequest? request, HttpContext http, IdentityStore store,
-        IModelDirectory models, IProviderCredentials providers)
+        IModelDirectory models, IProviderCredentials providers, IHarnessDirectory harnesses)
     {
         var (role, problem) = await MembershipAsync(store, http, org, adminOnly: true);
         if (problem is not null) return Problems.Result(problem);
@@ -73,10 +73,9 @@ public static class OrgEndpoints
         if (request.Name is not null && OrgName(request.Name) is { } invalid) return Problems.Result(invalid);
         if (request.DefaultHarnessId is not null && request.DefaultHarnessName is not null)
             return Problems.Result(Problems.BadRequest("harness_id_and_name", "give default_harness_id or default_harness_name, not both"));
-        if (InputRules.First(
-                await InputRules.Model(models, org, request.DefaultModelId, http.RequestAborted),
-                InputRules.Harness(request.DefaultHarnessId, request.DefaultHarnessName),
-                InputRules.Harness(request.BaseHarnessId, null)) is { } refused)
+        var (defaultHarness, defaultProblem) = await InputRules.HarnessAsync(harnesses, org, request.DefaultHarnessId, request.DefaultHarnessName, http.RequestAborted);
+        var (_, baseProblem) = await InputRules.HarnessAsync(harnesses, org, request.BaseHarnessId, null, http.RequestAborted);
+        if (InputRules.First(await InputRules.Model(models, org, request.DefaultModelId, http.RequestAborted), defaultProblem, baseProblem) is { } refused)
             return Problems.Result(refused);
         foreach (var (service, providerId) in request.DefaultProviderPerService ?? [])
         {
@@ -87,7 +86,7 @@ public static class OrgEndpoints
                 return Problems.Result(Problems.BadRequest("provider_not_found", $"provider {providerId} (for {service}) is not in this organization"));
         }
 
-        var harness = request.DefaultHarnessId ?? (request.DefaultHarnessName is null ? null : BuiltInHarness.Id);
+        var harness = defaultHarness?.Id;
         var changes = new OrgChanges(request.Name?.Trim(), request.DefaultModelId is null ? null : await models.FindAsync(org, request.DefaultModelId, http.RequestAborted),
             harness, request.BaseHarnessId, request.DefaultProviderPerService);
         var updated = await store.UpdateOrgAsync(org, changes, http.Caller().Actor, http.RequestAborted);

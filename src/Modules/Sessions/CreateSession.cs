@@ -58,8 +58,10 @@ public static class CreateSessionEndpoint
 
     [WolverinePost("/v1/sessions"), Idempotent, ProducesResponseType<SessionResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Post(CreateSessionRequest? request, IDocumentSession documents, IAgentDirectory agents,
-        IModelDirectory models, IOrgDefaults orgDefaults, IWorkspaceDirectory workspaces, IMessageBus bus, HttpRequest http)
+        IModelDirectory models, IOrgDefaults orgDefaults, IWorkspaceDirectory workspaces, IHarnessDirectory harnesses, IMessageBus bus,
+        HttpRequest http)
     {
+        var ct = http.HttpContext.RequestAborted;
         request ??= new CreateSessionRequest(null, null, null, null, null, null, null, null, null, null, null);
         var caller = http.Caller();
         var org = caller.Org;
@@ -74,6 +76,20 @@ public static class CreateSessionEndpoint
         }
 
         if (await InputRules.Model(models, org, request.ModelId, http.HttpContext.RequestAborted) is { } unknownModel) return Problems.Result(unknownModel);
+        // The harness it names, else its agent's, else the org's default, else the built-in one.
+        var (harness, harnessProblem) = await InputRules.HarnessAsync(harnesses, org, request.HarnessId, request.HarnessName, ct);
+        if (harnessProblem is not null) return Problems.Result(harnessProblem);
+        if (harness is null)
+        {
+            var fallback = agent?.HarnessId ?? await orgDefaults.HarnessAsync(org, ct) ?? BuiltInHarness.Id;
+            harness = await harnesses.FindAsync(org, fallback, ct);
+            if (harness is null)
+                return Problems.Result(Problems.Conflict("harness_not_found",
+                    agent is null
+                        ? $"the organization's default harness {fallback} no longer exists: choose another default, or name a harness"
+                        : $"agent {agent.Id} runs on harness {fallback}, which no longer exists: give the agent another harness, or name one"));
+        }
+
         // Added to the agent's: a name the agent's tools use is refused.
         if (agent?.Tools is { Count: > 0 } agentTools && InputRules.ClientTools(request.Tools, agentTools) is { } clash)
             return Problems.Result(clash);
@@ -85,14 +101,16 @@ public static class CreateSessionEndpoint
             OrgId = org,
             OwnerId = caller.UserId,
             AgentId = agent?.Id,
+            HarnessId = harness.Id,
+            HarnessPrompt = harness.SystemPrompt,
             Title = request.Title,
             Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [],
             // The session's own, else its agent's, else its org's default model (else the server's, when a turn runs).
-            ModelId = request.ModelId ?? agent?.DefaultModelId ?? await orgDefaults.ModelAsync(org, http.HttpContext.RequestAborted),
+            ModelId = request.ModelId ?? agent?.DefaultModelId ?? harness.DefaultModelId ?? await orgDefaults.ModelAsync(org, ct),
             SystemPrompt = request.SystemPrompt ?? agent?.SystemPrompt,
             MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
             Capabilities = request.Capabilities?.Select(c => BuiltInCapabilities.Canonical(c!)).DistinctBy(c => c.Ref).ToList() ?? [],
-            AgentCapabilities = agent?.Capabilities.ToList() ?? [],
+            AgentCapabilities = harness.Under(agent?.Capabilities ?? []).ToList(),
             Tools = request.Tools?.Select(t => t!).ToList() ?? [],
             AgentTools = agent?.Tools?.ToList() ?? [],
             ParallelToolCalls = request.ParallelToolCalls ?? agent?.ParallelToolCalls,
@@ -100,8 +118,8 @@ public static class CreateSessionEndpoint
             CreatedAt = now,
             UpdatedAt = now,
         };
-        // Its workspace and initial files (the agent's, and its own over them by path), in this transaction.
-        var files = (agent?.InitialFiles ?? []).Concat(request.InitialFiles?.Select(f => f!) ?? [])
+        // Its workspace and initial files (the harness's, the agent's over them, its own over those, by path), in this transaction.
+        var files = harness.InitialFiles.Concat(agent?.InitialFiles ?? []).Concat(request.InitialFiles?.Select(f => f!) ?? [])
             .GroupBy(f => f.Path).Select(g => g.Last()).ToList();
         var mounts = MemoryMounts.From([.. session.AgentCapabilities, .. session.Capabilities]);
         var (workspaceId, refused) = await workspaces.AttachAsync(documents, org, session.Id, request.WorkspaceId, files, http.HttpContext.RequestAborted, mounts);

@@ -16,6 +16,9 @@ public sealed class Session
     public string OwnerId { get; set; } = "";
     public string? AgentId { get; set; }
     public string HarnessId { get; set; } = BuiltInHarness.Id;
+
+    /// <summary>The harness's system prompt as the session was opened: its turns' prompt starts with it.</summary>
+    public string? HarnessPrompt { get; set; }
     public string? Title { get; set; }
     public List<string> Tags { get; set; } = [];
     public string? ModelId { get; set; }
@@ -24,7 +27,10 @@ public sealed class Session
     /// <summary>The session's own capabilities, added to its agent's (<see cref="AgentCapabilities"/>) when a turn runs.</summary>
     public List<CapabilityRef> Capabilities { get; set; } = [];
 
-    /// <summary>The agent's capabilities as the session was opened (the session keeps them when the agent changes).</summary>
+    /// <summary>
+    /// The agent's capabilities (over its harness's) as the session was opened: the session keeps them when the agent or
+    /// the harness changes.
+    /// </summary>
     public List<CapabilityRef> AgentCapabilities { get; set; } = [];
 
     /// <summary>The session's own client tools, added to its agent's (<see cref="AgentTools"/>, as the session was opened).</summary>

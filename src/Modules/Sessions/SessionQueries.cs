@@ -44,7 +44,7 @@ public sealed class SessionDirectory(IDocumentStore store, SessionCache cache) :
     }
 
     private static SessionRuntime Runtime(Session session) =>
-        new(session.Id, session.OrgId, session.AgentId, session.SystemPrompt ?? "", session.ModelId,
+        new(session.Id, session.OrgId, session.AgentId, HarnessSnapshot.Compose(session.HarnessPrompt, session.SystemPrompt), session.ModelId,
             session.MaxIterations ?? SessionRuntime.DefaultMaxIterations,
             session.AgentCapabilities.Concat(session.Capabilities).DistinctBy(c => c.Ref).ToList(),
             [.. session.AgentTools, .. session.Tools], session.ParallelToolCalls, session.WorkspaceId);

@@ -10,11 +10,18 @@ namespace Everruns.Modules.Sessions;
 /// <summary>The org's live sessions (or one agent's) by status, with their turns' totals as Execution keeps them.</summary>
 public sealed class SessionStats(IDocumentStore store, ISessionActivities activities) : ISessionStats
 {
-    public async Task<ResourceStats> OfAsync(string orgId, string? agentId, CancellationToken ct = default)
+    public async Task<long> CountOnHarnessAsync(string orgId, string harnessId, CancellationToken ct = default)
+    {
+        await using var documents = store.QuerySession(orgId);
+        return await documents.Query<Session>().CountAsync(s => s.HarnessId == harnessId && s.DeletedAt == null, ct);
+    }
+
+    public async Task<ResourceStats> OfAsync(string orgId, string? agentId, CancellationToken ct = default, string? harnessId = null)
     {
         await using var documents = store.QuerySession(orgId);
         var query = documents.Query<Session>().Where(s => s.DeletedAt == null);
         if (agentId is not null) query = query.Where(s => s.AgentId == agentId);
+        if (harnessId is not null) query = query.Where(s => s.HarnessId == harnessId);
         var sessions = await query.Select(s => new SessionRow(s.Id, s.CreatedAt)).ToListAsync(ct);
         var activity = await activities.OfAsync(orgId, sessions.Select(s => s.Id).ToList(), ct);
 

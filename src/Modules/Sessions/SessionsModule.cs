@@ -16,6 +16,7 @@ public sealed class SessionsModule : IEverrunsModule
         {
             marten.Schema.For<Session>()
                 .Index(x => x.AgentId)
+                .Index(x => x.HarnessId)
                 .Index(x => x.CreatedAt)
                 // Only deleted sessions, for purge_deleted_sessions: without it, each run read every session.
                 .Index(x => x.DeletedAt!, index => index.Predicate = "data ->> 'deleted_at' is not null");
