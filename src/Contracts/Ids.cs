@@ -6,6 +6,7 @@ namespace Everruns.Contracts;
 public static class Ids
 {
     public const string Agent = "agent";
+    public const string AgentVersion = "agentver";
     public const string Session = "session";
     public const string Event = "event";
     public const string Message = "message";

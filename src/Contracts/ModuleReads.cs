@@ -33,8 +33,14 @@ public interface IProviderCredentials
 /// <summary>Agents: an agent of an org, by id or by name.</summary>
 public interface IAgentDirectory
 {
-    /// <summary>The agent (by <paramref name="agentId"/>, else by <paramref name="agentName"/>) in the org; null when absent or another org's.</summary>
+    /// <summary>
+    /// The agent (by <paramref name="agentId"/>, else by <paramref name="agentName"/>) in the org as new sessions run it: its
+    /// default version, else its latest; null when absent or another org's.
+    /// </summary>
     Task<AgentSnapshot?> FindAsync(string orgId, string? agentId, string? agentName, CancellationToken ct = default);
+
+    /// <summary>The agent as one of its versions has it (<see cref="AgentSnapshot.VersionId"/>); null when the org has no such version.</summary>
+    Task<AgentSnapshot?> VersionAsync(string orgId, string versionId, CancellationToken ct = default);
 
     /// <summary>How many of the org's active agents run on the harness (one in use cannot be deleted).</summary>
     Task<long> UsingHarnessAsync(string orgId, string harnessId, CancellationToken ct = default);

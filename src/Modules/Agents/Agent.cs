@@ -27,6 +27,19 @@ public sealed class Agent
     public List<string> Tags { get; set; } = [];
     public string Status { get; set; } = AgentStatus.Active;
     public long SessionCount { get; set; }
+
+    /// <summary>The version new sessions run on (a published one); null: the latest.</summary>
+    public string? DefaultVersionId { get; set; }
+
+    /// <summary>Its newest version, its number and its behaviour's hash (a change that keeps the hash records none).</summary>
+    public string? LatestVersionId { get; set; }
+    public int LatestVersionNumber { get; set; }
+    public string? LatestConfigHash { get; set; }
+
+    /// <summary>The agent and version it was forked from, and the first agent of its fork family.</summary>
+    public string? ForkedFromAgentId { get; set; }
+    public string? ForkedFromVersionId { get; set; }
+    public string? RootAgentId { get; set; }
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? ArchivedAt { get; set; }

@@ -14,8 +14,20 @@ public sealed class AgentDirectory(IDocumentStore store) : IAgentDirectory
             ? await AgentLookup.Find(documents, agentId)
             : await documents.Query<Agent>().FirstOrDefaultAsync(a => a.Name == agentName, ct);
         if (agent is null) return null;
+        // Its default version, else its latest (the agent as it stands); an agent older than versions has neither.
+        if ((agent.DefaultVersionId ?? agent.LatestVersionId) is { } versionId && await documents.LoadAsync<AgentVersion>(versionId, ct) is { } version)
+            return version.ToSnapshot(agent);
         return new AgentSnapshot(agent.Id, agent.Name, agent.SystemPrompt, agent.DefaultModelId, agent.MaxIterations, agent.Capabilities,
             agent.Status, agent.Tools, agent.ParallelToolCalls, agent.InitialFiles, agent.HarnessId);
+    }
+
+    public async Task<AgentSnapshot?> VersionAsync(string orgId, string versionId, CancellationToken ct = default)
+    {
+        if (!Ids.IsValid(versionId, Ids.AgentVersion)) return null;
+        await using var documents = store.QuerySession(orgId);
+        var version = await documents.LoadAsync<AgentVersion>(versionId, ct);
+        var agent = version is null ? null : await documents.LoadAsync<Agent>(version.AgentId, ct);
+        return agent is null ? null : version!.ToSnapshot(agent);
     }
 
     public async Task<long> UsingHarnessAsync(string orgId, string harnessId, CancellationToken ct = default)

@@ -24,6 +24,10 @@ public sealed record AgentResponse(
     DateTimeOffset UpdatedAt,
     DateTimeOffset? ArchivedAt,
     long SessionCount,
+    string? DefaultVersionId,
+    string? ForkedFromAgentId,
+    string? ForkedFromVersionId,
+    string? RootAgentId,
     long AppCount,
     string SelfUrl,
     string ViewUrl,
@@ -35,6 +39,7 @@ public sealed record AgentResponse(
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/agents/{agent.Id}");
         return new AgentResponse(agent.Id, agent.Name, agent.DisplayName, agent.Description, agent.SystemPrompt,
             agent.DefaultModelId, agent.HarnessId, agent.MaxIterations, agent.Capabilities, agent.Tools, agent.ParallelToolCalls, agent.InitialFiles, agent.Tags, agent.Status,
-            agent.CreatedAt, agent.UpdatedAt, agent.ArchivedAt, agent.SessionCount, 0, self, view, view);
+            agent.CreatedAt, agent.UpdatedAt, agent.ArchivedAt, agent.SessionCount, agent.DefaultVersionId, agent.ForkedFromAgentId,
+            agent.ForkedFromVersionId, agent.RootAgentId, 0, self, view, view);
     }
 }

@@ -20,6 +20,9 @@ public sealed class AgentsModule : IEverrunsModule
                 // Names are unique per org, whatever the status (an archived name can be revived by upsert).
                 .UniqueIndex(UniqueIndexType.Computed, "uq_agent_org_name", x => x.OrgId, x => x.Name)
                 .Index(x => x.UpdatedAt);
+            // One number per version of an agent: two edits at once cannot both record version n (one answers 409).
+            marten.Schema.For<AgentVersion>()
+                .UniqueIndex(UniqueIndexType.Computed, "uq_agent_version_number", x => x.AgentId, x => x.VersionNumber);
         });
     }
 }

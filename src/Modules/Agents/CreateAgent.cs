@@ -118,6 +118,7 @@ public static class CreateAgentEndpoint
         agent.ArchivedAt = null;
         agent.UpdatedAt = now;
         session.Store(agent);
+        await AgentVersions.DraftIfChangedAsync(session, agent, harnesses, Ids.PrincipalOf(http.Caller().UserId), ct);
 
         var response = AgentResponse.From(agent, http);
         IdempotencyKeys.Record(http.HttpContext, session, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK,

@@ -96,6 +96,7 @@ public static class UpdateAgentEndpoint
 
         agent.UpdatedAt = now;
         session.Store(agent);
+        await AgentVersions.DraftIfChangedAsync(session, agent, harnesses, Ids.PrincipalOf(http.Caller().UserId), http.HttpContext.RequestAborted);
         return Results.Ok(AgentResponse.From(agent, http));
     }
 }

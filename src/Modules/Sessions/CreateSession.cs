@@ -27,7 +27,8 @@ public sealed record CreateSessionRequest(
     System.Text.Json.Nodes.JsonNode? NetworkAccess = null,
     string? WorkspaceId = null,
     System.Text.Json.Nodes.JsonNode? AgentIdentityId = null,
-    System.Text.Json.Nodes.JsonNode? Hints = null);
+    System.Text.Json.Nodes.JsonNode? Hints = null,
+    string? AgentVersionId = null);
 
 /// <summary>
 /// POST /v1/sessions opens a session, optionally with an agent (by agent_id or agent_name, not both). The
@@ -41,6 +42,8 @@ public static class CreateSessionEndpoint
         if (request is null) return WolverineContinue.NoProblems; // an empty body opens a bare session
         if (request.AgentId is not null && request.AgentName is not null)
             return Problems.BadRequest("agent_id_and_name", "give agent_id or agent_name, not both");
+        if (request.AgentVersionId is not null && !Ids.IsValid(request.AgentVersionId, Ids.AgentVersion))
+            return Problems.BadRequest("invalid_agent_version_id", $"'{request.AgentVersionId}' is not an agent version id (agentver_<32 hex>)");
         if (request.AgentId is not null && !Ids.IsValid(request.AgentId, Ids.Agent))
             return Problems.BadRequest("invalid_agent_id", $"'{request.AgentId}' is not an agent id (agent_<32 hex>)");
         return InputRules.First(
@@ -66,7 +69,19 @@ public static class CreateSessionEndpoint
         var caller = http.Caller();
         var org = caller.Org;
         AgentSnapshot? agent = null;
-        if (request.AgentId is not null || request.AgentName is not null)
+        if (request.AgentVersionId is not null)
+        {
+            // A version names its agent: the session runs on it, whatever the agent's default.
+            agent = await agents.VersionAsync(org, request.AgentVersionId, ct);
+            if (agent is null)
+                return Problems.Result(Problems.NotFound("agent_version_not_found", $"agent version {request.AgentVersionId} not found"));
+            if ((request.AgentId is not null && request.AgentId != agent.Id) || (request.AgentName is not null && request.AgentName != agent.Name))
+                return Problems.Result(Problems.BadRequest("agent_version_mismatch",
+                    $"agent version {request.AgentVersionId} belongs to agent {agent.Id}, not {request.AgentId ?? request.AgentName}"));
+            if (agent.Status != "active")
+                return Problems.Result(Problems.Conflict("agent_archived", $"agent {agent.Id} is archived"));
+        }
+        else if (request.AgentId is not null || request.AgentName is not null)
         {
             agent = await agents.FindAsync(org, request.AgentId, request.AgentName, http.HttpContext.RequestAborted);
             if (agent is null)
@@ -101,6 +116,7 @@ public static class CreateSessionEndpoint
             OrgId = org,
             OwnerId = caller.UserId,
             AgentId = agent?.Id,
+            AgentVersionId = agent?.VersionId,
             HarnessId = harness.Id,
             HarnessPrompt = harness.SystemPrompt,
             Title = request.Title,

@@ -15,6 +15,9 @@ public sealed class Session
     /// <summary>The user who opened it.</summary>
     public string OwnerId { get; set; } = "";
     public string? AgentId { get; set; }
+
+    /// <summary>The agent's version whose settings the session took when it opened (null for an agent older than versions).</summary>
+    public string? AgentVersionId { get; set; }
     public string HarnessId { get; set; } = BuiltInHarness.Id;
 
     /// <summary>The harness's system prompt as the session was opened: its turns' prompt starts with it.</summary>

@@ -11,6 +11,7 @@ public sealed record SessionResponse(
     string WorkspaceId,
     string OwnerPrincipalId,
     string? AgentId,
+    string? AgentVersionId,
     string HarnessId,
     string? Title,
     IReadOnlyList<string> Tags,
@@ -38,7 +39,7 @@ public sealed record SessionResponse(
     {
         var view = UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/sessions/{session.Id}");
         return new(
-            session.Id, session.OrgId, session.WorkspaceId ?? Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId,
+            session.Id, session.OrgId, session.WorkspaceId ?? Tenancy.DefaultWorkspaceId, Ids.PrincipalOf(session.OwnerId), session.AgentId, session.AgentVersionId,
             session.HarnessId, session.Title, session.Tags, session.ModelId, session.SystemPrompt, session.MaxIterations,
             session.Capabilities, session.Tools, session.ParallelToolCalls, session.Locale,
             activity?.Status ?? SessionStatuses.Started,
