@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization;
 using Everruns.Contracts;
 using Marten;
@@ -25,9 +26,21 @@ public sealed record AgentConfig(
     [JsonIgnore]
     public object Behaviour => new { SystemPrompt, DefaultModelId, HarnessId, MaxIterations, ParallelToolCalls, Capabilities, Tools, InitialFiles };
 
-    /// <summary><c>sha256:</c> and the hex of the behaviour's JSON: equal behaviours, equal hashes.</summary>
+    /// <summary>
+    /// <c>sha256:</c> and the hex of the behaviour's JSON with its objects' keys sorted: equal behaviours, equal hashes
+    /// (PostgreSQL's jsonb does not keep the order of keys in a capability's config or a tool's schema).
+    /// </summary>
     public string Hash() =>
-        "sha256:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(Behaviour, AgentVersions.Json)))).ToLowerInvariant();
+        "sha256:" + Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(Sorted(JsonSerializer.SerializeToNode(Behaviour, AgentVersions.Json))?.ToJsonString() ?? "")))
+            .ToLowerInvariant();
+
+    private static JsonNode? Sorted(JsonNode? node) => node switch
+    {
+        JsonObject o => new JsonObject(o.OrderBy(p => p.Key, StringComparer.Ordinal).Select(p => KeyValuePair.Create(p.Key, Sorted(p.Value)))),
+        JsonArray a => new JsonArray(a.Select(Sorted).ToArray()),
+        null => null,
+        _ => JsonNode.Parse(node.ToJsonString()),
+    };
 
     /// <summary>Puts this behaviour back on the agent (its name, description and tags stay).</summary>
     public void ApplyTo(Agent agent)

@@ -79,8 +79,12 @@ public static class CreateAgentEndpoint
         return Upsert(request, id, session, models, harnesses, orgDefaults, http);
     }
 
-    private static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IModelDirectory models,
-        IHarnessDirectory harnesses, IOrgDefaults orgDefaults, HttpRequest http)
+    /// <summary>
+    /// Creates the agent, or replaces the one with <paramref name="id"/> (or, when <paramref name="matchName"/>, the one
+    /// with its name); records a version (<paramref name="versionKind"/>) when its behaviour changed.
+    /// </summary>
+    internal static async Task<IResult> Upsert(CreateAgentRequest request, string? id, IDocumentSession session, IModelDirectory models,
+        IHarnessDirectory harnesses, IOrgDefaults orgDefaults, HttpRequest http, bool matchName = true, string versionKind = AgentVersions.Auto)
     {
         var org = http.Caller().Org;
         var ct = http.HttpContext.RequestAborted;
@@ -98,6 +102,8 @@ public static class CreateAgentEndpoint
             return Problems.Result(Problems.Conflict("agent_name_taken", $"agent {byName.Id} is already named '{request.Name}'"));
 
         var now = DateTimeOffset.UtcNow;
+        if (!matchName && byName is not null && byName.Id != byId?.Id)
+            return Problems.Result(Problems.Conflict("agent_name_taken", $"agent {byName.Id} is already named '{request.Name}'"));
         var existing = byId ?? byName;
         var agent = existing ?? new Agent { Id = id ?? Ids.New(Ids.Agent), OrgId = org, CreatedAt = now };
         agent.Name = request.Name!;
@@ -118,7 +124,7 @@ public static class CreateAgentEndpoint
         agent.ArchivedAt = null;
         agent.UpdatedAt = now;
         session.Store(agent);
-        await AgentVersions.DraftIfChangedAsync(session, agent, harnesses, Ids.PrincipalOf(http.Caller().UserId), ct);
+        await AgentVersions.DraftIfChangedAsync(session, agent, harnesses, Ids.PrincipalOf(http.Caller().UserId), ct, versionKind);
 
         var response = AgentResponse.From(agent, http);
         IdempotencyKeys.Record(http.HttpContext, session, existing is null ? StatusCodes.Status201Created : StatusCodes.Status200OK,
