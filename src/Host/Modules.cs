@@ -18,5 +18,6 @@ public static class Modules
         new Everruns.Modules.Workspaces.WorkspacesModule(),
         new Everruns.Modules.Budgets.BudgetsModule(),
         new Everruns.Modules.Harnesses.HarnessesModule(),
+        new Everruns.Modules.Dashboard.DashboardModule(),
     ];
 }

@@ -37,12 +37,26 @@ public sealed class TokenAuthentication(IOptionsMonitor<AuthenticationSchemeOpti
         // Open routes (health, metrics) never touch the token store, whatever headers they carry.
         if (Context.GetEndpoint()?.Metadata.GetMetadata<IAllowAnonymous>() is not null) return AuthenticateResult.NoResult();
         var token = AccessTokens.FromHeader(Request.Headers.Authorization);
-        if (token is null) return AuthenticateResult.NoResult();
-        if (!AccessTokens.IsWellFormed(token))
-            return Refuse(Unauthorized("invalid_token", "Invalid personal access token format (evr_pat_ and 64 hex digits)"));
+        TokenPrincipal? principal;
+        if (token is null)
+        {
+            // A dashboard's cookie (never with a token: a request that carries one is the token's).
+            if (Request.Cookies[UiSessions.Cookie] is not { } cookie) return AuthenticateResult.NoResult();
+            principal = UiSessions.IsWellFormed(cookie) ? await store.ResolveUiSessionAsync(cookie, Context.RequestAborted) : null;
+            if (principal is null) return Refuse(Unauthorized("session_expired", "Your dashboard session ended: sign in again"));
+            if (!UiSessions.PassesCsrf(Request, principal.Csrf!))
+                return Refuse(Problems.Create(StatusCodes.Status403Forbidden, "csrf_refused",
+                    $"a change through a dashboard session needs its {UiSessions.CsrfHeader} header, from this server's own pages"));
+            Context.Features.Set(new UiSessionFeature(principal.SessionId!, principal.Csrf!, principal.ExpiresAt));
+        }
+        else
+        {
+            if (!AccessTokens.IsWellFormed(token))
+                return Refuse(Unauthorized("invalid_token", "Invalid personal access token format (evr_pat_ and 64 hex digits)"));
+            principal = await store.ResolveAsync(token, Context.RequestAborted);
+            if (principal is null) return Refuse(Unauthorized("invalid_token", "Invalid personal access token"));
+        }
 
-        var principal = await store.ResolveAsync(token, Context.RequestAborted);
-        if (principal is null) return Refuse(Unauthorized("invalid_token", "Invalid personal access token"));
         if (principal.ExpiresAt <= clock.GetUtcNow()) return Refuse(Unauthorized("token_expired", "Personal access token expired"));
 
         string? org = null, role = null;

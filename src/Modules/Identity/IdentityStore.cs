@@ -115,6 +115,7 @@ public sealed class IdentityStore(IDocumentStore store, IdentityOptions options,
         marten.Schema.For<AccessToken>().SingleTenanted()
             .UniqueIndex(Marten.Schema.UniqueIndexType.Computed, "uq_access_token_hash", t => t.Hash)
             .Index(t => t.UserId);
+        marten.Schema.For<UiSession>().SingleTenanted().Index(s => s.TokenId);
     }
 
     /// <summary>The principal of a well-formed token (check <see cref="TokenPrincipal.ExpiresAt"/>), or null when it is unknown or revoked.</summary>
@@ -145,6 +146,57 @@ public sealed class IdentityStore(IDocumentStore store, IdentityOptions options,
         await session.SaveChangesAsync(ct);
         return new TokenPrincipal(found.Id, user.Id, user.SystemAdmin, user.Orgs.ToDictionary(m => m.OrgId, m => m.Role), found.ExpiresAt);
     }
+
+    // ---- dashboard sessions -------------------------------------------------------------------------------------
+
+    /// <summary>A dashboard session for the token's user (the cookie's secret, and the stored session under its HMAC).</summary>
+    public Task<(string Secret, UiSession Session)> CreateUiSessionAsync(TokenPrincipal principal, CancellationToken ct) =>
+        InTransactionAsync(async (session, connection) =>
+        {
+            var secret = UiSessions.NewSecret();
+            var now = DateTimeOffset.UtcNow;
+            var expires = now + UiSessions.Lifetime;
+            if (principal.ExpiresAt < expires) expires = principal.ExpiresAt.Value;
+            var ui = new UiSession
+            {
+                Id = AccessTokens.Hash(options.ApiKeySecret, secret), TokenId = principal.TokenId, UserId = principal.UserId,
+                CsrfToken = Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)).ToLowerInvariant(),
+                CreatedAt = now, ExpiresAt = expires,
+            };
+            session.Store(ui);
+            await AuditAsync(connection, null, $"user:{principal.UserId}", "ui_session.created", principal.TokenId, new() { ["user_id"] = principal.UserId }, ct);
+            return (secret, ui);
+        }, [], ct);
+
+    /// <summary>
+    /// The principal of a dashboard cookie: its session's token's (null when the session is unknown, expired or signed out, or
+    /// its token revoked or expired). Cached like tokens; sign-outs and revocations evict it on every instance.
+    /// </summary>
+    public async Task<TokenPrincipal?> ResolveUiSessionAsync(string secret, CancellationToken ct)
+    {
+        var id = AccessTokens.Hash(options.ApiKeySecret, secret);
+        return await cache.GetOrLookUpAsync("ui:" + id, async () =>
+        {
+            await using var session = store.QuerySession();
+            var ui = await session.LoadAsync<UiSession>(id, CancellationToken.None);
+            if (ui is null || ui.ExpiresAt <= DateTimeOffset.UtcNow) return null;
+            var token = await session.LoadAsync<AccessToken>(ui.TokenId, CancellationToken.None);
+            if (token is null || token.RevokedAt is not null || token.ExpiresAt <= DateTimeOffset.UtcNow) return null;
+            var user = await session.LoadAsync<User>(ui.UserId, CancellationToken.None);
+            if (user is null) return null;
+            return new TokenPrincipal(token.Id, user.Id, user.SystemAdmin, user.Orgs.ToDictionary(m => m.OrgId, m => m.Role), ui.ExpiresAt,
+                ui.Id, ui.CsrfToken);
+        }, ct);
+    }
+
+    /// <summary>Signs a dashboard session out, on every instance.</summary>
+    public Task<bool> DeleteUiSessionAsync(string sessionId, string actor, CancellationToken ct) =>
+        InTransactionAsync(async (session, connection) =>
+        {
+            session.Delete<UiSession>(sessionId);
+            await AuditAsync(connection, null, actor, "ui_session.ended", null, new(), ct);
+            return true;
+        }, [sessionId], ct);
 
     // ---- orgs -------------------------------------------------------------------------------------------------
 

@@ -5,9 +5,13 @@ using Npgsql;
 
 namespace Everruns.Modules.Identity;
 
-/// <summary>What a valid token stands for: its user, the user's orgs (id → role), and when it expires.</summary>
+/// <summary>
+/// What a valid token stands for: its user, the user's orgs (id → role), and when it expires. Through a dashboard
+/// session (<see cref="UiSessions"/>): also that session's id and its CSRF token.
+/// </summary>
 public sealed record TokenPrincipal(
-    string TokenId, string UserId, bool SystemAdmin, IReadOnlyDictionary<string, string> Orgs, DateTimeOffset? ExpiresAt);
+    string TokenId, string UserId, bool SystemAdmin, IReadOnlyDictionary<string, string> Orgs, DateTimeOffset? ExpiresAt,
+    string? SessionId = null, string? Csrf = null);
 
 /// <summary>
 /// Token lookups, cached per instance for TOKEN_CACHE_TTL_SECS, keyed by the token's hash (never the token).
@@ -73,7 +77,7 @@ public sealed class TokenCache(IdentityOptions options, TimeProvider clock)
         {
             var p = entry.Principal;
             // Unknown tokens are dropped too: a token created elsewhere must not stay "unknown" here.
-            if (p is null || p.TokenId == id || p.UserId == id || p.Orgs.ContainsKey(id))
+            if (p is null || p.TokenId == id || p.UserId == id || p.SessionId == id || p.Orgs.ContainsKey(id))
                 _entries.TryRemove(hash, out _);
         }
     }

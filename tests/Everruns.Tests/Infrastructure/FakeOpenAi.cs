@@ -129,8 +129,13 @@ public sealed class FakeOpenAi : IAsyncDisposable
         {
             var answer = (string?)last["role"] == "tool" ? $"The tool said {lastText}" : $"Fake says: {lastText}";
             await Chunk(http, model, new JsonObject { ["role"] = "assistant", ["content"] = "" }, null);
-            foreach (var piece in answer.Chunk(5))
-                await Chunk(http, model, new JsonObject { ["content"] = new string(piece) }, null);
+            // "word by word": one word every 150 ms, as a slow model streams (the server's deltas, batched per 100 ms, follow).
+            var paced = lastText.Contains("word by word");
+            foreach (var piece in paced ? answer.Split(' ').Select((w, i) => i == 0 ? w : " " + w) : answer.Chunk(5).Select(c => new string(c)))
+            {
+                if (paced) await Task.Delay(150);
+                await Chunk(http, model, new JsonObject { ["content"] = piece }, null);
+            }
             await Chunk(http, model, new JsonObject(), "stop");
         }
 
