@@ -43,7 +43,7 @@ public sealed class CommitRetryTests
         await api.PostMessageAsync(sessionId, "never committed");
         var events = await api.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(40));
 
-        var failed = events.Last();
+        var failed = events.LastTurnEnd();
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("internal_error");
         lostCommit.Lost.ShouldBeGreaterThan(8); // retried all along the budget, not dead-lettered at the first failure

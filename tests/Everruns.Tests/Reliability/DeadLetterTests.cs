@@ -29,7 +29,7 @@ public sealed class DeadLetterTests
         await api.PostMessageAsync(sessionId, "hit the bug");
         var events = await api.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(20));
 
-        var failed = events.Last();
+        var failed = events.LastTurnEnd();
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("internal_error");
         var deadLetterId = (string)failed["data"]!["dead_letter_id"]!;
