@@ -25,13 +25,21 @@ public sealed class SessionEventForks : ISessionEventForks
         // Turns of a session run one at a time: a turn is open at the fork point when the last turn.started there comes
         // after the last end of a turn there.
         long head, through;
-        long? lastStarted, lastEnded;
+        long? lastStarted, lastEnded, waitingInput;
         await using (var cmd = new NpgsqlCommand("""
             with head as (select coalesce(max(version), 0) as v from everruns.mt_events where stream_id = @s),
                  point as (select least(coalesce(@up_to, head.v), head.v) as v from head)
             select head.v, point.v,
                    (select max(version) from everruns.mt_events, point where stream_id = @s and version <= point.v and type = 'turn.started'),
-                   (select max(version) from everruns.mt_events, point where stream_id = @s and version <= point.v and type = any(@ends))
+                   (select max(version) from everruns.mt_events, point where stream_id = @s and version <= point.v and type = any(@ends)),
+                   -- A user's message there whose turn.started is not (one hash join, whatever the session's length).
+                   (select min(i.version) from
+                       (select version, headers->>'input_message_id' as id from everruns.mt_events, point
+                        where stream_id = @s and version <= point.v and type = 'input.message' and headers->>'turn_id' is null) i
+                     left join
+                       (select data->>'input_message_id' as id from everruns.mt_events, point
+                        where stream_id = @s and version <= point.v and type = 'turn.started') t on t.id = i.id
+                    where t.id is null)
             from head, point
             """, connection))
         {
@@ -44,10 +52,12 @@ public sealed class SessionEventForks : ISessionEventForks
             through = reader.GetInt64(1);
             lastStarted = reader.IsDBNull(2) ? null : reader.GetInt64(2);
             lastEnded = reader.IsDBNull(3) ? null : reader.GetInt64(3);
+            waitingInput = reader.IsDBNull(4) ? null : reader.GetInt64(4);
         }
 
         if (upTo is { } asked && asked > head) return new ForkPoint(0, head, null);
         if (lastStarted is { } started && (lastEnded is null || lastEnded < started)) return new ForkPoint(0, head, started);
+        if (waitingInput is not null) return new ForkPoint(0, head, null, waitingInput);
         if (through == 0) return new ForkPoint(0, head, null);
 
         await using (var copy = new NpgsqlCommand("""

@@ -33,7 +33,8 @@ public sealed record ForkSessionRequest(
 /// The parent's write turn is held while the fork is made, so no event lands in between. A parent with a turn running
 /// (or waiting for its client's tool results, or paused on a budget) is 409 <c>session_busy</c> unless
 /// <c>up_to_sequence</c> names a point before it; a point inside a turn (after a <c>turn.started</c> whose end is not
-/// copied), or past the parent's last event, is 400 <c>invalid_up_to_sequence</c>. With <c>agent_id</c>, the fork takes
+/// copied), between a user's message and the start of its turn, or past the parent's last event, is 400
+/// <c>invalid_up_to_sequence</c>. With <c>agent_id</c>, the fork takes
 /// that agent's prompt, default model, limits, capabilities and tools, as opening a session with it would (the request's
 /// own values still win); its own capabilities and tools are the parent's.
 /// </para>
@@ -120,6 +121,11 @@ public static class ForkSessionEndpoint
                 ? Problems.Conflict("session_busy", $"session {id} has a turn running: fork it when the turn ends, or at an event before it (up_to_sequence)")
                 : UpToSequence($"up_to_sequence {request.UpToSequence} is inside the turn started at sequence {point.OpenTurnStartedAt}: " +
                                "fork before that turn.started or at (or after) the event that ended it"));
+        if (point.SplitsInput)
+            return Problems.Result(request.UpToSequence is null
+                ? Problems.Conflict("session_busy", $"session {id} has a message waiting for its turn: fork it when that turn ends")
+                : UpToSequence($"up_to_sequence {request.UpToSequence} comes after the message at sequence {point.WaitingInputAt} " +
+                               "but before its turn started: fork before that message, or after its turn"));
         fork.ForkedFromSequence = point.Through;
         fork.WorkspaceId = await workspaces.CopyForForkAsync(documents, caller.Org, fork.Id, parent.WorkspaceId, ct);
         documents.Store(fork);

@@ -33,7 +33,7 @@ public sealed record SessionResponse(
     string ViewUrl,
     string UiLink)
 {
-    /// <summary>Whether the requesting user pinned the session (left out where it was not looked up).</summary>
+    /// <summary>Whether the requesting user pinned the session.</summary>
     public bool? IsPinned { get; init; }
 
     /// <summary>The session this one was forked from, and the last of its events the fork copied.</summary>
@@ -59,6 +59,7 @@ public sealed record SessionResponse(
             activity?.Usage,
             UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/sessions/{session.Id}"), view, view)
         {
+            IsPinned = false, // until looked up (WithActivity, the list): a new session is nobody's pin yet
             ForkedFromSessionId = session.ForkedFromSessionId,
             ForkedFromSequence = session.ForkedFromSequence,
         };

@@ -115,6 +115,10 @@ public sealed class ForkTests
         inside.Text.ShouldContain("up_to_sequence");
         (await api.PostAsync($"/v1/sessions/{parentId}/fork", new { up_to_sequence = parentEvents.Count + 1 }))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_up_to_sequence");
+        // (Between a user's message and its turn's start: the message would sit in the fork with no turn.)
+        ((string)parentEvents[0]["type"]!).ShouldBe("input.message");
+        (await api.PostAsync($"/v1/sessions/{parentId}/fork", new { up_to_sequence = 1 }))
+            .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_up_to_sequence");
         (await api.PostAsync($"/v1/sessions/{parentId}/fork", new { up_to_sequence = -1 }))
             .ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_up_to_sequence");
         (await api.PostAsync($"/v1/sessions/{parentId}/fork", new { agent_identity_id = "x" })).ShouldBeProblem(HttpStatusCode.BadRequest, "unknown_field");
@@ -195,5 +199,44 @@ public sealed class ForkTests
         empty["by_type"]!.AsArray().ShouldBeEmpty();
         empty["first_ts"].ShouldBeNull();
         (await api.GetAsync($"/v1/sessions/session_{Guid.NewGuid():N}/events/summary")).ShouldBeProblem(HttpStatusCode.NotFound, "session_not_found");
+    }
+}
+
+/// <summary>A fork is its caller's, whoever owns the parent; with <c>agent_id</c> it runs with that agent.</summary>
+[Collection(AppCollection.Name)]
+public sealed class ForkOwnerTests(AppFixture app)
+{
+    [Fact]
+    public async Task a_fork_belongs_to_its_caller_and_may_take_another_agent()
+    {
+        var orgId = (string)(await app.Api.PostAsync("/v1/orgs", new { name = Names.Unique("forks") })).Object["id"]!;
+        async Task<(ApiClient Client, string UserId)> Member(string name)
+        {
+            var member = await app.Api.PostAsync($"/v1/orgs/{orgId}/members", new { name, role = "admin" });
+            member.Status.ShouldBe(HttpStatusCode.Created, member.Text);
+            return (new ApiClient(app.Host.Server.CreateClient().As((string)member.Object["token"]!["token"]!, orgId)), (string)member.Object["user_id"]!);
+        }
+
+        var (alice, _) = await Member("alice");
+        var (bob, bobId) = await Member("bob");
+        var first = await alice.CreateAgentAsync(systemPrompt: "First agent.");
+        var second = await bob.CreateAgentAsync(systemPrompt: "Second agent.", capabilities: new[] { new { @ref = "current_time" } });
+        var parent = await alice.CreateSessionAsync(new { agent_id = (string)first["id"]!, tools = new[] { new { type = "client_side", name = "get_weather", description = "Weather", parameters = new { type = "object" } } } });
+
+        var forked = await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { agent_id = (string)second["id"]! });
+        forked.Status.ShouldBe(HttpStatusCode.Created, forked.Text);
+        var fork = forked.Object;
+        ((string)fork["owner_principal_id"]!).ShouldBe("principal_" + bobId["user_".Length..]);
+        ((string)fork["owner_principal_id"]!).ShouldNotBe((string)parent["owner_principal_id"]!);
+        ((string)fork["agent_id"]!).ShouldBe((string)second["id"]!);
+        ((string)fork["system_prompt"]!).ShouldBe("Second agent.");
+        fork["tools"]!.AsArray().Select(t => (string)t!["name"]!).ShouldBe(["get_weather"]); // the session's own, kept
+        fork.ContainsKey("title").ShouldBeFalse(); // the parent had none
+
+        (await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { agent_id = "agent_" + Guid.NewGuid().ToString("N") }))
+            .ShouldBeProblem(HttpStatusCode.NotFound, "agent_not_found");
+        (await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { agent_id = "agent_x" })).ShouldBeProblem(HttpStatusCode.BadRequest, "invalid_agent_id");
+        // Another org's session is not found.
+        (await app.Api.PostAsync($"/v1/sessions/{parent["id"]}/fork")).ShouldBeProblem(HttpStatusCode.NotFound, "session_not_found");
     }
 }
