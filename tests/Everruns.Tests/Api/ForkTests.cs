@@ -136,6 +136,26 @@ public sealed class ForkTests
     }
 
     [Fact]
+    public async Task the_next_turn_after_a_cancel_sends_the_model_the_users_request_and_the_agents_note()
+    {
+        await using var fake = await FakeOpenAi.StartAsync();
+        await using var database = await TestDatabase.CreateAsync("everruns_cancel_conversation");
+        await using var host = await TestHost.StartAsync(database.Url, settings: fake.ServerSettings());
+        var api = new ApiClient(host.Server.CreateClient());
+        var sessionId = (string)(await api.CreateSessionAsync())["id"]!;
+
+        await api.PostMessageAsync(sessionId, "hold this");
+        await Eventually.Until(async () => !fake.Requests.IsEmpty);
+        (await api.PostAsync($"/v1/sessions/{sessionId}/cancel")).Object["status"]!.GetValue<string>().ShouldBe("cancelled");
+        await api.PostMessageAsync(sessionId, "next");
+        await api.WaitForTurnsAsync(sessionId, 2);
+        Sent(fake.Requests.Last().Body).ShouldBe([
+            "user: hold this", "user: User requested to cancel the work.", "assistant: Work was cancelled by user.", "user: next",
+        ]);
+        fake.Release();
+    }
+
+    [Fact]
     public async Task a_failed_turn_ends_with_the_agents_message_for_its_error_and_the_summary_counts_it()
     {
         await using var fake = await FakeOpenAi.StartAsync();
@@ -232,6 +252,13 @@ public sealed class ForkOwnerTests(AppFixture app)
         ((string)fork["system_prompt"]!).ShouldBe("Second agent.");
         fork["tools"]!.AsArray().Select(t => (string)t!["name"]!).ShouldBe(["get_weather"]); // the session's own, kept
         fork.ContainsKey("title").ShouldBeFalse(); // the parent had none
+
+        // Retried with its Idempotency-Key, the same fork (not a second one).
+        var key = Guid.NewGuid().ToString();
+        var once = await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { title = "kept" }, key);
+        once.Status.ShouldBe(HttpStatusCode.Created, once.Text);
+        var again = await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { title = "kept" }, key);
+        ((string)again.Object["id"]!).ShouldBe((string)once.Object["id"]!);
 
         (await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { agent_id = "agent_" + Guid.NewGuid().ToString("N") }))
             .ShouldBeProblem(HttpStatusCode.NotFound, "agent_not_found");
