@@ -50,8 +50,10 @@ public sealed record SessionActivity(string Status, DateTimeOffset At, DateTimeO
 /// <summary>
 /// Ask Execution to cancel the running turn of a session; answered with <see cref="CancelTurnOutcome"/>.
 /// <paramref name="DropQueued"/> also discards the messages waiting behind it (the session is going away).
+/// <paramref name="UserRequested"/>: its user asked (the cancel route): the conversation records it (a user message
+/// asking to cancel, the agent's answer that the work was cancelled) and the session announces it went idle.
 /// </summary>
-public sealed record CancelTurn(string SessionId, string? Reason, bool DropQueued = false);
+public sealed record CancelTurn(string SessionId, string? Reason, bool DropQueued = false, bool UserRequested = false);
 
 public sealed record CancelTurnOutcome(string Status, string Message, string? TurnId);
 

@@ -45,9 +45,13 @@ public sealed record OutputMessageStarted(string TurnId, int Iteration, string? 
 [EventType(EventTypes.OutputMessageDelta)]
 public sealed record OutputMessageDelta(string TurnId, int Iteration, string Delta, string Accumulated, string MessageId) : ISessionEventData;
 
-/// <summary>The agent's message of one model call (text and tool-call parts), and what produced it.</summary>
+/// <summary>
+/// The agent's message of one model call (text and tool-call parts), and what produced it; or the agent's message the
+/// server writes when a turn fails (a plain explanation, <paramref name="ErrorCode"/> the failure's code) or is cancelled.
+/// </summary>
 [EventType(EventTypes.OutputMessageCompleted)]
-public sealed record OutputMessageCompleted(JsonObject Message, OutputMetadata Metadata, TokenUsage? Usage = null) : ISessionEventData;
+public sealed record OutputMessageCompleted(JsonObject Message, OutputMetadata Metadata, TokenUsage? Usage = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? ErrorCode = null) : ISessionEventData;
 
 /// <summary>
 /// Tokens of a model call (or a turn's, summed), in the public API's disjoint buckets: <paramref name="InputTokens"/> are
@@ -130,6 +134,13 @@ public sealed record TurnFailed(string TurnId, string Error, string? ErrorCode,
 [EventType(EventTypes.TurnCancelled)]
 public sealed record TurnCancelled(string TurnId, string? Reason) : ISessionEventData;
 
+/// <summary>
+/// The session went idle after a turn that its user cancelled (<c>POST /v1/sessions/{id}/cancel</c>), with no message
+/// queued behind it. (Turns that complete or fail end with their own event, which says as much.)
+/// </summary>
+[EventType(EventTypes.SessionIdled)]
+public sealed record SessionIdled(string TurnId) : ISessionEventData;
+
 /// <summary>Event type names of the public Everruns protocol.</summary>
 public static class EventTypes
 {
@@ -141,6 +152,7 @@ public static class EventTypes
     public const string TurnCompleted = "turn.completed";
     public const string TurnFailed = "turn.failed";
     public const string TurnCancelled = "turn.cancelled";
+    public const string SessionIdled = "session.idled";
     public const string ToolStarted = "tool.started";
     public const string ToolCompleted = "tool.completed";
     public const string ToolCallRequested = "tool.call_requested";

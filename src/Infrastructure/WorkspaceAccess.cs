@@ -47,6 +47,13 @@ public interface IWorkspaceDirectory
     /// </summary>
     Task<(string? WorkspaceId, FileOutcome? Refused)> AttachAsync(IDocumentSession documents, string orgId, string sessionId,
         string? workspaceId, IReadOnlyList<InitialFile> files, CancellationToken ct, IReadOnlyList<MemoryMount>? mounts = null);
+
+    /// <summary>
+    /// In the caller's document session (its transaction): a new default workspace for the fork <paramref name="sessionId"/>
+    /// holding a copy of every file and directory of <paramref name="sourceWorkspaceId"/> (empty when it is null or gone).
+    /// The new workspace's id.
+    /// </summary>
+    Task<string> CopyForForkAsync(IDocumentSession documents, string orgId, string sessionId, string? sourceWorkspaceId, CancellationToken ct);
 }
 
 /// <summary>

@@ -30,6 +30,7 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<ISessionSignals>(sp => sp.GetRequiredService<SessionSignals>());
         services.AddSingleton<SessionEventReader>();
         services.AddSingleton<ISessionEventLog, SessionEventLog>();
+        services.AddSingleton<ISessionEventForks, SessionEventForks>();
         services.AddSingleton<SharedEventReads>();
         services.AddSingleton<SessionFanOut>();
         services.AddSingleton<EventNotifier>();
@@ -39,7 +40,11 @@ public sealed class EventsModule : IEverrunsModule
         services.AddSingleton<NotificationListener, EventListener>();
     }
 
-    public void MapEndpoints(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints) => StreamEventsEndpoint.Map(endpoints);
+    public void MapEndpoints(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder endpoints)
+    {
+        StreamEventsEndpoint.Map(endpoints);
+        ExportSessionEndpoint.Map(endpoints);
+    }
 
     // Tables and functions of the module's own, declared to Marten beside its documents.
     private static IEnumerable<ISchemaObject> SchemaObjects()

@@ -24,6 +24,10 @@ public static class Conversation
         {
             switch (e.Data)
             {
+                // Written within a turn (the user's request to cancel it): in the conversation where it stands.
+                case InputMessageReceived input when MessageContent(input.Message) is { } content && e.Context.TurnId is not null:
+                    messages.Add(new ChatMessage(ChatRole.User, Text(content)));
+                    break;
                 case InputMessageReceived input when MessageContent(input.Message) is { } content && e.Context.InputMessageId is { } id:
                     posted[id] = Text(content);
                     break;

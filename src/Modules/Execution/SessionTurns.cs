@@ -205,18 +205,25 @@ public static class Turns
         if (state?.Active?.TurnId == turnId) Fail(state, error, errorCode, documents, next, deadLetterId);
     }
 
-    /// <summary>Ends the active turn with <c>turn.failed</c>.</summary>
+    /// <summary>
+    /// Ends the active turn with <c>turn.failed</c>, followed by the agent's message that tells the user, in plain words
+    /// for its error code (<see cref="TurnEndMessages.Failed"/>).
+    /// </summary>
     public static void Fail(SessionTurns state, string error, string? errorCode, IDocumentSession documents, OutgoingMessages next,
         string? deadLetterId = null, IReadOnlyDictionary<string, string>? errorFields = null) =>
-        End(state, new TurnFailed(state.Active!.TurnId, error, errorCode, deadLetterId, errorFields), null, documents, next);
+        End(state, new TurnFailed(state.Active!.TurnId, error, errorCode, deadLetterId, errorFields), null, documents, next,
+            [TurnEndMessages.Failed(errorCode, errorFields)]);
 
     /// <summary>
-    /// Ends the active turn with its final event, then starts the next queued message or goes idle. Calls the client was
-    /// to run get an error result first (the reason the turn ended), so that the conversation has an answer to each.
+    /// Ends the active turn with its final event (and <paramref name="after"/> it, in the turn's context), then starts the
+    /// next queued message or goes idle (announced with <c>session.idled</c> when <paramref name="announceIdle"/>). Calls
+    /// the client was to run get an error result first (the reason the turn ended), so that the conversation has an
+    /// answer to each.
     /// </summary>
     public static void End(SessionTurns state, ISessionEventData final, string? outputPreview, IDocumentSession documents,
-        OutgoingMessages next)
+        OutgoingMessages next, IReadOnlyList<ISessionEventData>? after = null, bool announceIdle = false)
     {
+        var ended = Context(state.Active);
         if (state.Active!.Waiting is { } waiting)
         {
             var reason = final switch
@@ -230,6 +237,10 @@ public static class Turns
         }
 
         Append(documents, state, final);
+        foreach (var e in after ?? []) documents.AppendSessionEvent(state.Id, e, e is InputMessageReceived input ? ended with
+        {
+            InputMessageId = (string?)input.Message["id"], // the message's own id, as a posted one has
+        } : ended);
         switch (final)
         {
             case TurnCompleted: EverrunsMetrics.TurnsCompleted.Add(); break;
@@ -258,6 +269,7 @@ public static class Turns
             {
                 At = now, FinishedAt = now, OutputPreview = outputPreview is null ? was.OutputPreview : Previews.Of(outputPreview),
             };
+            if (announceIdle) documents.AppendSessionEvent(state.Id, new SessionIdled(ended.TurnId!), ended);
         }
 
         documents.Store(state);

@@ -26,6 +26,7 @@ public static class DeleteSessionEndpoint
 
         session.DeletedAt = session.UpdatedAt = DateTimeOffset.UtcNow;
         documents.Store(session);
+        documents.DeleteWhere<SessionPin>(p => p.SessionId == id); // every user's pin of it
         // Out of every instance's session cache: here now, everywhere (here again) when the deletion commits.
         cache.Evict(id);
         SessionChanges.Announce(documents, id);

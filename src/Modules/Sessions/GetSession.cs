@@ -16,6 +16,6 @@ public static class GetSessionEndpoint
         var session = await SessionLookup.Live(documents, id);
         return session is null
             ? Problems.Result(SessionLookup.NotFound(id))
-            : Results.Ok(await SessionResponse.WithActivity(session, activities, http));
+            : Results.Ok(await SessionResponse.WithActivity(session, activities, http, documents));
     }
 }

@@ -50,4 +50,9 @@ public sealed class Session
     public DateTimeOffset CreatedAt { get; set; }
     public DateTimeOffset UpdatedAt { get; set; }
     public DateTimeOffset? DeletedAt { get; set; }
+
+    /// <summary>A fork's parent session, and the last of the parent's events it was forked at (copied up to).</summary>
+    public string? ForkedFromSessionId { get; set; }
+
+    public long? ForkedFromSequence { get; set; }
 }

@@ -34,6 +34,14 @@ public sealed record SessionResponse(
     string ViewUrl,
     string UiLink)
 {
+    /// <summary>Whether the requesting user pinned the session.</summary>
+    public bool? IsPinned { get; init; }
+
+    /// <summary>The session this one was forked from, and the last of its events the fork copied.</summary>
+    public string? ForkedFromSessionId { get; init; }
+
+    public long? ForkedFromSequence { get; init; }
+
     /// <summary>The session with its activity, as Execution reports it (<paramref name="activity"/>: null before its first message).</summary>
     public static SessionResponse From(Session session, SessionActivity? activity, HttpRequest request)
     {
@@ -50,9 +58,21 @@ public sealed record SessionResponse(
             activity?.StartedAt,
             activity?.FinishedAt,
             activity?.Usage,
-            UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/sessions/{session.Id}"), view, view);
+            UriHelper.BuildAbsolute(request.Scheme, request.Host, request.PathBase, $"/v1/sessions/{session.Id}"), view, view)
+        {
+            IsPinned = false, // until looked up (WithActivity, the list): a new session is nobody's pin yet
+            ForkedFromSessionId = session.ForkedFromSessionId,
+            ForkedFromSequence = session.ForkedFromSequence,
+        };
     }
 
-    public static async Task<SessionResponse> WithActivity(Session session, ISessionActivities activities, HttpRequest request) =>
-        From(session, (await activities.OfAsync(session.OrgId, [session.Id], request.HttpContext.RequestAborted)).GetValueOrDefault(session.Id), request);
+    /// <summary>The session with its activity, and (with <paramref name="pins"/>) whether the requesting user pinned it.</summary>
+    public static async Task<SessionResponse> WithActivity(Session session, ISessionActivities activities, HttpRequest request,
+        Marten.IQuerySession? pins = null)
+    {
+        var response = From(session, (await activities.OfAsync(session.OrgId, [session.Id], request.HttpContext.RequestAborted)).GetValueOrDefault(session.Id), request);
+        if (pins is null) return response;
+        var pinned = await Pins.OfAsync(pins, Infrastructure.CallerExtensions.Caller(request).UserId, [session.Id], request.HttpContext.RequestAborted);
+        return response with { IsPinned = pinned.Contains(session.Id) };
+    }
 }

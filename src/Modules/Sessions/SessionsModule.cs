@@ -20,6 +20,7 @@ public sealed class SessionsModule : IEverrunsModule
                 .Index(x => x.CreatedAt)
                 // Only deleted sessions, for purge_deleted_sessions: without it, each run read every session.
                 .Index(x => x.DeletedAt!, index => index.Predicate = "data ->> 'deleted_at' is not null");
+            marten.Schema.For<SessionPin>().Index(x => x.UserId).Index(x => x.SessionId);
         });
         services.AddSingleton<SessionCache>();
         services.AddSingleton<ISessionDirectory, SessionDirectory>();

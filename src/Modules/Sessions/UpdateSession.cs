@@ -36,6 +36,6 @@ public static class UpdateSessionEndpoint
         session.Locale = request.Locale ?? session.Locale;
         session.UpdatedAt = DateTimeOffset.UtcNow;
         documents.Store(session);
-        return Results.Ok(await SessionResponse.WithActivity(session, activities, http));
+        return Results.Ok(await SessionResponse.WithActivity(session, activities, http, documents));
     }
 }

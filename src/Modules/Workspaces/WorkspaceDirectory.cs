@@ -79,6 +79,35 @@ public sealed class WorkspaceDirectory(FileStore files, WorkspaceQuotas quotas) 
         return (workspace.Id, null);
     }
 
+    public async Task<string> CopyForForkAsync(IDocumentSession documents, string orgId, string sessionId, string? sourceWorkspaceId,
+        CancellationToken ct)
+    {
+        var now = DateTimeOffset.UtcNow;
+        var workspace = new Workspace
+        {
+            Id = Ids.New(Ids.Workspace), Name = $"session-{sessionId[(Ids.Session.Length + 1)..]}", SessionId = sessionId,
+            Sessions = [sessionId], CreatedAt = now, UpdatedAt = now,
+        };
+        if (sourceWorkspaceId is not null)
+        {
+            // Row for row in the store (the content never comes here), each with an id of its own.
+            await documents.BeginTransactionAsync(ct);
+            await using var cmd = new NpgsqlCommand("""
+                insert into everruns.workspace_files (tenant_id, id, workspace_id, path, is_directory, is_readonly, size_bytes, content_hash, content, created_at, updated_at)
+                select tenant_id, gen_random_uuid(), @target, path, is_directory, is_readonly, size_bytes, content_hash, content, @now, @now
+                from everruns.workspace_files where tenant_id = @org and workspace_id = @source
+                """, (NpgsqlConnection)documents.Connection!);
+            cmd.Parameters.AddWithValue("org", orgId);
+            cmd.Parameters.AddWithValue("source", sourceWorkspaceId);
+            cmd.Parameters.AddWithValue("target", workspace.Id);
+            cmd.Parameters.AddWithValue("now", now);
+            await cmd.ExecuteNonQueryAsync(ct);
+        }
+
+        documents.Store(workspace);
+        return workspace.Id;
+    }
+
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, connection);

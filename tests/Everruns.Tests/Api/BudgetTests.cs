@@ -90,10 +90,10 @@ public sealed class BudgetTests(AppFixture app)
         {
             await api.PostMessageAsync(sessionId, $"message number {turn} of a conversation that grows with every turn, until its budget is gone");
             events = await api.WaitForTurnsAsync(sessionId, turn);
-            if ((string)events.Last()["type"]! == "turn.failed") break;
+            if ((string)events.LastTurnEnd()["type"]! == "turn.failed") break;
         }
 
-        var failed = events.Last();
+        var failed = events.LastTurnEnd();
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("budget_exhausted");
         var exhausted = events.Last(e => (string)e["type"]! == "budget.exhausted")["data"]!;

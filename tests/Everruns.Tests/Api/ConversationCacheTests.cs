@@ -90,7 +90,7 @@ public sealed class ConversationCacheTests
         // The first turn fails (the fake refuses): no answer, only its turn.failed says it is over.
         await api.PostMessageAsync(sessionId, "please break");
         var events = await api.WaitForTurnsAsync(sessionId);
-        ((string)events.Last()["type"]!).ShouldBe("turn.failed");
+        ((string)events.LastTurnEnd()["type"]!).ShouldBe("turn.failed");
         var first = events.Single(e => (string)e["type"]! == "turn.started")["data"]!;
         // The second turn's model call keeps the conversation up to past the first turn's end.
         await api.PostMessageAsync(sessionId, "two");

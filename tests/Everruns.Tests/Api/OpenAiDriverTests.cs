@@ -92,7 +92,7 @@ public sealed class OpenAiDriverTests
         // A provider error fails the turn with a message the user can read; the session stays usable.
         await api.PostMessageAsync(sessionId, "please break");
         events = await api.WaitForTurnsAsync(sessionId, 3);
-        var failed = events.Last();
+        var failed = events.LastTurnEnd();
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("processing_error");
         ((string)failed["data"]!["error"]!).ShouldContain("the fake refuses to answer");

@@ -138,7 +138,7 @@ public sealed class ProviderDriverTests(AppFixture app)
         foreach (var (say, code) in expected)
         {
             await api.PostMessageAsync(session, say);
-            var failed = (await api.WaitForTurnsAsync(session, ++turns)).Last();
+            var failed = (await api.WaitForTurnsAsync(session, ++turns)).LastTurnEnd();
             ((string)failed["type"]!).ShouldBe("turn.failed", say);
             ((string)failed["data"]!["error_code"]!).ShouldBe(code, say);
             ((string)failed["data"]!["error_fields"]!["provider"]!).ShouldBe(type);

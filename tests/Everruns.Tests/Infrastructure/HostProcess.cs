@@ -48,6 +48,9 @@ public sealed class HostProcess : IAsyncDisposable
     }
 
     public bool HasExited => _process.HasExited;
+
+    /// <summary>The server's process id (its /proc/{pid}/status tells its memory).</summary>
+    public int ProcessId => _process.Id;
     public int ExitCode => _process.ExitCode;
 
     public static HostProcess Start(string databaseUrl, IDictionary<string, string>? environment = null, params string[] args)

@@ -5,6 +5,13 @@ namespace Everruns.Tests.Infrastructure;
 public static class TurnAssertions
 {
     /// <summary>
+    /// The event that ended the session's last turn (completed, failed or cancelled): a failed or cancelled turn's end is
+    /// followed by the messages that tell the user.
+    /// </summary>
+    public static JsonObject LastTurnEnd(this List<JsonObject> events) =>
+        events.Last(e => (string?)e["type"] is "turn.completed" or "turn.failed" or "turn.cancelled");
+
+    /// <summary>
     /// One turn of the offline model, completed once, whichever instances ran its steps: nothing repeated by a second
     /// attempt of a step (one message start, deltas that spell the answer exactly once) and a gap-free sequence.
     /// </summary>

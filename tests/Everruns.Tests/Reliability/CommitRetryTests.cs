@@ -43,7 +43,7 @@ public sealed class CommitRetryTests
         await api.PostMessageAsync(sessionId, "never committed");
         var events = await api.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(40));
 
-        var failed = events.Last();
+        var failed = events.LastTurnEnd();
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("internal_error");
         lostCommit.Lost.ShouldBeGreaterThan(8); // retried all along the budget, not dead-lettered at the first failure
@@ -59,8 +59,9 @@ public sealed class CommitRetryTests
 
         public override Task BeforeSaveChangesAsync(IDocumentSession session, CancellationToken token)
         {
-            var answers = session.PendingChanges.Streams().SelectMany(s => s.Events)
-                .Any(e => e.Data is OutputMessageCompleted);
+            // (Not the commit that fails the turn: it writes the agent's message that tells the user.)
+            var events = session.PendingChanges.Streams().SelectMany(s => s.Events).ToList();
+            var answers = events.Any(e => e.Data is OutputMessageCompleted) && !events.Any(e => e.Data is TurnFailed);
             if (answers && Interlocked.Increment(ref _lost) <= times)
                 throw new NpgsqlException("Exception while reading from stream (injected)", new IOException("connection reset"));
             if (answers) Interlocked.Decrement(ref _lost);

@@ -29,7 +29,7 @@ public sealed class DeadLetterTests
         await api.PostMessageAsync(sessionId, "hit the bug");
         var events = await api.WaitForTurnsAsync(sessionId, within: TimeSpan.FromSeconds(20));
 
-        var failed = events.Last();
+        var failed = events.LastTurnEnd();
         ((string)failed["type"]!).ShouldBe("turn.failed");
         ((string)failed["data"]!["error_code"]!).ShouldBe("internal_error");
         var deadLetterId = (string)failed["data"]!["dead_letter_id"]!;
@@ -65,7 +65,7 @@ public sealed class DeadLetterTests
         InjectedBug.Arm();
         await api.PostMessageAsync(sessionId, "hit it again");
         events = await api.WaitForTurnsAsync(sessionId, turns: 3);
-        var second = (string)events.Last()["data"]!["dead_letter_id"]!;
+        var second = (string)events.LastTurnEnd()["data"]!["dead_letter_id"]!;
         (await api.DeleteAsync($"/v1/durable/dlq/{second}")).Status.ShouldBe(HttpStatusCode.NoContent);
         (await api.GetAsync("/v1/durable/dlq")).Object["total"]!.GetValue<int>().ShouldBe(0);
         (await api.DeleteAsync($"/v1/durable/dlq/{second}")).ShouldBeProblem(HttpStatusCode.NotFound, "dlq_entry_not_found");
