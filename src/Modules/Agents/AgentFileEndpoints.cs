@@ -16,7 +16,7 @@ public static class AgentFileEndpoints
 {
     public const int MaxFileBytes = 1024 * 1024;
 
-    [WolverineGet("/v1/agents/{id}/export"), Produces("text/markdown")]
+    [WolverineGet("/v1/agents/{id}/export"), ProducesResponseType<string>(StatusCodes.Status200OK, "text/markdown")]
     public static async Task<IResult> Export(string id, IQuerySession documents, HttpRequest http)
     {
         var agent = await AgentLookup.FindByIdOrNameAsync(documents, id, http.HttpContext.RequestAborted);

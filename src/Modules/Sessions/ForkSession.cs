@@ -63,7 +63,8 @@ public static class ForkSessionEndpoint
 
     [WolverinePost("/v1/sessions/{id}/fork"), Idempotent, ProducesResponseType<SessionResponse>(StatusCodes.Status201Created)]
     public static async Task<IResult> Post(string id, ForkSessionRequest? request, IDocumentSession documents, IAgentDirectory agents,
-        IModelDirectory models, ISessionEventForks events, IWorkspaceDirectory workspaces, IMessageBus bus, HttpRequest http)
+        IModelDirectory models, ISessionEventForks events, IWorkspaceDirectory workspaces, IHarnessDirectory harnesses, IMessageBus bus,
+        HttpRequest http)
     {
         request ??= new ForkSessionRequest();
         var ct = http.HttpContext.RequestAborted;
@@ -77,6 +78,12 @@ public static class ForkSessionEndpoint
             if (agent is null) return Problems.Result(Problems.NotFound("agent_not_found", $"agent {request.AgentId} not found"));
             if (agent.Status != "active") return Problems.Result(Problems.Conflict("agent_archived", $"agent {agent.Id} is archived"));
         }
+
+        // Another agent brings its own harness (as opening a session with it would).
+        var harness = agent is null ? null : await harnesses.FindAsync(caller.Org, agent.HarnessId, ct);
+        if (agent is not null && harness is null)
+            return Problems.Result(Problems.Conflict("harness_not_found",
+                $"agent {agent.Id} runs on harness {agent.HarnessId}, which no longer exists: give the agent another harness"));
 
         if (await InputRules.Model(models, caller.Org, request.ModelId, ct) is { } unknownModel) return Problems.Result(unknownModel);
 
@@ -97,10 +104,13 @@ public static class ForkSessionEndpoint
         if (agent is not null)
         {
             fork.AgentId = agent.Id;
+            fork.AgentVersionId = agent.VersionId;
+            fork.HarnessId = harness!.Id;
+            fork.HarnessPrompt = harness.SystemPrompt;
             fork.SystemPrompt = agent.SystemPrompt;
-            fork.ModelId = agent.DefaultModelId ?? parent.ModelId;
+            fork.ModelId = agent.DefaultModelId ?? harness.DefaultModelId ?? parent.ModelId;
             fork.MaxIterations = agent.MaxIterations;
-            fork.AgentCapabilities = agent.Capabilities.ToList();
+            fork.AgentCapabilities = harness.Under(agent.Capabilities).ToList();
             fork.AgentTools = agent.Tools?.ToList() ?? [];
             fork.ParallelToolCalls = agent.ParallelToolCalls ?? parent.ParallelToolCalls;
         }

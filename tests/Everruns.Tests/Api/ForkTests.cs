@@ -250,6 +250,8 @@ public sealed class ForkOwnerTests(AppFixture app)
         ((string)fork["owner_principal_id"]!).ShouldNotBe((string)parent["owner_principal_id"]!);
         ((string)fork["agent_id"]!).ShouldBe((string)second["id"]!);
         ((string)fork["system_prompt"]!).ShouldBe("Second agent.");
+        // It runs on that agent's version; a fork that keeps its agent keeps the parent's version.
+        ((string)fork["agent_version_id"]!).ShouldBe((string)(await bob.GetAsync($"/v1/agents/{second["id"]}/versions")).Array[0]!["id"]!);
         fork["tools"]!.AsArray().Select(t => (string)t!["name"]!).ShouldBe(["get_weather"]); // the session's own, kept
         fork.ContainsKey("title").ShouldBeFalse(); // the parent had none
 
@@ -257,6 +259,7 @@ public sealed class ForkOwnerTests(AppFixture app)
         var key = Guid.NewGuid().ToString();
         var once = await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { title = "kept" }, key);
         once.Status.ShouldBe(HttpStatusCode.Created, once.Text);
+        ((string)once.Object["agent_version_id"]!).ShouldBe((string)parent["agent_version_id"]!);
         var again = await bob.PostAsync($"/v1/sessions/{parent["id"]}/fork", new { title = "kept" }, key);
         ((string)again.Object["id"]!).ShouldBe((string)once.Object["id"]!);
 
