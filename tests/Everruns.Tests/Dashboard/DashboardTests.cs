@@ -189,6 +189,56 @@ public sealed class DashboardTests
         (await page.TextContentAsync("[role=alert]"))!.ShouldContain("session ended");
     }
 
+    [SkippableFact]
+    public async Task the_timeline_survives_the_instance_serving_its_stream_being_stopped_behind_caddy()
+    {
+        Skip.If(Browser.Chromium is null, Browser.Missing);
+        Skip.If(Caddy.Binary is null, Caddy.Missing);
+        await using var fake = await FakeOpenAi.StartAsync();
+        var settings = fake.ServerSettings();
+        settings["EXPECTED_INSTANCES"] = "2";
+        await using var cluster = await Infrastructure.Cluster.StartAsync(2, settings, "everruns_ui_failover");
+        await using var caddy = await Caddy.StartAsync(cluster.Nodes);
+        await using var browser = await Browser.LaunchAsync();
+        await using var context = await browser.ContextAsync(caddy.BaseAddress.ToString().TrimEnd('/'));
+        var page = await context.NewPageAsync();
+        var streams = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        page.Response += (_, response) =>
+        {
+            if (response.Url.Contains("/sse") && response.Status == 200 && response.Headers.TryGetValue("x-everruns-instance", out var instance))
+                streams.Enqueue(instance);
+        };
+
+        var api = cluster.Api(0);
+        var agent = await api.CreateAgentAsync(systemPrompt: "Answer slowly.");
+        var sessionId = (string)(await api.CreateSessionAsync(new { agent_id = (string)agent["id"]!, title = "failover" }))["id"]!;
+        await SignInAsync(page);
+        await page.GotoAsync($"/ui/#/sessions/{sessionId}");
+        await UntilAsync(async () => await page.TextContentAsync("#stream-state") == "live" && !streams.IsEmpty, "the stream");
+        var serving = streams.First();
+        var survivor = cluster.Nodes.Single(n => n.InstanceId != serving);
+
+        await new ApiClient(survivor.Http).PostMessageAsync(sessionId, "first, word by word");
+        await UntilAsync(async () => await CountAsync(page, "#timeline [data-type='turn.completed']") == 1, "the first answer");
+
+        // The next answer is streaming when the instance serving the page's stream stops.
+        await new ApiClient(survivor.Http).PostMessageAsync(sessionId, "second, word by word, while an instance stops");
+        await UntilAsync(async () => await CountAsync(page, "#timeline .msg.agent") == 2, "the second answer to start");
+        var stopped = cluster.Nodes.Single(n => n.InstanceId == serving);
+        stopped.Terminate();
+        (await stopped.WaitForExitAsync(TimeSpan.FromSeconds(30))).ShouldBeTrue();
+
+        await UntilAsync(async () => await CountAsync(page, "#timeline [data-type='turn.completed']") == 2, "the second answer to end");
+        await new ApiClient(survivor.Http).PostMessageAsync(sessionId, "third, after the stop");
+        await UntilAsync(async () => await CountAsync(page, "#timeline [data-type='turn.completed']") == 3, "the third answer");
+        streams.ShouldContain(survivor.InstanceId!); // the page's stream resumed on the other instance
+
+        var shown = await TimelineIdsAsync(page);
+        shown.Distinct().Count().ShouldBe(shown.Length); // no duplicate
+        shown.ShouldBe(await StoredIdsAsync(new ApiClient(survivor.Http), sessionId)); // no gap
+        (await page.TextContentAsync("#timeline .msg.agent >> nth=1")).ShouldBe("Fake says: second, word by word, while an instance stops");
+    }
+
     /// <summary>A page on another origin (same site: 127.0.0.1 on another port; another site: localhost) that posts an agent to the API.</summary>
     private static async Task<EvilSite> EvilSiteAsync(int targetPort)
     {
