@@ -20,9 +20,10 @@ public sealed class AgentsModule : IEverrunsModule
                 // Names are unique per org, whatever the status (an archived name can be revived by upsert).
                 .UniqueIndex(UniqueIndexType.Computed, "uq_agent_org_name", x => x.OrgId, x => x.Name)
                 .Index(x => x.UpdatedAt);
-            // One number per version of an agent: two edits at once cannot both record version n (one answers 409).
+            // One number per version of an org's agent: two edits at once cannot both record version n (one answers 409).
+            // The org is part of it: ids are per org, and another org's agent may have the same id.
             marten.Schema.For<AgentVersion>()
-                .UniqueIndex(UniqueIndexType.Computed, "uq_agent_version_number", x => x.AgentId, x => x.VersionNumber);
+                .UniqueIndex(UniqueIndexType.Computed, "uq_agent_version_number", x => x.OrgId, x => x.AgentId, x => x.VersionNumber);
         });
     }
 }

@@ -107,10 +107,11 @@ public sealed class ExportTests(ITestOutputHelper output)
         ((string)first[2]["content"]![0]!["text"]!).ShouldStartWith("answer 1 xxx");
 
         // Streamed: the server grew by a fraction of what it sent (holding it would take more than its size, several times
-        // over as JSON objects); what it grew by is mostly garbage of the pages between collections.
+        // over as JSON objects); what it grew by is mostly garbage of the pages between collections (27 to 46 MiB measured here
+        // for a 167 MiB export; half the export's size leaves room for a slower machine's collector).
         var growth = peak - before.Rss;
         output.WriteLine($"exported {bytes / 1_048_576} MiB; resident before {before.Rss / 1_048_576} MiB, peak {peak / 1_048_576} MiB (peak reset: {peakReset})");
-        growth.ShouldBeLessThan(bytes / 3, $"peak {peak / 1_048_576} MiB, before {before.Rss / 1_048_576} MiB, exported {bytes / 1_048_576} MiB");
+        growth.ShouldBeLessThan(bytes / 2, $"peak {peak / 1_048_576} MiB, before {before.Rss / 1_048_576} MiB, exported {bytes / 1_048_576} MiB");
 
     }
 

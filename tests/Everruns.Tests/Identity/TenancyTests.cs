@@ -29,7 +29,8 @@ public sealed class TenancyTests(AppFixture app)
     }
 
     /// <summary>
-    /// Only the probes and public documents are open; every other route needs a token, whether it names a policy or
+    /// Only the probes, public documents, the dashboard's static files and its sign-in (POST /v1/auth/session, which takes
+    /// a token in its body) are open; every other route needs a token, whether it names a policy or
     /// (having forgotten to) falls under the fallback one, which requires an org member.
     /// </summary>
     [Fact]
@@ -41,7 +42,7 @@ public sealed class TenancyTests(AppFixture app)
         endpoints.Where(e => e.Metadata.GetMetadata<Microsoft.AspNetCore.Authorization.IAllowAnonymous>() is not null)
             .Select(e => e.RoutePattern.RawText).Distinct().Order()
             .ShouldBe(["/conformance", "/docs/favicon.svg", "/docs/scalar.aspnetcore.js", "/docs/scalar.js", "/docs/{documentName?}",
-                "/health", "/health/ready", "/metrics", "/status", "/v1/openapi.json"]);
+                "/health", "/health/ready", "/metrics", "/status", "/ui", "/ui/{**path}", "/v1/auth/session", "/v1/openapi.json"]);
 
         var options = app.Host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Authorization.AuthorizationOptions>>().Value;
         options.FallbackPolicy.ShouldBeSameAs(options.GetPolicy(Everruns.Infrastructure.Policies.Member));
