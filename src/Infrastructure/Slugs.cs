@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
 
 namespace Everruns.Infrastructure;
@@ -56,4 +57,31 @@ public static partial class Slugs
     /// <summary>A random suffix of five lowercase letters and digits (an example adopted under a name already taken).</summary>
     public static string RandomSuffix() =>
         new(Enumerable.Range(0, 5).Select(_ => "abcdefghijklmnopqrstuvwxyz0123456789"[System.Security.Cryptography.RandomNumberGenerator.GetInt32(36)]).ToArray());
+
+    /// <summary>
+    /// <c>GET …/check-name?name=&amp;exclude_id=</c> of agents and harnesses: whether <c>name</c> is free (a malformed or
+    /// <paramref name="reserved"/> one is not), or held by <c>exclude_id</c> itself. <paramref name="holderOf"/>: the id
+    /// of the org's resource with that name, or null.
+    /// </summary>
+    public static async Task<IResult> CheckNameAsync(HttpRequest http, string idPrefix, Func<string, Task<string?>> holderOf, params string[] reserved)
+    {
+        var name = http.Query["name"].ToString();
+        var exclude = http.Query["exclude_id"].ToString();
+        if (string.IsNullOrEmpty(name)) return Problems.Result(Problems.BadRequest("invalid_name", "name is required"));
+        if (exclude.Length > 0 && !Contracts.Ids.IsValid(exclude, idPrefix))
+            return Problems.Result(Problems.BadRequest($"invalid_{idPrefix}_id", $"'{exclude}' is not a {idPrefix} id ({idPrefix}_<32 hex>)"));
+        if (!IsSlug(name) || reserved.Contains(name)) return Results.Ok(new CheckNameResponse(false));
+        var holder = await holderOf(name);
+        return Results.Ok(new CheckNameResponse(holder is null || holder == exclude));
+    }
+
+    /// <summary><c>GET …/config</c>: what the caller may do with a kind of resource (view and manage: members; dangerous: org admins).</summary>
+    public static ResourceConfigResponse Policies(HttpRequest http, string resource) => new(new Dictionary<string, bool>
+    {
+        [$"{resource}_view"] = true, [$"{resource}_manage"] = true, [$"{resource}_dangerous"] = http.Caller().IsOrgAdmin,
+    });
 }
+
+public sealed record CheckNameResponse(bool Available);
+
+public sealed record ResourceConfigResponse(IReadOnlyDictionary<string, bool> Policies);

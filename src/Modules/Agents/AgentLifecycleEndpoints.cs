@@ -9,10 +9,6 @@ using Wolverine.Http;
 
 namespace Everruns.Modules.Agents;
 
-public sealed record AgentCheckNameResponse(bool Available);
-
-public sealed record AgentConfigResponse(IReadOnlyDictionary<string, bool> Policies);
-
 public sealed record PreviewAgentRequest(string? SystemPrompt, List<CapabilityRef?>? Capabilities, List<ClientToolDefinition?>? Tools,
     string? HarnessId = null, [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] JsonNode? McpServers = null);
 
@@ -51,24 +47,14 @@ public static class AgentLifecycleEndpoints
     }
 
     /// <summary>Whether a name is free for an agent (a malformed one is not: <c>available: false</c>).</summary>
-    [WolverineGet("/v1/agents/check-name"), ProducesResponseType<AgentCheckNameResponse>(StatusCodes.Status200OK)]
-    public static async Task<IResult> CheckName(IQuerySession documents, HttpRequest http)
-    {
-        var name = http.Query["name"].ToString();
-        var exclude = http.Query["exclude_id"].ToString();
-        if (string.IsNullOrEmpty(name)) return Problems.Result(Problems.BadRequest("invalid_name", "name is required"));
-        if (exclude.Length > 0 && AgentRules.Id(exclude) is { } invalid) return Problems.Result(invalid);
-        if (!Slugs.IsSlug(name)) return Results.Ok(new AgentCheckNameResponse(false));
-        var holder = await documents.Query<Agent>().Where(a => a.Name == name).Select(a => a.Id).FirstOrDefaultAsync(http.HttpContext.RequestAborted);
-        return Results.Ok(new AgentCheckNameResponse(holder is null || holder == exclude));
-    }
+    [WolverineGet("/v1/agents/check-name"), ProducesResponseType<CheckNameResponse>(StatusCodes.Status200OK)]
+    public static Task<IResult> CheckName(IQuerySession documents, HttpRequest http) =>
+        Slugs.CheckNameAsync(http, Ids.Agent, name => documents.Query<Agent>().Where(a => a.Name == name).Select(a => a.Id)
+            .FirstOrDefaultAsync(http.HttpContext.RequestAborted));
 
     /// <summary>What the caller may do with agents: view and manage (members), dangerous changes (org admins).</summary>
-    [WolverineGet("/v1/agents/config"), ProducesResponseType<AgentConfigResponse>(StatusCodes.Status200OK)]
-    public static AgentConfigResponse Config(HttpRequest http) => new(new Dictionary<string, bool>
-    {
-        ["agent_view"] = true, ["agent_manage"] = true, ["agent_dangerous"] = http.Caller().IsOrgAdmin,
-    });
+    [WolverineGet("/v1/agents/config"), ProducesResponseType<ResourceConfigResponse>(StatusCodes.Status200OK)]
+    public static ResourceConfigResponse Config(HttpRequest http) => Slugs.Policies(http, "agent");
 
     /// <summary>
     /// The system prompt (under its harness's, <c>generic</c> unless named) and the tools the model would be given, with

@@ -23,6 +23,13 @@ public sealed class ExecutionModule : IEverrunsModule
             heartbeats.AddColumn("instance_id", "text").NotNull();
             heartbeats.AddColumn("beat_at", "timestamptz").NotNull();
             marten.Storage.ExtendedSchemaObjects.Add(heartbeats);
+            // The sessions with a turn running (see ActiveTurns): what reap_stale_turns reads instead of every turn state.
+            var active = new Weasel.Postgresql.Tables.Table("everruns.active_turns");
+            active.AddColumn("session_id", "text").AsPrimaryKey();
+            active.AddColumn("turn_id", "text").NotNull();
+            active.AddColumn("tenant_id", "text").NotNull();
+            active.AddColumn("started_at", "timestamptz").NotNull();
+            marten.Storage.ExtendedSchemaObjects.Add(active);
             marten.Schema.For<StoredValue>().Index(v => v.SessionId);
         });
         services.AddSingleton(ModelOptions.From(configuration));

@@ -181,6 +181,7 @@ public static class Turns
     {
         var turnId = Ids.New(Ids.Turn);
         state.Active = new ActiveTurn(turnId, input.MessageId, input.Text, 1, TurnPhase.Reasoning, DateTimeOffset.UtcNow);
+        ActiveTurns.Started(documents, state.Id, turnId);
         var started = Append(documents, state, new TurnStarted(turnId, input.MessageId, Previews.Of(input.Text)));
         next.Add(new RunTurnStep(state.Id, turnId, 1, input.MessageId).Carrying(runtime, started, state));
         EverrunsMetrics.TurnsStarted.Add();
@@ -253,6 +254,7 @@ public static class Turns
         var sums = state.Totals;
         state.Totals = new SessionTotals((sums?.Turns ?? 0) + 1,
             sums?.Usage is null ? turnUsage : turnUsage is null ? sums.Usage : sums.Usage + turnUsage, DateTimeOffset.UtcNow);
+        ActiveTurns.Ended(documents, state.Id, state.Active.TurnId);
         state.Active = null;
         if (state.Queue.Count > 0)
         {

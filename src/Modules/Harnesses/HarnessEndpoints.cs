@@ -38,10 +38,6 @@ public sealed record UpdateHarnessRequest(
     JsonNode? NetworkAccess = null,
     JsonNode? EmbedderMetadata = null);
 
-public sealed record CheckNameResponse(bool Available);
-
-public sealed record ResourceConfigResponse(IReadOnlyDictionary<string, bool> Policies);
-
 public sealed record PreviewHarnessRequest(string? SystemPrompt, string? ParentHarnessId, List<CapabilityRef?>? Capabilities,
     [property: System.Text.Json.Serialization.JsonPropertyName("mcpServers")] JsonNode? McpServers = null);
 
@@ -182,23 +178,13 @@ public static class HarnessEndpoints
 
     /// <summary>Whether a name is free for a harness (a malformed name is not: <c>available: false</c>).</summary>
     [WolverineGet("/v1/harnesses/check-name"), ProducesResponseType<CheckNameResponse>(StatusCodes.Status200OK)]
-    public static async Task<IResult> CheckName(IQuerySession documents, HttpRequest http)
-    {
-        var name = http.Query["name"].ToString();
-        var exclude = http.Query["exclude_id"].ToString();
-        if (string.IsNullOrEmpty(name)) return Problems.Result(Problems.BadRequest("invalid_name", "name is required"));
-        if (exclude.Length > 0 && !Ids.IsValid(exclude, Ids.Harness)) return Problems.Result(InvalidId(exclude));
-        if (!Slugs.IsSlug(name) || name == BuiltInHarness.Name) return Results.Ok(new CheckNameResponse(false));
-        var holder = await documents.Query<Harness>().Where(h => h.Name == name).Select(h => h.Id).FirstOrDefaultAsync(http.HttpContext.RequestAborted);
-        return Results.Ok(new CheckNameResponse(holder is null || holder == exclude));
-    }
+    public static Task<IResult> CheckName(IQuerySession documents, HttpRequest http) =>
+        Slugs.CheckNameAsync(http, Ids.Harness, name => documents.Query<Harness>().Where(h => h.Name == name).Select(h => h.Id)
+            .FirstOrDefaultAsync(http.HttpContext.RequestAborted), BuiltInHarness.Name);
 
     /// <summary>What the caller may do with harnesses: view and manage (members), dangerous changes (org admins).</summary>
     [WolverineGet("/v1/harnesses/config"), ProducesResponseType<ResourceConfigResponse>(StatusCodes.Status200OK)]
-    public static ResourceConfigResponse Config(HttpRequest http) => new(new Dictionary<string, bool>
-    {
-        ["harness_view"] = true, ["harness_manage"] = true, ["harness_dangerous"] = http.Caller().IsOrgAdmin,
-    });
+    public static ResourceConfigResponse Config(HttpRequest http) => Slugs.Policies(http, "harness");
 
     /// <summary>The system prompt and tools a harness with these settings gives its agents (nothing is stored).</summary>
     [WolverinePost("/v1/harnesses/preview"), ProducesResponseType<HarnessPreviewResponse>(StatusCodes.Status200OK)]

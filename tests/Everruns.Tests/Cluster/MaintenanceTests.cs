@@ -55,7 +55,10 @@ public sealed class MaintenanceTests
         await PostgresServer.ExecuteAsync(cluster.DatabaseUrl, $$"""
             update everruns.mt_doc_sessionturns set data = jsonb_set(data, '{active}',
               '{"turn_id":"turn_00000000000000000000000000000bad","input_message_id":"message_x","input_text":"x","iteration":1,"phase":"Reasoning","started_at":"2020-01-01T00:00:00Z"}')
-            where id = '{{stuck}}'
+            where id = '{{stuck}}';
+            -- As its start would have entered it among the running turns.
+            insert into everruns.active_turns (session_id, turn_id, tenant_id, started_at)
+            select id, 'turn_00000000000000000000000000000bad', tenant_id, '2020-01-01T00:00:00Z' from everruns.mt_doc_sessionturns where id = '{{stuck}}';
             """);
 
         await Eventually.Value(async () =>
