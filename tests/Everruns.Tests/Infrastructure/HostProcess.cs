@@ -22,7 +22,9 @@ public sealed class HostProcess : IAsyncDisposable
     {
         _process = process;
         Port = port;
-        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(10) }.As(TestAuth.AdminToken);
+        // A fresh process compiles each route's Wolverine code at its first request (seconds on a loaded 2-core machine, three
+        // processes compiling at once): 30 s, so that a slow first call is not taken for a hung one (seen twice in CI at 10 s).
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) }.As(TestAuth.AdminToken);
     }
 
     /// <summary>
