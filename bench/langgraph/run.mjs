@@ -31,29 +31,13 @@ const graph = new StateGraph(State)
   .addEdge("model", END)
   .compile({ checkpointer });
 
+await warmUp();
 // The bench measures PostgreSQL's CPU from here: it says "go" once it has taken its first sample.
 console.log("ready");
 await new Promise((resolve) => process.stdin.once("data", resolve));
 const cpuStart = process.cpuUsage();
 
-const latencies = [];
-let next = 0;
-const run = Date.now().toString(36);
-const started = performance.now();
-await Promise.all(Array.from({ length: concurrency }, async (_, s) => {
-  const config = { configurable: { thread_id: `${run}-${s}` }, durability: "sync" };
-  for (let m = 0; next < runs; m++) {
-    next++;
-    const t = performance.now();
-    const text = `bench ${s}.${m}`;
-    const state = await graph.invoke({ messages: [{ role: "user", text }] }, config);
-    latencies.push(performance.now() - t);
-    const answer = state.messages[state.messages.length - 1];
-    if (answer.text !== `Echo: ${text}` || state.messages.length !== 2 * (m + 1))
-      throw new Error(`unexpected state ${JSON.stringify(state.messages.slice(-2))}`);
-  }
-}));
-const seconds = (performance.now() - started) / 1000;
+const { latencies, seconds } = await load("run", runs);
 const cpu = process.cpuUsage(cpuStart);
 latencies.sort((a, b) => a - b);
 const percentile = (p) => latencies[Math.min(latencies.length - 1, Math.ceil(latencies.length * p / 100) - 1)];
@@ -63,3 +47,30 @@ console.log(JSON.stringify({
 }));
 await pool.end();
 process.exit(0);
+
+// `count` messages from `concurrency` sessions, each posting its next message once the previous one's run is over.
+async function load(label, count) {
+  const latencies = [];
+  let next = 0;
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, async (_, s) => {
+    const config = { configurable: { thread_id: `${process.pid}.${label}.${Date.now().toString(36)}-${s}` }, durability: "sync" };
+    for (let m = 0; next < count; m++) {
+      next++;
+      const t = performance.now();
+      const text = `bench ${s}.${m}`;
+      const state = await graph.invoke({ messages: [{ role: "user", text }] }, config);
+      latencies.push(performance.now() - t);
+      const answer = state.messages[state.messages.length - 1];
+      if (answer.text !== `Echo: ${text}` || state.messages.length !== 2 * (m + 1))
+        throw new Error(`unexpected state ${JSON.stringify(state.messages.slice(-2))}`);
+    }
+  }));
+  return { latencies, seconds: (performance.now() - started) / 1000 };
+}
+
+// Before "ready": a tenth of the load (at least 100 runs), so that what is measured is the library's steady state (its
+// code compiled by V8, its pools full), as the server's nodes are warmed up before they are measured.
+async function warmUp() {
+  await load("warm", Math.max(100, Math.ceil(runs / 10)));
+}
