@@ -10,7 +10,7 @@ import pg from "pg";
 
 const [url, runsArg, concurrencyArg] = process.argv.slice(2);
 const runs = Number(runsArg ?? 2000);
-const concurrency = Number(concurrencyArg ?? 8);
+const concurrency = Number(concurrencyArg ?? 16);
 // DBOS's pool and the events' pool: 20 connections in all, as pg-boss is given.
 const pool = new pg.Pool({ connectionString: url, max: 10 });
 pool.on("error", (e) => console.error(e.message));
