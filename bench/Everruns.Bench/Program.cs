@@ -34,6 +34,8 @@ var hostDll = Need("EVERRUNS_HOST_DLL");
 var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
 var url = Db.WithDatabase(server, databaseName);
 await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"create database \"{databaseName}\"");
+// PostgreSQL's CPU is that of the server measured only (its postmaster's pid file), when it runs here and says where.
+CpuSample.PostmasterPid = await PostmasterPidAsync(url);
 var rows = new List<(string Measure, string Figure, string Target, string Verdict)>();
 // The peers' runs (workflows or graph invocations, one per message) and their concurrency: the number of sessions
 // posting one message after the other, the one that made each fastest on the 2-core machine (docs/performance.md).
@@ -665,6 +667,21 @@ async Task<(int Streams, double BytesPerStream, int Reached)> IdleStreamsAsync(N
     finally
     {
         foreach (var stream in open) await stream.DisposeAsync();
+    }
+}
+
+// The first line of postmaster.pid in the server's data directory (readable when it runs on this machine), or 0.
+static async Task<int> PostmasterPidAsync(string url)
+{
+    try
+    {
+        var dataDirectory = await Db.ScalarAsync<string>(url, "select setting from pg_settings where name = 'data_directory'");
+        var first = (await File.ReadAllLinesAsync(Path.Combine(dataDirectory, "postmaster.pid"))).FirstOrDefault();
+        return int.TryParse(first, out var pid) && File.Exists($"/proc/{pid}/stat") ? pid : 0;
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException or NpgsqlException or InvalidCastException)
+    {
+        return 0;
     }
 }
 
