@@ -8,14 +8,28 @@ public sealed record CpuSample(double NodesSeconds, double PostgresSeconds, doub
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ: 100 on every Linux architecture .NET runs on
 
+    /// <summary>
+    /// The postmaster of the PostgreSQL server measured (the bench's own, when it runs on this machine), or 0: then every
+    /// PostgreSQL process on the machine is counted, another server's too (a test run's, started and stopped meanwhile).
+    /// </summary>
+    public static int PostmasterPid { get; set; }
+
     public static CpuSample Take(IEnumerable<int> nodePids)
     {
         var nodes = nodePids.Sum(pid => ProcessSeconds(pid, withChildren: true));
         var postgres = 0.0;
+        var postmaster = PostmasterPid;
         if (Directory.Exists("/proc"))
             foreach (var dir in Directory.EnumerateDirectories("/proc"))
                 if (int.TryParse(Path.GetFileName(dir), out var pid) && Command(pid) == "postgres")
-                    postgres += ProcessSeconds(pid, withChildren: false);
+                {
+                    var parent = ParentPid(pid);
+                    if (postmaster > 0 && pid != postmaster && parent != postmaster) continue;
+                    // A postmaster with its reaped children: a backend or autovacuum worker that exits between two
+                    // samples moves its CPU from its own figure to its parent's, instead of out of the sum.
+                    postgres += ProcessSeconds(pid, withChildren: pid == postmaster || Command(parent) != "postgres");
+                }
+
         return new CpuSample(nodes, postgres, ProcessSeconds(Environment.ProcessId, withChildren: false));
     }
 
@@ -38,6 +52,19 @@ public sealed record CpuSample(double NodesSeconds, double PostgresSeconds, doub
         catch (UnauthorizedAccessException)
         {
             return null;
+        }
+    }
+
+    private static int ParentPid(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return 0;
         }
     }
 

@@ -9,7 +9,8 @@ using Npgsql;
 
 // ops/bench runs this: bounded loads against real hosts and a real PostgreSQL, one Markdown table at the end.
 // Environment: DATABASE_URL (the server; a database of its own is created and dropped), EVERRUNS_HOST_DLL,
-// PGBENCH (pgbench binary), PGBOSS_DIR (bench/pgboss with node_modules). --quick shrinks every load.
+// PGBENCH (pgbench binary), PGBOSS_DIR, DBOS_DIR and LANGGRAPH_DIR (bench/pgboss, bench/dbos and bench/langgraph with
+// their node_modules), TURN_SQL_DIR (bench/sql: a turn's statements replayed by pgbench). --quick shrinks every load.
 if (args.FirstOrDefault() == "chaos") return await ChaosCommand.RunAsync(args[1..]);
 var quick = args.Contains("--quick");
 // --turns: only the busy one-node turn run (and what it is compared with), to measure a change to the pipeline quickly.
@@ -33,7 +34,15 @@ var hostDll = Need("EVERRUNS_HOST_DLL");
 var databaseName = $"everruns_bench_{Guid.NewGuid():N}"[..28];
 var url = Db.WithDatabase(server, databaseName);
 await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"create database \"{databaseName}\"");
+// PostgreSQL's CPU is that of the server measured only (its postmaster's pid file), when it runs here and says where.
+CpuSample.PostmasterPid = await PostmasterPidAsync(url);
 var rows = new List<(string Measure, string Figure, string Target, string Verdict)>();
+// The peers' runs (workflows or graph invocations, one per message) and their concurrency: the number of sessions
+// posting one message after the other, the one that made each fastest on the 2-core machine (docs/performance.md).
+var peerRuns = quick ? 500 : 2000;
+const int DbosConcurrency = 16, LangGraphConcurrency = 32;
+// A turn's statements replayed by pgbench (as ops/bench-sql does), for as long as the pgbench baseline.
+var sqlReplaySeconds = quick ? 5 : 10;
 var nodes = new List<Node>();
 var settings = new Dictionary<string, string>
 {
@@ -63,12 +72,15 @@ try
     var pgbenchTps = await PgbenchAsync();
     if (turnsOnly)
     {
+        var (sqlReplay, dbos, langGraph) = await ComparedWithAsync();
         await StartNodesAsync("n1");
         var busy = await TurnsAsync(nodes, busySessions, busyMessages);
         var longRun = await LongConversationAsync(nodes[0], longTurns);
         rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
+        AddComparedWithRows(sqlReplay, dbos, langGraph);
         AddTurnRows("1 node, busy", busy);
         AddLongConversationRows(longRun);
+        AddTargetRows(busy, sqlReplay, dbos, langGraph);
         PrintTable();
         return 0;
     }
@@ -99,6 +111,7 @@ try
 
     var (notifyP50, notifyP99) = await NotifyRoundTripAsync(quick ? 200 : 1000);
     var pgBoss = await PgBossAsync(quick ? 500 : 2000);
+    var (replay, dbosRun, langGraphRun) = await ComparedWithAsync();
 
     // Cold start: process start to ready, on a migrated schema.
     var starts = new List<double>();
@@ -139,22 +152,23 @@ try
     var best = bestRun.TurnsPerSecond;
     rows.Add(("pgbench single-row insert commits/s (baseline)", F(pgbenchTps), "", ""));
     rows.Add(("LISTEN/NOTIFY round trip p50 / p99 (baseline)", $"{F(notifyP50, 2)} / {F(notifyP99, 2)} ms", "", ""));
-    rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (peer)", F(pgBoss.JobsPerSecond), "", ""));
+    rows.Add(("pg-boss 10.4.2 jobs/s, enqueue → worker → complete (reference)", F(pgBoss.JobsPerSecond), "", ""));
     rows.Add(("pg-boss CPU ms per job: its Node.js process / PostgreSQL", $"{F(pgBoss.NodeCpuMs, 2)} / {F(pgBoss.PostgresCpuMs, 2)}", "", ""));
+    AddComparedWithRows(replay, dbosRun, langGraphRun);
     foreach (var (label, run) in runs) AddTurnRows(label, run);
     AddLongConversationRows(longOne);
 
-    rows.Add(("Turns/s vs pg-boss jobs/s", $"{F(best, 1)} vs {F(pgBoss.JobsPerSecond, 1)} (×{F(best / pgBoss.JobsPerSecond, 2)})",
-        "≥ pg-boss", Verdict(best >= pgBoss.JobsPerSecond)));
-    // Commits per turn (xact_commit, as the target is set) of the same run as the turns/s. xact_commit also counts each
-    // read-only statement run outside a transaction, which grows with the reads (a lightly loaded node's SSE streams
-    // read more often per turn), not with durable work: the share of pgbench's (durable) commits that the transactions
-    // that wrote make up is shown beside it.
+    // pg-boss and the commit share: reference figures, no longer targets (the peers' rows below are).
+    rows.Add(("Turns/s vs pg-boss jobs/s (reference)", $"{F(best, 1)} vs {F(pgBoss.JobsPerSecond, 1)} (×{F(best / pgBoss.JobsPerSecond, 2)})", "", ""));
+    // Commits per turn (xact_commit) of the same run as the turns/s. xact_commit also counts each read-only statement
+    // run outside a transaction, which grows with the reads (a lightly loaded node's SSE streams read more often per
+    // turn), not with durable work: the share of pgbench's (durable) commits that the transactions that wrote make up
+    // is shown beside it.
     var commitShare = best * bestRun.CommitsPerTurn / pgbenchTps;
     var writeShare = best * bestRun.WritesPerTurn / pgbenchTps;
-    rows.Add(("Turns/s × commits per turn vs pgbench commits/s",
-        $"{F(best * bestRun.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}% (write transactions only: {F(writeShare * 100, 1)}%)",
-        "≥ 50%", Verdict(commitShare >= 0.5)));
+    rows.Add(("Turns/s × commits per turn vs pgbench commits/s (reference)",
+        $"{F(best * bestRun.CommitsPerTurn)} / {F(pgbenchTps)} = {F(commitShare * 100, 1)}% (write transactions only: {F(writeShare * 100, 1)}%)", "", ""));
+    AddTargetRows(bestRun, replay, dbosRun, langGraphRun);
     AddCrossNodeRows(crossNode);
     rows.Add(($"Idle SSE streams: resident memory per stream ({idle.Streams} streams)", $"{F(idle.BytesPerStream / 1024.0, 1)} KiB", "≤ 64 KiB", Verdict(idle.BytesPerStream <= 64 * 1024)));
     rows.Add(($"Idle SSE streams: live event reached", $"{idle.Reached} / {idle.Streams}", "all", Verdict(idle.Reached == idle.Streams)));
@@ -168,6 +182,47 @@ finally
     foreach (var node in nodes) await node.DisposeAsync();
     NpgsqlConnection.ClearAllPools();
     await Db.ExecuteAsync(Db.WithDatabase(server, "postgres"), $"drop database if exists \"{databaseName}\" with (force)");
+}
+
+// What the turns are judged against, measured before any node starts (on an idle server): a turn's statements replayed
+// by pgbench on this run's database, and the two peers.
+async Task<(double SqlReplay, PeerRun Dbos, PeerRun LangGraph)> ComparedWithAsync()
+{
+    var sqlReplay = await SqlReplayAsync();
+    var dbos = await PeerAsync("DBOS", Need("DBOS_DIR"), peerRuns, DbosConcurrency);
+    var langGraph = await PeerAsync("LangGraph", Need("LANGGRAPH_DIR"), peerRuns, LangGraphConcurrency);
+    return (sqlReplay, dbos, langGraph);
+}
+
+void AddComparedWithRows(double sqlReplay, PeerRun dbos, PeerRun langGraph)
+{
+    rows.Add(($"Turn's statements replayed by pgbench (bench/sql/turn.sql, notified after the commit; 8 clients, {sqlReplaySeconds} s) turns/s (baseline)", F(sqlReplay), "", ""));
+    foreach (var (name, what, run) in new[]
+             {
+                 ("DBOS workflows/s (peer)", "DBOS Transact 5.3.0, a workflow per message: model step → step recording the turn's six events", dbos),
+                 ("LangGraph runs/s (peer)", "LangGraph JS 1.7.3, a model node checkpointed by PostgresSaver, a thread per session", langGraph),
+             })
+    {
+        var peer = name.Split(' ')[0];
+        rows.Add(($"{name}: {what} ({run.Runs} runs, {run.Concurrency} sessions)", F(run.RunsPerSecond, 1), "", ""));
+        rows.Add(($"{peer} p50 / p99 per run, start → result", $"{F(run.P50)} / {F(run.P99)} ms", "", ""));
+        rows.Add(($"{peer} CPU ms per run: its Node.js process / PostgreSQL", $"{F(run.NodeCpuMs, 2)} / {F(run.PostgresCpuMs, 2)}", "", ""));
+    }
+}
+
+// The targets: turns/s at least 1.5× the faster peer's runs/s with a p99 no worse than its p99, and at least 80% of
+// what PostgreSQL alone makes of a turn's statements on the same database.
+void AddTargetRows(TurnRun turns, double sqlReplay, PeerRun dbos, PeerRun langGraph)
+{
+    var (peerName, peer) = dbos.RunsPerSecond >= langGraph.RunsPerSecond ? ("DBOS", dbos) : ("LangGraph", langGraph);
+    rows.Add(($"Turns/s vs the faster peer's runs/s ({peerName})",
+        $"{F(turns.TurnsPerSecond, 1)} vs {F(peer.RunsPerSecond, 1)} (×{F(turns.TurnsPerSecond / peer.RunsPerSecond, 2)})",
+        "≥ 1.5×", Verdict(turns.TurnsPerSecond >= 1.5 * peer.RunsPerSecond)));
+    rows.Add(($"Turn p99 (POST → turn.completed on SSE) vs the faster peer's p99 ({peerName}, start → result), same run",
+        $"{F(turns.P99)} vs {F(peer.P99)} ms", "≤ the peer's", Verdict(turns.P99 <= peer.P99)));
+    rows.Add(("Turns/s vs the SQL replay's turns/s (same database)",
+        $"{F(turns.TurnsPerSecond, 1)} vs {F(sqlReplay)} ({F(turns.TurnsPerSecond / sqlReplay * 100, 1)}%)",
+        "≥ 80%", Verdict(turns.TurnsPerSecond >= 0.8 * sqlReplay)));
 }
 
 // Each 1,000-stream run is judged against the target.
@@ -302,8 +357,27 @@ async Task<(double P50, double P99)> NotifyRoundTripAsync(int pings)
 async Task<PgBossRun> PgBossAsync(int jobs)
 {
     Log("pg-boss");
-    var dir = Need("PGBOSS_DIR");
-    var node = Process.Start(new ProcessStartInfo("node", [Path.Combine(dir, "run.mjs"), url, jobs.ToString(), "32"])
+    var (json, postgresSeconds) = await NodeRunnerAsync("pg-boss", Need("PGBOSS_DIR"), jobs, 32);
+    return new PgBossRun(json["jobs_per_second"]!.GetValue<double>(), json["node_cpu_ms_per_job"]!.GetValue<double>(), postgresSeconds * 1000 / jobs);
+}
+
+// A peer running a turn's shape of work `runs` times from `concurrency` sessions: its runs/s, latency, and the CPU per
+// run of its Node.js process and of PostgreSQL (from its warm-up done to its last run's result).
+async Task<PeerRun> PeerAsync(string name, string dir, int runs, int concurrency)
+{
+    Log($"{name}: {runs} runs, {concurrency} sessions");
+    var (json, postgresSeconds) = await NodeRunnerAsync(name, dir, runs, concurrency);
+    double Get(string key) => json[key]!.GetValue<double>();
+    return new PeerRun(runs, concurrency, Get("runs_per_second"), Get("p50_ms"), Get("p99_ms"), Get("node_cpu_ms_per_run"),
+        postgresSeconds * 1000 / runs);
+}
+
+// Runs a Node.js runner (run.mjs <url> <count> <concurrency>) of a baseline or peer: it prints "ready" when set up, is
+// told to go once PostgreSQL's CPU is sampled, and prints one JSON line when done. Its JSON and PostgreSQL's CPU seconds
+// in between.
+async Task<(JsonNode Json, double PostgresSeconds)> NodeRunnerAsync(string name, string dir, int count, int concurrency)
+{
+    var node = Process.Start(new ProcessStartInfo("node", [Path.Combine(dir, "run.mjs"), url, count.ToString(), concurrency.ToString()])
     {
         WorkingDirectory = dir, RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true,
     })!;
@@ -328,9 +402,47 @@ async Task<PgBossRun> PgBossAsync(int jobs)
     }
 
     await node.WaitForExitAsync();
-    var json = JsonNode.Parse(result ?? throw new InvalidOperationException("pg-boss: " + output + await stderr))!;
-    var postgres = before is not null && after is not null ? (after - before).PostgresSeconds * 1000 / jobs : double.NaN;
-    return new PgBossRun(json["jobs_per_second"]!.GetValue<double>(), json["node_cpu_ms_per_job"]!.GetValue<double>(), postgres);
+    var json = JsonNode.Parse(result ?? throw new InvalidOperationException($"{name}: " + output + await stderr))!;
+    return (json, before is not null && after is not null ? (after - before).PostgresSeconds : double.NaN);
+}
+
+// PostgreSQL alone doing a turn's database work: the statements of one turn as this build sends them
+// (bench/sql/turn.sql, then its notifications after the commit, bench/sql/notify.sql, as ops/bench-sql's "this build"
+// replay) run by pgbench from 8 clients on this run's (migrated) database. Its turns/s. Its sessions (session_1 to
+// session_2000) are not the nodes'; their rows stay in the database.
+async Task<double> SqlReplayAsync()
+{
+    Log("a turn's statements replayed by pgbench");
+    var dir = Need("TURN_SQL_DIR");
+    var script = Path.GetTempFileName();
+    await File.WriteAllTextAsync(script,
+        await File.ReadAllTextAsync(Path.Combine(dir, "turn.sql")) + "\n" + await File.ReadAllTextAsync(Path.Combine(dir, "notify.sql")));
+    try
+    {
+        var uri = new Uri(url);
+        var pgbench = Process.Start(new ProcessStartInfo(Need("PGBENCH"),
+            ["-n", "-M", "extended", "-c", "8", "-j", "2", "-T", sqlReplaySeconds.ToString(), "-f", script, "-h", uri.Host,
+             "-p", uri.Port.ToString(), "-U", uri.UserInfo.Split(':')[0], uri.AbsolutePath.Trim('/')])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true,
+            Environment =
+            {
+                ["PGPASSWORD"] = uri.UserInfo.Contains(':') ? Uri.UnescapeDataString(uri.UserInfo.Split(':')[1]) : "",
+                // The store's trigger skipped, as on the nodes' connections: this build notifies after the commit.
+                ["PGOPTIONS"] = "-c everruns.event_notifier=app",
+            },
+        })!;
+        var stderr = pgbench.StandardError.ReadToEndAsync();
+        var output = await pgbench.StandardOutput.ReadToEndAsync();
+        await pgbench.WaitForExitAsync();
+        var match = Regex.Match(output, @"tps = ([0-9.]+)");
+        if (pgbench.ExitCode != 0 || !match.Success) throw new InvalidOperationException("pgbench (turn.sql): " + output + await stderr);
+        return double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+    }
+    finally
+    {
+        File.Delete(script);
+    }
 }
 
 // One session posting one message after the other: does a turn cost more the longer the conversation gets? The first
@@ -558,6 +670,21 @@ async Task<(int Streams, double BytesPerStream, int Reached)> IdleStreamsAsync(N
     }
 }
 
+// The first line of postmaster.pid in the server's data directory (readable when it runs on this machine), or 0.
+static async Task<int> PostmasterPidAsync(string url)
+{
+    try
+    {
+        var dataDirectory = await Db.ScalarAsync<string>(url, "select setting from pg_settings where name = 'data_directory'");
+        var first = (await File.ReadAllLinesAsync(Path.Combine(dataDirectory, "postmaster.pid"))).FirstOrDefault();
+        return int.TryParse(first, out var pid) && File.Exists($"/proc/{pid}/stat") ? pid : 0;
+    }
+    catch (Exception e) when (e is IOException or UnauthorizedAccessException or NpgsqlException or InvalidCastException)
+    {
+        return 0;
+    }
+}
+
 static string Need(string name) =>
     Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : throw new InvalidOperationException($"{name} is not set (run ops/bench)");
 
@@ -569,6 +696,9 @@ static void Log(string step) => Console.Error.WriteLine($"[bench] {DateTime.UtcN
 
 /// <summary>pg-boss's jobs/s, and its Node.js process's and PostgreSQL's CPU ms per job.</summary>
 internal sealed record PgBossRun(double JobsPerSecond, double NodeCpuMs, double PostgresCpuMs);
+
+/// <summary>A peer's runs/s, its latency per run (start → result), and its Node.js process's and PostgreSQL's CPU ms per run.</summary>
+internal sealed record PeerRun(int Runs, int Concurrency, double RunsPerSecond, double P50, double P99, double NodeCpuMs, double PostgresCpuMs);
 
 /// <summary>
 /// CommitsPerTurn: every commit in the database during the load, read-only statements included, per turn (background
