@@ -17,18 +17,18 @@ public static class TurnEndMessages
     /// <summary>What the user is told when a turn fails with this code; the default for any other.</summary>
     public static string FailureText(string? errorCode, IReadOnlyDictionary<string, string>? errorFields) => errorCode switch
     {
-        "provider_rate_limited" => "Rate limited by the AI provider. Please wait a moment.",
-        "provider_unavailable" => "The AI provider is experiencing issues. Please try again shortly.",
-        "provider_misconfigured" => "There is a misconfiguration with the AI provider. Please contact support.",
+        ProviderErrors.RateLimited => "Rate limited by the AI provider. Please wait a moment.",
+        ProviderErrors.Unavailable => "The AI provider is experiencing issues. Please try again shortly.",
+        ProviderErrors.Misconfigured => "There is a misconfiguration with the AI provider. Please contact support.",
         "provider_quota_exhausted" =>
             "The AI provider account is out of credits or quota. Add credits or raise the provider account limits to continue.",
-        "request_too_large" =>
+        ProviderErrors.RequestTooLarge =>
             "The conversation has become too long for the model to process. Please start a new session or reduce the context size.",
         "model_not_configured" =>
             "No model is configured for this chat. Choose a model or configure a default model, then try again.",
-        "model_unavailable" when errorFields?.GetValueOrDefault("model_id") is { Length: > 0 } model =>
+        ProviderErrors.ModelUnavailable when errorFields?.GetValueOrDefault("model_id") is { Length: > 0 } model =>
             $"The model `{model}` is not available. It may have been removed, renamed, or your API key may not have access to it. Please select a different model.",
-        "model_unavailable" =>
+        ProviderErrors.ModelUnavailable =>
             "The selected model is not available. It may have been removed, renamed, or your API key may not have access to it. Please select a different model.",
         _ => DefaultFailure,
     };

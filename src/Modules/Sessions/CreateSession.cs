@@ -96,13 +96,9 @@ public static class CreateSessionEndpoint
         if (harnessProblem is not null) return Problems.Result(harnessProblem);
         if (harness is null)
         {
-            var fallback = agent?.HarnessId ?? await orgDefaults.HarnessAsync(org, ct) ?? BuiltInHarness.Id;
-            harness = await harnesses.FindAsync(org, fallback, ct);
-            if (harness is null)
-                return Problems.Result(Problems.Conflict("harness_not_found",
-                    agent is null
-                        ? $"the organization's default harness {fallback} no longer exists: choose another default, or name a harness"
-                        : $"agent {agent.Id} runs on harness {fallback}, which no longer exists: give the agent another harness, or name one"));
+            (harness, harnessProblem) = await Session.HarnessOfAsync(harnesses, org,
+                agent?.HarnessId ?? await orgDefaults.HarnessAsync(org, ct) ?? BuiltInHarness.Id, agent, ct);
+            if (harnessProblem is not null) return Problems.Result(harnessProblem);
         }
 
         // Added to the agent's: a name the agent's tools use is refused.
@@ -115,27 +111,22 @@ public static class CreateSessionEndpoint
             Id = Ids.New(Ids.Session),
             OrgId = org,
             OwnerId = caller.UserId,
-            AgentId = agent?.Id,
-            AgentVersionId = agent?.VersionId,
-            HarnessId = harness.Id,
-            HarnessPrompt = harness.SystemPrompt,
             Title = request.Title,
             Tags = request.Tags?.Select(t => t!).Distinct().ToList() ?? [],
-            // The session's own, else its agent's, else its org's default model (else the server's, when a turn runs).
-            ModelId = request.ModelId ?? agent?.DefaultModelId ?? harness.DefaultModelId ?? await orgDefaults.ModelAsync(org, ct),
-            SystemPrompt = request.SystemPrompt ?? agent?.SystemPrompt,
-            MaxIterations = request.MaxIterations ?? agent?.MaxIterations,
             Capabilities = request.Capabilities?.Select(c => BuiltInCapabilities.Canonical(c!)).DistinctBy(c => c.Ref).ToList() ?? [],
-            AgentCapabilities = harness.Under(agent?.Capabilities ?? []).ToList(),
             Tools = request.Tools?.Select(t => t!).ToList() ?? [],
-            AgentTools = agent?.Tools?.ToList() ?? [],
-            ParallelToolCalls = request.ParallelToolCalls ?? agent?.ParallelToolCalls,
             Locale = request.Locale,
             CreatedAt = now,
             UpdatedAt = now,
         };
+        session.RunOn(harness!, agent);
+        // The session's own, else its agent's, else its harness's, else its org's default model (else the server's, when a turn runs).
+        session.ModelId = request.ModelId ?? session.ModelId ?? await orgDefaults.ModelAsync(org, ct);
+        session.SystemPrompt = request.SystemPrompt ?? session.SystemPrompt;
+        session.MaxIterations = request.MaxIterations ?? session.MaxIterations;
+        session.ParallelToolCalls = request.ParallelToolCalls ?? session.ParallelToolCalls;
         // Its workspace and initial files (the harness's, the agent's over them, its own over those, by path), in this transaction.
-        var files = harness.InitialFiles.Concat(agent?.InitialFiles ?? []).Concat(request.InitialFiles?.Select(f => f!) ?? [])
+        var files = harness!.InitialFiles.Concat(agent?.InitialFiles ?? []).Concat(request.InitialFiles?.Select(f => f!) ?? [])
             .GroupBy(f => f.Path).Select(g => g.Last()).ToList();
         var mounts = MemoryMounts.From([.. session.AgentCapabilities, .. session.Capabilities]);
         var (workspaceId, refused) = await workspaces.AttachAsync(documents, org, session.Id, request.WorkspaceId, files, http.HttpContext.RequestAborted, mounts);

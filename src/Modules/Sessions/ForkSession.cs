@@ -80,10 +80,12 @@ public static class ForkSessionEndpoint
         }
 
         // Another agent brings its own harness (as opening a session with it would).
-        var harness = agent is null ? null : await harnesses.FindAsync(caller.Org, agent.HarnessId, ct);
-        if (agent is not null && harness is null)
-            return Problems.Result(Problems.Conflict("harness_not_found",
-                $"agent {agent.Id} runs on harness {agent.HarnessId}, which no longer exists: give the agent another harness"));
+        HarnessSnapshot? harness = null;
+        if (agent is not null)
+        {
+            (harness, var harnessProblem) = await Session.HarnessOfAsync(harnesses, caller.Org, agent.HarnessId, agent, ct);
+            if (harnessProblem is not null) return Problems.Result(harnessProblem);
+        }
 
         if (await InputRules.Model(models, caller.Org, request.ModelId, ct) is { } unknownModel) return Problems.Result(unknownModel);
 
@@ -103,16 +105,9 @@ public static class ForkSessionEndpoint
         if (request.Tags is not null) fork.Tags = request.Tags.Select(t => t!).Distinct().ToList();
         if (agent is not null)
         {
-            fork.AgentId = agent.Id;
-            fork.AgentVersionId = agent.VersionId;
-            fork.HarnessId = harness!.Id;
-            fork.HarnessPrompt = harness.SystemPrompt;
-            fork.SystemPrompt = agent.SystemPrompt;
-            fork.ModelId = agent.DefaultModelId ?? harness.DefaultModelId ?? parent.ModelId;
-            fork.MaxIterations = agent.MaxIterations;
-            fork.AgentCapabilities = harness.Under(agent.Capabilities).ToList();
-            fork.AgentTools = agent.Tools?.ToList() ?? [];
-            fork.ParallelToolCalls = agent.ParallelToolCalls ?? parent.ParallelToolCalls;
+            fork.RunOn(harness!, agent);
+            fork.ModelId ??= parent.ModelId;
+            fork.ParallelToolCalls ??= parent.ParallelToolCalls;
         }
 
         fork.ModelId = request.ModelId ?? fork.ModelId;

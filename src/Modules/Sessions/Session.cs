@@ -55,4 +55,36 @@ public sealed class Session
     public string? ForkedFromSessionId { get; set; }
 
     public long? ForkedFromSequence { get; set; }
+
+    /// <summary>
+    /// Takes what the session runs with from its harness and agent (none: the harness alone): the agent's prompt, limits,
+    /// tools, version and model, over the harness's prompt (first), capabilities and model. A request's own values go over
+    /// these afterwards; a model neither names stays null (the caller's fallback).
+    /// </summary>
+    public void RunOn(HarnessSnapshot harness, AgentSnapshot? agent)
+    {
+        AgentId = agent?.Id;
+        AgentVersionId = agent?.VersionId;
+        HarnessId = harness.Id;
+        HarnessPrompt = harness.SystemPrompt;
+        SystemPrompt = agent?.SystemPrompt;
+        ModelId = agent?.DefaultModelId ?? harness.DefaultModelId;
+        MaxIterations = agent?.MaxIterations;
+        AgentCapabilities = harness.Under(agent?.Capabilities ?? []).ToList();
+        AgentTools = agent?.Tools?.ToList() ?? [];
+        ParallelToolCalls = agent?.ParallelToolCalls;
+    }
+
+    /// <summary>The harness an agent runs on, or the 409 to answer when it no longer exists.</summary>
+    public static async Task<(HarnessSnapshot? Harness, Microsoft.AspNetCore.Mvc.ProblemDetails? Problem)> HarnessOfAsync(
+        IHarnessDirectory harnesses, string orgId, string harnessId, AgentSnapshot? agent, CancellationToken ct)
+    {
+        var harness = await harnesses.FindAsync(orgId, harnessId, ct);
+        return harness is not null
+            ? (harness, null)
+            : (null, Infrastructure.Problems.Conflict("harness_not_found",
+                agent is null
+                    ? $"the organization's default harness {harnessId} no longer exists: choose another default, or name a harness"
+                    : $"agent {agent.Id} runs on harness {harnessId}, which no longer exists: give the agent another harness"));
+    }
 }
