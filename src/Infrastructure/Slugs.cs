@@ -54,8 +54,18 @@ public static partial class Slugs
     /// <summary>The display name of a copy.</summary>
     public static string? CopyDisplayName(string? displayName) => displayName is null ? null : $"{displayName} (copy)";
 
-    /// <summary>A random suffix of five lowercase letters and digits (an example adopted under a name already taken).</summary>
-    public static string RandomSuffix() =>
+    /// <summary>
+    /// An example's name, or, when <paramref name="taken"/> says the org has it, the name with a random suffix of five
+    /// lowercase letters and digits (<c>{name}-x7k2q</c>) that is free.
+    /// </summary>
+    public static async Task<string> ExampleNameAsync(string name, Func<string, Task<bool>> taken)
+    {
+        var chosen = name;
+        while (await taken(chosen)) chosen = $"{name}-{RandomSuffix()}";
+        return chosen;
+    }
+
+    private static string RandomSuffix() =>
         new(Enumerable.Range(0, 5).Select(_ => "abcdefghijklmnopqrstuvwxyz0123456789"[System.Security.Cryptography.RandomNumberGenerator.GetInt32(36)]).ToArray());
 
     /// <summary>

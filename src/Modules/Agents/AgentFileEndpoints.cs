@@ -79,8 +79,7 @@ public static class AgentFileEndpoints
 
         // An example adopted under a name the org already has gets a suffix.
         if (example.Length > 0)
-            while (await documents.Query<Agent>().AnyAsync(a => a.Name == name, http.HttpContext.RequestAborted))
-                name = $"{file.Name}-{Slugs.RandomSuffix()}";
+            name = await Slugs.ExampleNameAsync(name, n => documents.Query<Agent>().AnyAsync(a => a.Name == n, http.HttpContext.RequestAborted));
 
         var request = new CreateAgentRequest(file.Id, name, file.DisplayName, file.Description, file.SystemPrompt, file.DefaultModelId,
             file.HarnessId, file.HarnessName, file.MaxIterations, file.Capabilities, file.Tags, Tools: file.Tools, ParallelToolCalls: file.ParallelToolCalls,

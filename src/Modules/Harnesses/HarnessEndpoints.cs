@@ -159,8 +159,7 @@ public static class HarnessEndpoints
             return Problems.Result(Problems.BadRequest("missing_example", "from-example is required: the name of one of GET /v1/harness-examples"));
         if (HarnessExamples.Find(name) is not { } example)
             return Problems.Result(Problems.NotFound("example_not_found", $"no harness example is named '{name}' (GET /v1/harness-examples lists them)"));
-        var chosen = example.Name;
-        while (await documents.Query<Harness>().AnyAsync(h => h.Name == chosen, ct)) chosen = $"{example.Name}-{Slugs.RandomSuffix()}";
+        var chosen = await Slugs.ExampleNameAsync(example.Name, name => documents.Query<Harness>().AnyAsync(h => h.Name == name, ct));
         var now = DateTimeOffset.UtcNow;
         var harness = new Harness
         {
