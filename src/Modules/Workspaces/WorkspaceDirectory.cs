@@ -34,11 +34,7 @@ public sealed class WorkspaceDirectory(FileStore files, WorkspaceQuotas quotas) 
         }
         else
         {
-            workspace = new Workspace
-            {
-                Id = Ids.New(Ids.Workspace), Name = $"session-{sessionId[(Ids.Session.Length + 1)..]}", SessionId = sessionId,
-                Sessions = [sessionId], CreatedAt = now, UpdatedAt = now,
-            };
+            workspace = OwnOf(sessionId, now);
         }
 
         if (initial.Count > 0)
@@ -83,11 +79,7 @@ public sealed class WorkspaceDirectory(FileStore files, WorkspaceQuotas quotas) 
         CancellationToken ct)
     {
         var now = DateTimeOffset.UtcNow;
-        var workspace = new Workspace
-        {
-            Id = Ids.New(Ids.Workspace), Name = $"session-{sessionId[(Ids.Session.Length + 1)..]}", SessionId = sessionId,
-            Sessions = [sessionId], CreatedAt = now, UpdatedAt = now,
-        };
+        var workspace = OwnOf(sessionId, now);
         if (sourceWorkspaceId is not null)
         {
             // Row for row in the store (the content never comes here), each with an id of its own.
@@ -107,6 +99,13 @@ public sealed class WorkspaceDirectory(FileStore files, WorkspaceQuotas quotas) 
         documents.Store(workspace);
         return workspace.Id;
     }
+
+    /// <summary>A session's own workspace (named after it), new.</summary>
+    private static Workspace OwnOf(string sessionId, DateTimeOffset now) => new()
+    {
+        Id = Ids.New(Ids.Workspace), Name = $"session-{sessionId[(Ids.Session.Length + 1)..]}", SessionId = sessionId,
+        Sessions = [sessionId], CreatedAt = now, UpdatedAt = now,
+    };
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken ct)
     {
